@@ -1,0 +1,48 @@
+//! The admin HTTP service (axum). One `router()` per resource, merged in [`app`].
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Serialize;
+
+use dataplane::{CatalogHandle, Stats};
+
+/// What handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    /// The catalog being served.
+    pub catalog: CatalogHandle,
+    /// Data-plane counters.
+    pub stats: Arc<Stats>,
+    /// "io_uring" or "epoll".
+    pub driver: &'static str,
+}
+
+/// The whole admin API.
+pub fn app(state: AppState) -> Router {
+    Router::new().route("/health", get(health)).with_state(state)
+}
+
+#[derive(Serialize)]
+struct Health {
+    status: &'static str,
+    driver: &'static str,
+    tftp_objects: usize,
+    http_objects: usize,
+    tftp_active: usize,
+    tftp_malformed: u64,
+}
+
+async fn health(State(state): State<AppState>) -> Json<Health> {
+    let (tftp_objects, http_objects) = state.catalog.snapshot().len();
+    Json(Health {
+        status: "ok",
+        driver: state.driver,
+        tftp_objects,
+        http_objects,
+        tftp_active: state.stats.tftp_active.load(std::sync::atomic::Ordering::Relaxed),
+        tftp_malformed: Stats::read(&state.stats.tftp_malformed),
+    })
+}

@@ -1,0 +1,64 @@
+//! The command line. Every `serve` flag can also come from `FLEETBOOT_<NAME>` in the
+//! environment or from the TOML file (see [`crate::config`]).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// fleetboot: network-boot fleets of machines from ISO images.
+#[derive(Debug, Parser)]
+#[command(name = "fleetboot", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the boot server: TFTP, boot HTTP and the admin API, in one process.
+    Serve(ServeArgs),
+}
+
+/// `fleetboot serve` options. Unset options fall back to the config file, then defaults.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// TOML config file [default: fleetboot.toml if present].
+    #[arg(long, env = "FLEETBOOT_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Data directory [default: ./data].
+    #[arg(long, env = "FLEETBOOT_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// TFTP listen address [default: 0.0.0.0:69].
+    #[arg(long, env = "FLEETBOOT_TFTP_LISTEN")]
+    pub tftp_listen: Option<SocketAddr>,
+    /// Boot HTTP listen address [default: 0.0.0.0:8080].
+    #[arg(long, env = "FLEETBOOT_HTTP_LISTEN")]
+    pub http_listen: Option<SocketAddr>,
+    /// Admin API listen address [default: 0.0.0.0:8081].
+    #[arg(long, env = "FLEETBOOT_ADMIN_LISTEN")]
+    pub admin_listen: Option<SocketAddr>,
+    /// Data-plane cores (threads) [default: all].
+    #[arg(long, env = "FLEETBOOT_CORES")]
+    pub cores: Option<usize>,
+    /// I/O driver: auto, io-uring or epoll [default: auto].
+    #[arg(long, env = "FLEETBOOT_DRIVER")]
+    pub driver: Option<String>,
+    /// How often the data dir is checked for changes, in ms [default: 2000].
+    #[arg(long, env = "FLEETBOOT_SCAN_INTERVAL_MS")]
+    pub scan_interval_ms: Option<u64>,
+    /// Grace period for in-flight transfers on shutdown, in ms [default: 10000].
+    #[arg(long, env = "FLEETBOOT_DRAIN_GRACE_MS")]
+    pub drain_grace_ms: Option<u64>,
+    /// Most concurrent TFTP transfers [default: 20000].
+    #[arg(long, env = "FLEETBOOT_TFTP_MAX_TRANSFERS")]
+    pub tftp_max_transfers: Option<usize>,
+    /// HTTP keep-alive idle timeout, in ms [default: 60000].
+    #[arg(long, env = "FLEETBOOT_HTTP_IDLE_TIMEOUT_MS")]
+    pub http_idle_timeout_ms: Option<u64>,
+    /// Time allowed to send a complete request head, in ms [default: 10000].
+    #[arg(long, env = "FLEETBOOT_HTTP_HEAD_TIMEOUT_MS")]
+    pub http_head_timeout_ms: Option<u64>,
+}

@@ -1,0 +1,205 @@
+//! Settings for `fleetboot serve`, layered: command-line flag > `FLEETBOOT_*` environment >
+//! TOML file (`--config`, or `fleetboot.toml` in the working directory if present) > default.
+//! Flags and environment are merged by clap (`#[arg(env)]`); the file and the defaults here.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::cli::ServeArgs;
+
+/// The resolved settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Data directory: ISOs, user files, bootloader overrides, the database.
+    pub data_dir: PathBuf,
+    /// TFTP address.
+    pub tftp_listen: SocketAddr,
+    /// Boot HTTP address.
+    pub http_listen: SocketAddr,
+    /// Admin API address.
+    pub admin_listen: SocketAddr,
+    /// Data-plane cores.
+    pub cores: usize,
+    /// I/O driver.
+    pub driver: dataplane::Driver,
+    /// How often the data dir is checked for changed files.
+    pub scan_interval: Duration,
+    /// Grace period for in-flight transfers on shutdown.
+    pub drain_grace: Duration,
+    /// TFTP tuning.
+    pub tftp: dataplane::tftp::Config,
+    /// HTTP tuning.
+    pub http: dataplane::http::Config,
+}
+
+/// The TOML file. Unknown keys are an error, so a typo never silently does nothing.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    data_dir: Option<PathBuf>,
+    tftp_listen: Option<SocketAddr>,
+    http_listen: Option<SocketAddr>,
+    admin_listen: Option<SocketAddr>,
+    cores: Option<usize>,
+    driver: Option<String>,
+    scan_interval_ms: Option<u64>,
+    drain_grace_ms: Option<u64>,
+    #[serde(default)]
+    tftp: TftpFile,
+    #[serde(default)]
+    http: HttpFile,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TftpFile {
+    max_transfers: Option<usize>,
+    max_blksize: Option<u16>,
+    max_windowsize: Option<u16>,
+    timeout_ms: Option<u64>,
+    retries: Option<u8>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HttpFile {
+    idle_timeout_ms: Option<u64>,
+    head_timeout_ms: Option<u64>,
+    write_timeout_ms: Option<u64>,
+    max_connections: Option<usize>,
+}
+
+/// Why the settings could not be resolved.
+#[derive(Debug)]
+pub enum ConfigError {
+    /// The config file could not be read.
+    Read(PathBuf, std::io::Error),
+    /// The config file is not valid TOML for these settings.
+    Parse(PathBuf, toml::de::Error),
+    /// A value is out of range.
+    Invalid(String),
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConfigError::Read(p, e) => write!(f, "cannot read config {}: {e}", p.display()),
+            ConfigError::Parse(p, e) => write!(f, "invalid config {}: {e}", p.display()),
+            ConfigError::Invalid(why) => write!(f, "invalid setting: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+const DEFAULT_CONFIG: &str = "fleetboot.toml";
+
+impl Settings {
+    /// Resolves the layers for `serve`.
+    ///
+    /// # Errors
+    /// An unreadable or invalid config file, or an invalid value.
+    pub fn resolve(args: &ServeArgs) -> Result<Settings, ConfigError> {
+        let file = load_file(args.config.as_deref())?;
+        let driver = match args.driver.clone().or(file.driver) {
+            Some(d) => d.parse().map_err(ConfigError::Invalid)?,
+            None => dataplane::Driver::Auto,
+        };
+        let cores = args
+            .cores
+            .or(file.cores)
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        if cores == 0 || cores > 1024 {
+            return Err(ConfigError::Invalid(format!("cores must be 1..=1024, got {cores}")));
+        }
+        let drain_grace = Duration::from_millis(args.drain_grace_ms.or(file.drain_grace_ms).unwrap_or(10_000));
+        let mut tftp = dataplane::tftp::Config::default();
+        let t = file.tftp;
+        tftp.max_transfers = args.tftp_max_transfers.or(t.max_transfers).unwrap_or(tftp.max_transfers);
+        tftp.max_blksize = t.max_blksize.unwrap_or(tftp.max_blksize).clamp(512, 65464);
+        tftp.max_windowsize = t.max_windowsize.unwrap_or(tftp.max_windowsize).max(1);
+        if let Some(ms) = t.timeout_ms {
+            tftp.default_timeout = Duration::from_millis(ms.max(10));
+        }
+        tftp.max_retries = t.retries.unwrap_or(tftp.max_retries).max(1);
+        tftp.drain_grace = drain_grace;
+        let mut http = dataplane::http::Config::default();
+        let h = file.http;
+        if let Some(ms) = args.http_idle_timeout_ms.or(h.idle_timeout_ms) {
+            http.idle_timeout = Duration::from_millis(ms.max(10));
+        }
+        if let Some(ms) = args.http_head_timeout_ms.or(h.head_timeout_ms) {
+            http.head_timeout = Duration::from_millis(ms.max(10));
+        }
+        if let Some(ms) = h.write_timeout_ms {
+            http.write_timeout = Duration::from_millis(ms.max(10));
+        }
+        http.max_connections = h.max_connections.unwrap_or(http.max_connections);
+        Ok(Settings {
+            data_dir: args.data_dir.clone().or(file.data_dir).unwrap_or_else(|| PathBuf::from("./data")),
+            tftp_listen: args.tftp_listen.or(file.tftp_listen).unwrap_or(([0, 0, 0, 0], 69).into()),
+            http_listen: args.http_listen.or(file.http_listen).unwrap_or(([0, 0, 0, 0], 8080).into()),
+            admin_listen: args.admin_listen.or(file.admin_listen).unwrap_or(([0, 0, 0, 0], 8081).into()),
+            cores,
+            driver,
+            scan_interval: Duration::from_millis(
+                args.scan_interval_ms.or(file.scan_interval_ms).unwrap_or(2_000).max(100),
+            ),
+            drain_grace,
+            tftp,
+            http,
+        })
+    }
+}
+
+fn load_file(explicit: Option<&Path>) -> Result<FileConfig, ConfigError> {
+    let path = match explicit {
+        Some(p) => p.to_path_buf(),
+        None if Path::new(DEFAULT_CONFIG).is_file() => PathBuf::from(DEFAULT_CONFIG),
+        None => return Ok(FileConfig::default()),
+    };
+    let text = std::fs::read_to_string(&path).map_err(|e| ConfigError::Read(path.clone(), e))?;
+    toml::from_str(&text).map_err(|e| ConfigError::Parse(path, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn settings(argv: &[&str], toml_text: Option<&str>) -> Result<Settings, ConfigError> {
+        let dir = std::env::temp_dir().join(format!("fleetboot-config-{}-{}", std::process::id(), argv.len()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut full = vec!["fleetboot", "serve"];
+        let file = dir.join("f.toml");
+        let file_arg = file.to_string_lossy().into_owned();
+        if let Some(text) = toml_text {
+            std::fs::write(&file, text).unwrap();
+            full.extend(["--config", &file_arg]);
+        }
+        full.extend(argv);
+        let cli = crate::cli::Cli::parse_from(full);
+        let crate::cli::Command::Serve(args) = cli.command;
+        Settings::resolve(&args)
+    }
+
+    #[test]
+    fn flag_beats_file_beats_default() {
+        let s = settings(&["--tftp-listen", "127.0.0.1:6969"], Some("tftp_listen = \"127.0.0.1:7000\"\nhttp_listen = \"127.0.0.1:8000\"\n")).unwrap();
+        assert_eq!(s.tftp_listen, "127.0.0.1:6969".parse().unwrap());
+        assert_eq!(s.http_listen, "127.0.0.1:8000".parse().unwrap());
+        assert_eq!(s.admin_listen, "0.0.0.0:8081".parse().unwrap());
+        assert_eq!(s.data_dir, PathBuf::from("./data"));
+    }
+
+    #[test]
+    fn typos_in_the_file_are_errors() {
+        let e = settings(&[], Some("tftp_listn = \"127.0.0.1:7000\"\n")).unwrap_err();
+        assert!(e.to_string().contains("tftp_listn"), "{e}");
+        assert!(settings(&["--cores", "0"], None).is_err());
+        assert!(settings(&["--driver", "kqueue"], None).is_err());
+    }
+}

@@ -1,0 +1,12 @@
+//! fleetboot's control plane: settings, the redb store, scanning the data dir, building and
+//! publishing catalog snapshots for the data plane, and the admin API. The `fleetboot` binary
+//! (`main.rs`) is a thin shell over this crate.
+
+pub mod api;
+pub mod bootloaders;
+pub mod cli;
+pub mod config;
+pub mod publish;
+pub mod scan;
+pub mod serve;
+pub mod store;

@@ -1,0 +1,234 @@
+//! The redb database (`<data dir>/fleetboot.redb`): fleetboot's only source of truth, and the
+//! only module that touches redb. Opened in `SingleWriter` mode: `serve` writes, and read-only
+//! tools may open it beside a running server.
+//!
+//! Tables (keys and values are UTF-8 / JSON, documented beside each definition):
+//! - `meta`: `&str → &str` — `schema` = "1"; `admin_password` = `sha256:<salt hex>:<hash hex>`.
+//! - `files`: `&str → &[u8]` — path relative to the data dir → JSON [`FileRecord`].
+
+use std::path::{Path, PathBuf};
+
+use redb::{ConcurrencyMode, Database, ReadableDatabase, ReadableTable, TableDefinition};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+const META: TableDefinition<&str, &str> = TableDefinition::new("meta");
+const FILES: TableDefinition<&str, &[u8]> = TableDefinition::new("files");
+const SCHEMA: &str = "1";
+
+/// One served file, as last seen by a scan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileRecord {
+    /// Path relative to the data dir, `/`-separated (`isos/linux/a.iso`).
+    pub path: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Modification time, nanoseconds since the epoch.
+    pub mtime_ns: i128,
+    /// Inode number.
+    pub inode: u64,
+}
+
+/// A store failure, with the operation that failed.
+#[derive(Debug)]
+pub struct StoreError {
+    op: &'static str,
+    detail: String,
+}
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "database {}: {}", self.op, self.detail)
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+fn err<E: std::fmt::Display>(op: &'static str) -> impl FnOnce(E) -> StoreError {
+    move |e| StoreError {
+        op,
+        detail: e.to_string(),
+    }
+}
+
+/// The open database.
+pub struct Store {
+    db: Database,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database in `data_dir`.
+    ///
+    /// # Errors
+    /// The file cannot be created, is locked by another writer, or is not a redb database.
+    pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(data_dir).map_err(err("create data dir"))?;
+        let path = data_dir.join("fleetboot.redb");
+        let db = Database::builder()
+            .set_concurrency_mode(ConcurrencyMode::SingleWriter)
+            .create(&path)
+            .map_err(err("open"))?;
+        let store = Store { db, path };
+        let txn = store.db.begin_write().map_err(err("init"))?;
+        {
+            let mut meta = txn.open_table(META).map_err(err("init"))?;
+            if meta.get("schema").map_err(err("init"))?.is_none() {
+                meta.insert("schema", SCHEMA).map_err(err("init"))?;
+            }
+            txn.open_table(FILES).map_err(err("init"))?;
+        }
+        txn.commit().map_err(err("init"))?;
+        Ok(store)
+    }
+
+    /// Where the database lives.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Creates the admin password on first start. Returns the plain password only when it was
+    /// just created (to be shown once); only its salted hash is stored.
+    ///
+    /// # Errors
+    /// Database failure, or no randomness available.
+    pub fn ensure_admin_password(&self) -> Result<Option<String>, StoreError> {
+        let txn = self.db.begin_write().map_err(err("admin password"))?;
+        let created = {
+            let mut meta = txn.open_table(META).map_err(err("admin password"))?;
+            if meta.get("admin_password").map_err(err("admin password"))?.is_some() {
+                None
+            } else {
+                let password = random_token(18).map_err(err("admin password"))?;
+                let salt = random_token(12).map_err(err("admin password"))?;
+                let stored = format!("sha256:{salt}:{}", hash_password(&salt, &password));
+                meta.insert("admin_password", stored.as_str()).map_err(err("admin password"))?;
+                Some(password)
+            }
+        };
+        txn.commit().map_err(err("admin password"))?;
+        Ok(created)
+    }
+
+    /// Checks a password against the stored hash.
+    ///
+    /// # Errors
+    /// Database failure.
+    pub fn verify_admin_password(&self, password: &str) -> Result<bool, StoreError> {
+        let txn = self.db.begin_read().map_err(err("admin password"))?;
+        let meta = txn.open_table(META).map_err(err("admin password"))?;
+        let Some(stored) = meta.get("admin_password").map_err(err("admin password"))? else {
+            return Ok(false);
+        };
+        let mut parts = stored.value().splitn(3, ':');
+        let (Some("sha256"), Some(salt), Some(hash)) = (parts.next(), parts.next(), parts.next()) else {
+            return Ok(false);
+        };
+        Ok(constant_time_eq(hash_password(salt, password).as_bytes(), hash.as_bytes()))
+    }
+
+    /// Replaces the file inventory with `files`; returns how many records changed.
+    ///
+    /// # Errors
+    /// Database failure.
+    pub fn sync_files(&self, files: &[FileRecord]) -> Result<usize, StoreError> {
+        let txn = self.db.begin_write().map_err(err("sync files"))?;
+        let mut changed = 0;
+        {
+            let mut table = txn.open_table(FILES).map_err(err("sync files"))?;
+            let wanted: std::collections::HashMap<&str, &FileRecord> =
+                files.iter().map(|f| (f.path.as_str(), f)).collect();
+            let mut stale = Vec::new();
+            for row in table.iter().map_err(err("sync files"))? {
+                let (k, _) = row.map_err(err("sync files"))?;
+                if !wanted.contains_key(k.value()) {
+                    stale.push(k.value().to_owned());
+                }
+            }
+            for key in stale {
+                table.remove(key.as_str()).map_err(err("sync files"))?;
+                changed += 1;
+            }
+            for file in files {
+                let json = serde_json::to_vec(file).map_err(err("sync files"))?;
+                let old = table.insert(file.path.as_str(), json.as_slice()).map_err(err("sync files"))?;
+                if old.is_none_or(|o| o.value() != json.as_slice()) {
+                    changed += 1;
+                }
+            }
+        }
+        txn.commit().map_err(err("sync files"))?;
+        Ok(changed)
+    }
+
+    /// The file inventory, sorted by path.
+    ///
+    /// # Errors
+    /// Database failure or a corrupt record.
+    pub fn files(&self) -> Result<Vec<FileRecord>, StoreError> {
+        let txn = self.db.begin_read().map_err(err("list files"))?;
+        let table = txn.open_table(FILES).map_err(err("list files"))?;
+        let mut out = Vec::new();
+        for row in table.iter().map_err(err("list files"))? {
+            let (_, v) = row.map_err(err("list files"))?;
+            out.push(serde_json::from_slice(v.value()).map_err(err("list files"))?);
+        }
+        Ok(out)
+    }
+}
+
+fn hash_password(salt: &str, password: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(salt.as_bytes());
+    h.update([0]);
+    h.update(password.as_bytes());
+    hex(&h.finalize())
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// `n` random bytes from the kernel, as lowercase hex.
+fn random_token(n: usize) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut bytes = vec![0u8; n];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
+    Ok(hex(&bytes))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_sync_and_password_roundtrip() {
+        let dir = std::env::temp_dir().join(format!("fleetboot-store-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = Store::open(&dir).unwrap();
+        let pw = store.ensure_admin_password().unwrap().expect("created on first start");
+        assert!(store.ensure_admin_password().unwrap().is_none());
+        assert!(store.verify_admin_password(&pw).unwrap());
+        assert!(!store.verify_admin_password("wrong").unwrap());
+        let a = FileRecord {
+            path: "isos/a.iso".into(),
+            size: 1,
+            mtime_ns: 2,
+            inode: 3,
+        };
+        let b = FileRecord {
+            path: "files/b".into(),
+            ..a.clone()
+        };
+        assert_eq!(store.sync_files(&[a.clone(), b.clone()]).unwrap(), 2);
+        assert_eq!(store.sync_files(&[a.clone(), b]).unwrap(), 0);
+        assert_eq!(store.sync_files(&[a.clone()]).unwrap(), 1);
+        assert_eq!(store.files().unwrap(), vec![a]);
+        drop(store);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

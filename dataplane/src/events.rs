@@ -1,0 +1,84 @@
+//! Boot events: what the data plane tells the control plane about every transfer. Sent over a
+//! bounded crossbeam channel with `try_send`, so a slow consumer can never stall a core; what
+//! could not be sent is counted.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, Sender, TrySendError};
+
+/// The protocol an event happened on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// TFTP read transfer.
+    Tftp,
+    /// HTTP request.
+    Http,
+}
+
+/// How a transfer ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every byte was delivered (and, for TFTP, acknowledged).
+    Complete,
+    /// Answered without a body transfer: 304, HEAD.
+    NoBody,
+    /// The name is not in the catalog.
+    NotFound,
+    /// Refused: path escape, bad request, option refused, server busy.
+    Refused(&'static str),
+    /// Started but did not finish.
+    Failed(&'static str),
+}
+
+/// One transfer, reported once when it ends.
+#[derive(Debug, Clone)]
+pub struct BootEvent {
+    /// Protocol.
+    pub protocol: Protocol,
+    /// The client's address and port.
+    pub client: SocketAddr,
+    /// The name as requested, after normalisation when that succeeded.
+    pub object: String,
+    /// Payload bytes delivered.
+    pub bytes: u64,
+    /// Wall time from request to end.
+    pub duration: Duration,
+    /// How it ended.
+    pub outcome: Outcome,
+}
+
+/// The sending side, cloned into every core.
+#[derive(Clone)]
+pub struct EventSink {
+    tx: Sender<BootEvent>,
+    dropped: Arc<AtomicU64>,
+}
+
+impl EventSink {
+    /// A sink and its receiver, holding at most `capacity` unread events.
+    pub fn bounded(capacity: usize) -> (EventSink, Receiver<BootEvent>) {
+        let (tx, rx) = crossbeam_channel::bounded(capacity);
+        (
+            EventSink {
+                tx,
+                dropped: Arc::new(AtomicU64::new(0)),
+            },
+            rx,
+        )
+    }
+
+    /// Sends without blocking; a full or closed channel counts a drop.
+    pub fn emit(&self, event: BootEvent) {
+        if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) = self.tx.try_send(event) {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Events lost because the consumer lagged.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+}

@@ -1,0 +1,413 @@
+//! HTTP I/O: the per-core accept loop and one task per connection. A connection reads into one
+//! reused buffer, answers every complete request head in it (pipelining) and writes each
+//! response as a gathered write: head bytes plus body slices straight from the blob.
+
+use std::io;
+use std::net::{SocketAddr, TcpListener as StdTcpListener};
+use std::rc::Rc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
+use monoio::net::{TcpListener, TcpStream};
+
+use super::range::{self, Selection, Validators};
+use super::{mime, Config};
+use crate::blob::BlobSlice;
+use crate::events::{BootEvent, Outcome, Protocol};
+use crate::path::{self, PathError};
+use crate::runtime::Core;
+use crate::stats::{GaugeGuard, Stats};
+use crate::sys::{GatherBuf, Piece};
+use crate::wire::http::{
+    self as wire, ContentRange, Method, ParseError, RequestHead, ResponseHead, Status, Version,
+};
+
+/// Boundary of multipart/byteranges bodies. Fixed: a client needs nothing else, and it is long
+/// and odd enough not to occur in a boot file by accident.
+const BOUNDARY: &str = "fleetboot-3f8a9c1e7b2d4605-byteranges";
+/// Blob bytes handed to one gathered write; each write gets its own no-progress timeout.
+const WRITE_CHUNK: u64 = 4 << 20;
+
+/// Runs the accept loop until the data plane drains.
+pub(crate) async fn serve(core: Rc<Core>, listener: StdTcpListener, config: Config) -> io::Result<()> {
+    let listener = TcpListener::from_std(listener)?;
+    let config = Rc::new(config);
+    loop {
+        let accepted = monoio::select! {
+            r = listener.accept() => r,
+            _ = core.drain.started() => return Ok(()),
+        };
+        match accepted {
+            Ok((stream, peer)) => {
+                let Some(slot) =
+                    GaugeGuard::try_acquire(&core.stats, |s| &s.http_connections, config.max_connections)
+                else {
+                    // Over the cap: closing at once tells the client to retry elsewhere/later.
+                    drop(stream);
+                    continue;
+                };
+                let _ = stream.set_nodelay(true);
+                monoio::spawn(connection(core.clone(), config.clone(), stream, peer, slot));
+            }
+            Err(e) => {
+                // EMFILE and friends: back off briefly instead of spinning.
+                tracing::warn!(error = %e, "http accept");
+                monoio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+}
+
+/// One answered request, ready to write.
+struct Answer {
+    pieces: Vec<Piece>,
+    keep_alive: bool,
+    body_bytes: u64,
+    object: String,
+    outcome: Outcome,
+}
+
+async fn connection(
+    core: Rc<Core>,
+    config: Rc<Config>,
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    _slot: GaugeGuard,
+) {
+    let limits = wire::Limits {
+        max_request_line: config.max_request_line,
+        max_head: config.max_head,
+        max_headers: 64,
+    };
+    let mut buf: Vec<u8> = Vec::with_capacity(4096);
+    let mut scratch = Scratch::default();
+    let mut head_started: Option<Instant> = None;
+    loop {
+        let parsed = wire::parse_request(&buf, &limits);
+        match parsed {
+            Ok((head, consumed)) => {
+                let started = head_started.take().unwrap_or_else(Instant::now);
+                let _inflight =
+                    GaugeGuard::try_acquire(&core.stats, |s| &s.http_inflight, usize::MAX);
+                let answer = answer(&core, &head, &mut scratch);
+                buf.drain(..consumed);
+                Stats::bump(&core.stats.http_requests);
+                let keep_alive = answer.keep_alive && !core.drain.is_draining();
+                let written = write_answer(&mut stream, answer.pieces, &config).await;
+                let outcome = match (&written, answer.outcome) {
+                    (Ok(_), outcome) => outcome,
+                    (Err(_), _) => Outcome::Failed("client went away"),
+                };
+                let sent = written.as_ref().map_or(0, |_| answer.body_bytes);
+                core.stats.bytes_sent.fetch_add(sent, Ordering::Relaxed);
+                core.events.emit(BootEvent {
+                    protocol: Protocol::Http,
+                    client: peer,
+                    object: answer.object,
+                    bytes: sent,
+                    duration: started.elapsed(),
+                    outcome,
+                });
+                if written.is_err() || !keep_alive {
+                    return;
+                }
+                continue;
+            }
+            Err(ParseError::Incomplete) => {}
+            Err(e) => {
+                let (status, why) = match e {
+                    ParseError::RequestLineTooLong => (Status::UriTooLong414, "request line too long\n"),
+                    ParseError::HeadersTooLarge => (Status::HeadersTooLarge431, "request head too large\n"),
+                    ParseError::VersionNotSupported => (Status::VersionNotSupported505, "HTTP/1.x only\n"),
+                    ParseError::BadRequest(_) | ParseError::Incomplete => (Status::BadRequest400, "bad request\n"),
+                };
+                let pieces = error_response(status, Version::Http11, false, why, &mut scratch);
+                let _ = write_answer(&mut stream, pieces, &config).await;
+                return;
+            }
+        }
+        // Need more bytes: the idle timeout between requests, the head timeout within one.
+        let deadline = match head_started {
+            Some(t) => t + config.head_timeout,
+            None if buf.is_empty() => Instant::now() + config.idle_timeout,
+            None => {
+                let now = Instant::now();
+                head_started = Some(now);
+                now + config.head_timeout
+            }
+        };
+        if buf.capacity() - buf.len() < 1024 {
+            buf.reserve(4096.max(buf.len()));
+        }
+        let wait = deadline.saturating_duration_since(Instant::now());
+        match monoio::time::timeout(wait, stream.read(buf)).await {
+            Ok((Ok(0), _)) | Ok((Err(_), _)) => return,
+            Ok((Ok(_), back)) => {
+                buf = back;
+                if head_started.is_none() && !buf.is_empty() {
+                    head_started = Some(Instant::now());
+                }
+            }
+            Err(_elapsed) => {
+                Stats::bump(&core.stats.http_timeouts);
+                return;
+            }
+        }
+    }
+}
+
+/// Buffers reused across the requests of one connection.
+#[derive(Default)]
+struct Scratch {
+    decoded: Vec<u8>,
+    key: String,
+}
+
+fn answer(core: &Core, head: &RequestHead<'_>, scratch: &mut Scratch) -> Answer {
+    let version = head.version;
+    let keep_alive = match version {
+        Version::Http11 => !head.connection_close,
+        Version::Http10 => head.connection_keep_alive && !head.connection_close,
+    };
+    let fail = |status, why: &'static str, keep_alive, outcome, scratch: &mut Scratch| Answer {
+        pieces: error_response(status, version, keep_alive, why, scratch),
+        keep_alive,
+        body_bytes: 0,
+        object: String::from_utf8_lossy(head.target).into_owned(),
+        outcome,
+    };
+    if head.has_body {
+        return fail(Status::BadRequest400, "request bodies are not accepted\n", false, Outcome::Refused("body"), scratch);
+    }
+    if head.method == Method::Other {
+        let mut out = Vec::with_capacity(160);
+        let body = b"only GET and HEAD\n";
+        wire::render_response(
+            &ResponseHead {
+                status: Status::MethodNotAllowed405,
+                version,
+                content_type: Some("text/plain; charset=utf-8"),
+                content_length: body.len() as u64,
+                content_range: None,
+                etag: None,
+                last_modified: None,
+                accept_ranges: false,
+                keep_alive,
+                allow: Some("GET, HEAD"),
+                extra: &[],
+            },
+            &mut out,
+        );
+        out.extend_from_slice(body);
+        return Answer {
+            pieces: vec![Piece::Owned(out)],
+            keep_alive,
+            body_bytes: 0,
+            object: String::from_utf8_lossy(head.target).into_owned(),
+            outcome: Outcome::Refused("method"),
+        };
+    }
+    let path = head.target.split(|b| *b == b'?').next().unwrap_or_default();
+    let normalized = path::percent_decode_into(path, &mut scratch.decoded)
+        .and_then(|()| path::normalize_into(&scratch.decoded, &mut scratch.key));
+    match normalized {
+        Ok(()) => {}
+        Err(PathError::Empty) => {
+            return fail(Status::NotFound404, "not found\n", keep_alive, Outcome::NotFound, scratch)
+        }
+        Err(PathError::Escape | PathError::Malformed) => {
+            return fail(Status::BadRequest400, "bad path\n", keep_alive, Outcome::Refused("bad path"), scratch)
+        }
+    }
+    let found = core.catalog.borrow_mut().current().http(&scratch.key).cloned();
+    let Some(slice) = found else {
+        let object = scratch.key.clone();
+        let mut a = fail(Status::NotFound404, "not found\n", keep_alive, Outcome::NotFound, scratch);
+        a.object = object;
+        return a;
+    };
+    let object = scratch.key.clone();
+    if !slice.blob().still_intact() {
+        let mut a = fail(
+            Status::ServiceUnavailable503,
+            "file is being replaced, retry\n",
+            keep_alive,
+            Outcome::Failed("file truncated"),
+            scratch,
+        );
+        a.object = object;
+        return a;
+    }
+    let mut answer = serve_slice(head, &slice, &object, keep_alive);
+    answer.object = object;
+    answer
+}
+
+/// Builds the response for a found object: 200, 206 (single or multipart), 304 or 416.
+fn serve_slice(head: &RequestHead<'_>, slice: &BlobSlice, key: &str, keep_alive: bool) -> Answer {
+    let len = slice.len() as u64;
+    let blob = slice.blob();
+    let validators = Validators {
+        etag: blob.etag(),
+        last_modified: blob.modified(),
+    };
+    let mut date = [0u8; 29];
+    let last_modified = wire::http_date(blob.modified(), &mut date);
+    let content_type = mime::content_type(key);
+    let is_head = head.method == Method::Head;
+    let mut response = ResponseHead {
+        status: Status::Ok200,
+        version: head.version,
+        content_type: Some(content_type),
+        content_length: len,
+        content_range: None,
+        etag: Some(blob.etag()),
+        last_modified: Some(last_modified),
+        accept_ranges: true,
+        keep_alive,
+        allow: None,
+        extra: &[],
+    };
+    let mut body: Vec<Piece> = Vec::new();
+    let mut body_bytes = 0;
+    let mut outcome = Outcome::Complete;
+    let multipart_type;
+    match range::select(head, len, &validators) {
+        Selection::Full => {
+            body.push(Piece::Blob(slice.clone()));
+            body_bytes = len;
+        }
+        Selection::NotModified => {
+            response.status = Status::NotModified304;
+            response.content_length = 0;
+            response.content_type = None;
+            outcome = Outcome::NoBody;
+        }
+        Selection::Single { start, end_exclusive } => {
+            response.status = Status::PartialContent206;
+            response.content_length = end_exclusive - start;
+            response.content_range = Some(ContentRange::Bytes {
+                first: start,
+                last: end_exclusive - 1,
+                complete: len,
+            });
+            if let Some(part) = slice.sub(start, end_exclusive - start) {
+                body.push(Piece::Blob(part));
+            }
+            body_bytes = end_exclusive - start;
+        }
+        Selection::Multi(ranges) => {
+            let plan = range::plan_multipart(&ranges, len, content_type, BOUNDARY);
+            response.status = Status::PartialContent206;
+            response.content_length = plan.content_length;
+            multipart_type = format!("multipart/byteranges; boundary={BOUNDARY}");
+            response.content_type = Some(&multipart_type);
+            for (part_head, start, end) in plan.parts {
+                body.push(Piece::Owned(part_head));
+                if let Some(part) = slice.sub(start, end - start) {
+                    body.push(Piece::Blob(part));
+                }
+                body_bytes += end - start;
+            }
+            body.push(Piece::Owned(plan.trailer));
+        }
+        Selection::Unsatisfiable => {
+            response.status = Status::RangeNotSatisfiable416;
+            response.content_length = 0;
+            response.content_type = None;
+            response.content_range = Some(ContentRange::Unsatisfied { complete: len });
+            outcome = Outcome::Refused("range not satisfiable");
+        }
+    }
+    let mut out = Vec::with_capacity(320);
+    wire::render_response(&response, &mut out);
+    let mut pieces = vec![Piece::Owned(out)];
+    if is_head {
+        body_bytes = 0;
+        outcome = Outcome::NoBody;
+    } else {
+        pieces.extend(body);
+    }
+    Answer {
+        pieces,
+        keep_alive,
+        body_bytes,
+        object: String::new(),
+        outcome,
+    }
+}
+
+fn error_response(
+    status: Status,
+    version: Version,
+    keep_alive: bool,
+    why: &str,
+    _scratch: &mut Scratch,
+) -> Vec<Piece> {
+    let mut out = Vec::with_capacity(200);
+    wire::render_response(
+        &ResponseHead {
+            status,
+            version,
+            content_type: Some("text/plain; charset=utf-8"),
+            content_length: why.len() as u64,
+            content_range: None,
+            etag: None,
+            last_modified: None,
+            accept_ranges: false,
+            keep_alive,
+            allow: None,
+            extra: &[],
+        },
+        &mut out,
+    );
+    out.extend_from_slice(why.as_bytes());
+    vec![Piece::Owned(out)]
+}
+
+/// Writes the pieces in gathered batches of at most [`WRITE_CHUNK`] blob bytes, each batch
+/// under the write timeout so a reader that stops reading is dropped.
+async fn write_answer(stream: &mut TcpStream, pieces: Vec<Piece>, config: &Config) -> io::Result<()> {
+    let mut batch: Vec<Piece> = Vec::with_capacity(4);
+    let mut batch_bytes = 0u64;
+    for piece in pieces {
+        match piece {
+            Piece::Owned(bytes) => {
+                batch_bytes += bytes.len() as u64;
+                batch.push(Piece::Owned(bytes));
+            }
+            Piece::Blob(slice) => {
+                let mut offset = 0u64;
+                let len = slice.len() as u64;
+                while offset < len {
+                    let take = (WRITE_CHUNK - batch_bytes.min(WRITE_CHUNK - 1)).min(len - offset);
+                    if let Some(part) = slice.sub(offset, take) {
+                        batch.push(Piece::Blob(part));
+                    }
+                    batch_bytes += take;
+                    offset += take;
+                    if batch_bytes >= WRITE_CHUNK {
+                        flush(stream, &mut batch, config).await?;
+                        batch_bytes = 0;
+                    }
+                }
+            }
+        }
+    }
+    if !batch.is_empty() {
+        flush(stream, &mut batch, config).await?;
+    }
+    Ok(())
+}
+
+async fn flush(stream: &mut TcpStream, batch: &mut Vec<Piece>, config: &Config) -> io::Result<()> {
+    let gather = GatherBuf::new(std::mem::take(batch));
+    if gather.is_empty() {
+        return Ok(());
+    }
+    match monoio::time::timeout(config.write_timeout, stream.write_vectored_all(gather)).await {
+        Ok((result, _)) => result.map(drop),
+        Err(_) => Err(io::ErrorKind::TimedOut.into()),
+    }
+}

@@ -1,0 +1,24 @@
+//! fleetboot's data plane: a thread-per-core io_uring server for TFTP and HTTP that sends
+//! boot files straight from memory-mapped files.
+//!
+//! Its whole interface: serve byte ranges of [`Blob`]s named in a [`Catalog`] (published by
+//! the control plane through a [`CatalogHandle`]), and report what happened as
+//! [`BootEvent`]s. It knows nothing of databases, ISO formats or distributions.
+#![warn(missing_docs)]
+
+pub mod blob;
+pub mod catalog;
+pub mod events;
+pub mod http;
+pub mod path;
+pub mod runtime;
+pub mod stats;
+pub mod sys;
+pub mod tftp;
+pub mod wire;
+
+pub use blob::{Blob, BlobSlice};
+pub use catalog::{Catalog, CatalogHandle, Exposure};
+pub use events::{BootEvent, EventSink, Outcome, Protocol};
+pub use runtime::{Config, DataPlane, Driver};
+pub use stats::Stats;

@@ -1,0 +1,70 @@
+//! Counters the data plane keeps for metrics and tests. Bumped once per transfer or per bad
+//! packet, never per data packet, so the shared cache lines stay cold.
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+/// Shared by all cores.
+#[derive(Default, Debug)]
+pub struct Stats {
+    /// Datagrams on a TFTP port that did not parse, or made no sense there.
+    pub tftp_malformed: AtomicU64,
+    /// TFTP transfers started.
+    pub tftp_transfers: AtomicU64,
+    /// TFTP transfers refused because the concurrency cap was reached.
+    pub tftp_busy: AtomicU64,
+    /// TFTP transfers running now.
+    pub tftp_active: AtomicUsize,
+    /// HTTP requests answered.
+    pub http_requests: AtomicU64,
+    /// HTTP connections open now.
+    pub http_connections: AtomicUsize,
+    /// HTTP responses being written now (what a drain waits for; idle keep-alive connections
+    /// are simply closed).
+    pub http_inflight: AtomicUsize,
+    /// HTTP connections closed for a timeout (idle, slow head, stalled reader).
+    pub http_timeouts: AtomicU64,
+    /// Payload bytes sent, both protocols.
+    pub bytes_sent: AtomicU64,
+}
+
+impl Stats {
+    /// Adds one to a counter.
+    pub fn bump(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Reads a counter.
+    pub fn read(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
+}
+
+/// Holds one unit of a gauge of [`Stats`] while alive; owns its `Arc` so tasks can carry it.
+pub struct GaugeGuard {
+    stats: Arc<Stats>,
+    gauge: fn(&Stats) -> &AtomicUsize,
+}
+
+impl GaugeGuard {
+    /// Increments the gauge unless it is already at `cap`; `None` means the cap was reached.
+    pub fn try_acquire(
+        stats: &Arc<Stats>,
+        gauge: fn(&Stats) -> &AtomicUsize,
+        cap: usize,
+    ) -> Option<GaugeGuard> {
+        gauge(stats)
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < cap).then_some(n + 1))
+            .ok()
+            .map(|_| GaugeGuard {
+                stats: stats.clone(),
+                gauge,
+            })
+    }
+}
+
+impl Drop for GaugeGuard {
+    fn drop(&mut self) {
+        (self.gauge)(&self.stats).fetch_sub(1, Ordering::AcqRel);
+    }
+}

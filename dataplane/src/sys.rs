@@ -1,0 +1,225 @@
+//! The one place the data plane talks to the kernel below the runtime's safe API: mapping
+//! files, handing mapped bytes to io_uring as buffers, and batched UDP sends (`sendmmsg`).
+//!
+//! Rule of the house: **mapped file bytes are never read by user space.** They are only
+//! passed by pointer to the kernel, which copies them into socket buffers. If the file is
+//! truncated underneath us the kernel returns `EFAULT` for that send instead of the process
+//! taking a `SIGBUS`; the transfer fails, the server lives on.
+#![allow(unsafe_code)]
+
+use std::fs::File;
+use std::io;
+use std::os::fd::RawFd;
+
+use memmap2::{Mmap, MmapOptions};
+
+use crate::blob::BlobSlice;
+
+/// Maps a whole file read-only. Returns `None` for an empty file (mmap of length 0 fails).
+pub(crate) fn map_file(file: &File, len: u64) -> io::Result<Option<Mmap>> {
+    if len == 0 {
+        return Ok(None);
+    }
+    let len = usize::try_from(len)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "file too large to map"))?;
+    // SAFETY: the mapping is private and read-only, so we never write through it. The usual
+    // hazard of a file mapping, another process truncating or rewriting the file, cannot make
+    // this process read undefined memory: by the module rule the mapped bytes are only ever
+    // handed to the kernel by pointer (send/sendmsg/writev), which reports EFAULT for pages
+    // beyond a truncated end instead of faulting, and is never dereferenced in user space.
+    let map = unsafe { MmapOptions::new().len(len).map(file)? };
+    // Boot files are read front to back by most clients.
+    let _ = map.advise(memmap2::Advice::Sequential);
+    Ok(Some(map))
+}
+
+// SAFETY: `read_ptr` points into memory owned by the `Arc`'d blob inside the slice; the slice
+// is moved into the runtime for the duration of the operation, so the mapping (or static
+// bytes) outlives the kernel's use of the pointer, and the address never changes because the
+// mapping is never remapped. `bytes_init` is the slice length, within the mapping by
+// construction (`BlobSlice::new` checks bounds).
+unsafe impl monoio::buf::IoBuf for BlobSlice {
+    fn read_ptr(&self) -> *const u8 {
+        self.as_ptr()
+    }
+
+    fn bytes_init(&self) -> usize {
+        self.len()
+    }
+}
+
+/// An HTTP response head followed by up to 33 body slices (a multipart body interleaves part
+/// headers with slices), written with one `writev` so header and body leave in as few
+/// segments as possible, and the body is never copied by user space.
+pub struct GatherBuf {
+    iovecs: Vec<libc::iovec>,
+    _owned: Vec<Vec<u8>>,
+    _slices: Vec<BlobSlice>,
+}
+
+/// A piece of a gathered write: bytes we own (headers) or a slice of a blob (body).
+pub enum Piece {
+    /// Small owned bytes: a response head, a multipart part header.
+    Owned(Vec<u8>),
+    /// File bytes, sent straight from the mapping.
+    Blob(BlobSlice),
+}
+
+impl GatherBuf {
+    /// Builds the iovec list. Empty pieces are skipped.
+    pub fn new(pieces: Vec<Piece>) -> Self {
+        let mut owned = Vec::new();
+        let mut slices = Vec::new();
+        let mut iovecs = Vec::with_capacity(pieces.len());
+        for piece in pieces {
+            match piece {
+                Piece::Owned(bytes) if !bytes.is_empty() => {
+                    iovecs.push(libc::iovec {
+                        iov_base: bytes.as_ptr() as *mut libc::c_void,
+                        iov_len: bytes.len(),
+                    });
+                    // Moving a Vec moves its header, not its heap buffer: the pointer stays valid.
+                    owned.push(bytes);
+                }
+                Piece::Blob(slice) if !slice.is_empty() => {
+                    iovecs.push(libc::iovec {
+                        iov_base: slice.as_ptr() as *mut libc::c_void,
+                        iov_len: slice.len(),
+                    });
+                    slices.push(slice);
+                }
+                _ => {}
+            }
+        }
+        Self {
+            iovecs,
+            _owned: owned,
+            _slices: slices,
+        }
+    }
+
+    /// Total bytes described.
+    pub fn len(&self) -> usize {
+        self.iovecs.iter().map(|v| v.iov_len).sum()
+    }
+
+    /// True when there is nothing to write.
+    pub fn is_empty(&self) -> bool {
+        self.iovecs.is_empty()
+    }
+}
+
+// SAFETY: every iovec points into a heap buffer owned by `_owned` or into a blob kept alive by
+// `_slices`; neither is mutated or dropped while the GatherBuf lives, and the iovec array itself
+// is only read. The runtime pins the GatherBuf while the kernel uses the pointers.
+unsafe impl monoio::buf::IoVecBuf for GatherBuf {
+    fn read_iovec_ptr(&self) -> *const libc::iovec {
+        self.iovecs.as_ptr()
+    }
+
+    fn read_iovec_len(&self) -> usize {
+        self.iovecs.len()
+    }
+}
+
+/// Most datagrams handed to one `sendmmsg` call: a TFTP window is sent in batches of this.
+pub const MAX_BATCH: usize = 64;
+
+/// Sends up to [`MAX_BATCH`] datagrams on a connected UDP socket with one `sendmmsg`. Datagram
+/// `i` is `headers[i]` followed by bytes `ranges[i] = (offset, len)` of `body`. Returns how
+/// many were sent; `WouldBlock` when the socket buffer is full and nothing was sent.
+///
+/// # Errors
+/// `InvalidInput` if a range lies outside `body`; otherwise the `sendmmsg` error (`EFAULT` if
+/// the file under the mapping was truncated).
+pub fn send_datagrams(
+    fd: RawFd,
+    headers: &[[u8; 4]],
+    body: &BlobSlice,
+    ranges: &[(u64, usize)],
+) -> io::Result<usize> {
+    let n = headers.len().min(ranges.len()).min(MAX_BATCH);
+    let mut iovecs = [[libc::iovec {
+        iov_base: std::ptr::null_mut(),
+        iov_len: 0,
+    }; 2]; MAX_BATCH];
+    for i in 0..n {
+        let (offset, len) = ranges[i];
+        let in_bounds = offset
+            .checked_add(len as u64)
+            .is_some_and(|end| end <= body.len() as u64);
+        if !in_bounds {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "block outside the blob"));
+        }
+        iovecs[i][0] = libc::iovec {
+            iov_base: headers[i].as_ptr() as *mut libc::c_void,
+            iov_len: headers[i].len(),
+        };
+        iovecs[i][1] = libc::iovec {
+            iov_base: body.as_ptr().wrapping_add(offset as usize) as *mut libc::c_void,
+            iov_len: len,
+        };
+    }
+    // SAFETY: mmsghdr is a plain C struct for which all-zero is a valid (empty) value.
+    let mut msgs: [libc::mmsghdr; MAX_BATCH] = unsafe { std::mem::zeroed() };
+    for i in 0..n {
+        msgs[i].msg_hdr.msg_iov = iovecs[i].as_mut_ptr();
+        msgs[i].msg_hdr.msg_iovlen = if iovecs[i][1].iov_len == 0 { 1 } else { 2 };
+    }
+    // SAFETY: `msgs[..n]` are initialised msghdrs whose iovecs point into `headers` (borrowed
+    // for the call) and into `body`'s blob within its bounds (checked above; the slice keeps
+    // the blob alive for the call). The kernel only reads them. The socket is connected, so no
+    // address is needed; MSG_DONTWAIT keeps the call from blocking the core.
+    let sent = unsafe {
+        libc::sendmmsg(
+            fd,
+            msgs.as_mut_ptr(),
+            n as libc::c_uint,
+            libc::MSG_DONTWAIT,
+        )
+    };
+    if sent < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(sent as usize)
+}
+
+/// Pins the calling thread to one CPU. Failure (e.g. a restricted cpuset) is reported, not fatal.
+pub fn pin_to_cpu(cpu: usize) -> io::Result<()> {
+    // SAFETY: cpu_set_t is a plain bit set; all-zero is the empty set. CPU_SET bounds-checks
+    // nothing, so we check `cpu` against the set's capacity first.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        if cpu >= 8 * std::mem::size_of::<libc::cpu_set_t>() {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "cpu index out of range"));
+        }
+        libc::CPU_SET(cpu, &mut set);
+        if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// Raises the soft open-file limit to the hard limit: every TFTP transfer and HTTP connection
+/// holds a descriptor, and the usual soft limit of 1024 is far below a rack booting at once.
+/// Returns the soft limit now in force.
+pub fn raise_fd_limit() -> io::Result<u64> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one rlimit struct, which `limit` is.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if limit.rlim_cur < limit.rlim_max {
+        limit.rlim_cur = limit.rlim_max;
+        // SAFETY: setrlimit reads one valid rlimit struct; raising the soft limit up to the hard
+        // limit is always permitted.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(limit.rlim_cur)
+}

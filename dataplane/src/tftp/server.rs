@@ -1,0 +1,304 @@
+//! TFTP I/O: the per-core listener on port 69 and one task per transfer, each on a fresh
+//! ephemeral port (the transfer ID of RFC 1350 §4). The task feeds the pure
+//! [`Transfer`](super::session::Transfer) state machine with ACKs and timeouts and sends what
+//! it asks for: a whole window of DATA packets in one `sendmmsg`, bytes straight from the blob.
+
+use std::io;
+use std::net::{SocketAddr, UdpSocket as StdUdpSocket};
+use std::os::fd::AsRawFd;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use monoio::net::udp::UdpSocket;
+
+use super::session::{self, Limits, Status, Transmit, Transfer};
+use super::Config;
+use crate::blob::{Blob, BlobSlice};
+use crate::events::{BootEvent, Outcome, Protocol};
+use crate::path::{self, PathError};
+use crate::runtime::Core;
+use crate::stats::{GaugeGuard, Stats};
+use crate::sys;
+use crate::wire::tftp::{self as wire, ErrorCode, Mode, Packet, Request};
+
+/// Largest request we read. RRQs with many options stay far below this.
+const MAX_REQUEST: usize = 2048;
+
+/// Runs the listener until the data plane drains.
+pub(crate) async fn serve(core: Rc<Core>, socket: StdUdpSocket, config: Config) -> io::Result<()> {
+    let local_ip = socket.local_addr()?.ip();
+    let socket = UdpSocket::from_std(socket)?;
+    let config = Rc::new(config);
+    let mut buf = vec![0u8; MAX_REQUEST];
+    loop {
+        let received = monoio::select! {
+            r = socket.recv_from(buf) => r,
+            _ = core.drain.started() => return Ok(()),
+        };
+        let (result, returned) = received;
+        buf = returned;
+        let (len, peer) = match result {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::debug!(error = %e, "tftp recv");
+                continue;
+            }
+        };
+        let Some(datagram) = buf.get(..len) else {
+            continue;
+        };
+        match Packet::parse(datagram) {
+            Ok(Packet::Read(request)) => {
+                let job = Job::from_request(&request, peer);
+                monoio::spawn(run_transfer(core.clone(), config.clone(), local_ip, job));
+            }
+            Ok(Packet::Write(_)) => {
+                Stats::bump(&core.stats.tftp_malformed);
+                reply_error(&socket, peer, ErrorCode::AccessViolation, "read-only server").await;
+            }
+            // ACK/DATA/ERROR to port 69 belong to no transfer: drop them, count them.
+            Ok(_) | Err(_) => Stats::bump(&core.stats.tftp_malformed),
+        }
+    }
+}
+
+/// What a request asked for, owned so the task can outlive the receive buffer.
+struct Job {
+    peer: SocketAddr,
+    filename: Vec<u8>,
+    mode: Mode,
+    options: wire::RequestOptions,
+}
+
+impl Job {
+    fn from_request(request: &Request<'_>, peer: SocketAddr) -> Job {
+        Job {
+            peer,
+            filename: request.filename.to_vec(),
+            mode: request.mode,
+            options: request.options.clone(),
+        }
+    }
+}
+
+async fn reply_error(socket: &UdpSocket, peer: SocketAddr, code: ErrorCode, message: &str) {
+    let mut out = Vec::with_capacity(64);
+    wire::emit_error(code, message, &mut out);
+    let _ = socket.send_to(out, peer).await;
+}
+
+async fn run_transfer(core: Rc<Core>, config: Rc<Config>, local_ip: std::net::IpAddr, job: Job) {
+    let started = Instant::now();
+    let name = String::from_utf8_lossy(&job.filename).into_owned();
+    let socket = match transfer_socket(local_ip, job.peer) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(peer = %job.peer, error = %e, "tftp: cannot open a transfer socket");
+            return;
+        }
+    };
+    let (outcome, bytes, object) = transfer(&core, &config, &socket, &job).await;
+    let object = object.unwrap_or(name);
+    if matches!(outcome, Outcome::Complete) {
+        core.stats.bytes_sent.fetch_add(bytes, std::sync::atomic::Ordering::Relaxed);
+    }
+    core.events.emit(BootEvent {
+        protocol: Protocol::Tftp,
+        client: job.peer,
+        object,
+        bytes,
+        duration: started.elapsed(),
+        outcome,
+    });
+}
+
+fn transfer_socket(local_ip: std::net::IpAddr, peer: SocketAddr) -> io::Result<UdpSocket> {
+    let std = StdUdpSocket::bind(SocketAddr::new(local_ip, 0))?;
+    std.connect(peer)?;
+    std.set_nonblocking(true)?;
+    UdpSocket::from_std(std)
+}
+
+/// Resolves the request, negotiates, and runs the transfer; returns how it ended, the payload
+/// bytes acknowledged and the normalised name when there was one.
+async fn transfer(
+    core: &Core,
+    config: &Config,
+    socket: &UdpSocket,
+    job: &Job,
+) -> (Outcome, u64, Option<String>) {
+    let Some(_slot) = GaugeGuard::try_acquire(&core.stats, |s| &s.tftp_active, config.max_transfers) else {
+        Stats::bump(&core.stats.tftp_busy);
+        send_error(socket, ErrorCode::NotDefined, "server busy, try again").await;
+        return (Outcome::Refused("busy"), 0, None);
+    };
+    if core.drain.is_draining() {
+        send_error(socket, ErrorCode::NotDefined, "server shutting down").await;
+        return (Outcome::Refused("draining"), 0, None);
+    }
+    let mut key = String::new();
+    if let Err(e) = path::normalize_into(&job.filename, &mut key) {
+        let (code, why) = match e {
+            PathError::Escape => (ErrorCode::AccessViolation, "access violation"),
+            PathError::Malformed | PathError::Empty => (ErrorCode::FileNotFound, "file not found"),
+        };
+        send_error(socket, code, why).await;
+        return (Outcome::Refused("bad path"), 0, None);
+    }
+    let found = core.catalog.borrow_mut().current().tftp(&key).cloned();
+    let Some(slice) = found else {
+        send_error(socket, ErrorCode::FileNotFound, "file not found").await;
+        return (Outcome::NotFound, 0, Some(key));
+    };
+    if !slice.blob().still_intact() {
+        send_error(socket, ErrorCode::NotDefined, "file changed on the server, try again").await;
+        return (Outcome::Failed("file truncated"), 0, Some(key));
+    }
+    let slice = match job.mode {
+        Mode::Octet => slice,
+        Mode::NetAscii => match netascii(&slice, config.max_netascii) {
+            Ok(converted) => converted,
+            Err(why) => {
+                send_error(socket, ErrorCode::NotDefined, why).await;
+                return (Outcome::Refused("netascii"), 0, Some(key));
+            }
+        },
+    };
+    Stats::bump(&core.stats.tftp_transfers);
+    let limits = Limits {
+        max_blksize: config.max_blksize,
+        max_windowsize: config.max_windowsize,
+        default_timeout: config.default_timeout,
+        max_retries: config.max_retries,
+    };
+    let negotiated = match session::negotiate(&job.options, slice.len() as u64, &limits) {
+        Ok(n) => n,
+        Err(session::NegotiationError::OptionRefused(why)) => {
+            send_error(socket, ErrorCode::OptionRefused, why).await;
+            return (Outcome::Refused("option refused"), 0, Some(key));
+        }
+    };
+    let mut machine = Transfer::new(slice.len() as u64, &negotiated, &limits, Instant::now());
+    let outcome = drive(socket, &slice, &negotiated, &mut machine).await;
+    (outcome, machine.bytes_acked(), Some(key))
+}
+
+/// Runs the state machine to its end.
+async fn drive(
+    socket: &UdpSocket,
+    slice: &BlobSlice,
+    negotiated: &session::Negotiated,
+    machine: &mut Transfer,
+) -> Outcome {
+    let mut oack = Vec::new();
+    if let Some(acked) = &negotiated.oack {
+        wire::emit_oack(acked, &mut oack);
+    }
+    let mut buf = vec![0u8; 1024];
+    loop {
+        match machine.poll_transmit(Instant::now()) {
+            Transmit::Oack => {
+                let (res, back) = socket.send(oack).await;
+                oack = back;
+                if res.is_err() {
+                    return Outcome::Failed("send failed");
+                }
+            }
+            Transmit::Blocks { first, count } => {
+                if let Err(e) = send_window(socket, slice, machine, first, count).await {
+                    tracing::debug!(error = %e, "tftp send");
+                    return Outcome::Failed("send failed");
+                }
+            }
+            Transmit::Nothing => {}
+        }
+        match machine.status() {
+            Status::Active => {}
+            Status::Complete => return Outcome::Complete,
+            Status::Failed(session::FailReason::TimedOut) => return Outcome::Failed("timed out"),
+            Status::Failed(session::FailReason::PeerError) => return Outcome::Failed("client error"),
+        }
+        let Some(deadline) = machine.poll_at() else {
+            return Outcome::Failed("no deadline");
+        };
+        let wait = deadline.saturating_duration_since(Instant::now());
+        match monoio::time::timeout(wait, socket.recv(buf)).await {
+            Ok((Ok(n), back)) => {
+                buf = back;
+                match Packet::parse(&buf[..n.min(buf.len())]) {
+                    Ok(Packet::Ack { block }) => machine.on_ack(block, Instant::now()),
+                    Ok(Packet::Error { .. }) => machine.on_peer_error(),
+                    _ => {}
+                }
+            }
+            Ok((Err(e), back)) => {
+                buf = back;
+                // ECONNREFUSED: the client's port is gone (ICMP unreachable). Let the timeout
+                // logic decide; a reboot mid-transfer should not spin.
+                tracing::trace!(error = %e, "tftp recv");
+                monoio::time::sleep(wait.min(Duration::from_millis(100))).await;
+                if Instant::now() >= deadline {
+                    machine.on_timeout(Instant::now());
+                }
+            }
+            Err(_elapsed) => {
+                // The buffer went down with the cancelled receive.
+                buf = vec![0u8; 1024];
+                machine.on_timeout(Instant::now());
+            }
+        }
+    }
+}
+
+/// Sends blocks `first .. first + count` in batches of `sys::MAX_BATCH`, waiting for socket
+/// space when the send buffer is full.
+async fn send_window(
+    socket: &UdpSocket,
+    slice: &BlobSlice,
+    machine: &Transfer,
+    first: u64,
+    count: u16,
+) -> io::Result<()> {
+    let fd = socket.as_raw_fd();
+    let mut headers = [[0u8; 4]; sys::MAX_BATCH];
+    let mut ranges = [(0u64, 0usize); sys::MAX_BATCH];
+    let end = first + u64::from(count);
+    let mut next = first;
+    while next < end {
+        let n = (end - next).min(sys::MAX_BATCH as u64) as usize;
+        for i in 0..n {
+            let block = next + i as u64;
+            headers[i] = wire::data_header(Transfer::wire_block(block));
+            ranges[i] = machine.block_range(block);
+        }
+        let mut sent = 0;
+        while sent < n {
+            match sys::send_datagrams(fd, &headers[sent..n], slice, &ranges[sent..n]) {
+                Ok(k) => sent += k,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => socket.writable(false).await?,
+                Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => return Ok(()),
+                Err(e) => return Err(e),
+            }
+        }
+        next += n as u64;
+    }
+    Ok(())
+}
+
+async fn send_error(socket: &UdpSocket, code: ErrorCode, message: &str) {
+    let mut out = Vec::with_capacity(64);
+    wire::emit_error(code, message, &mut out);
+    let _ = socket.send(out).await;
+}
+
+/// Converts a slice to netascii in memory (user-space reads go through `pread`).
+fn netascii(slice: &BlobSlice, cap: u64) -> Result<BlobSlice, &'static str> {
+    if slice.len() as u64 > cap {
+        return Err("file too large for netascii mode, use octet");
+    }
+    let raw = slice.read_to_vec().map_err(|_| "read error")?;
+    let mut out = Vec::with_capacity(raw.len() + raw.len() / 16);
+    wire::netascii_encode(&raw, &mut out);
+    Ok(BlobSlice::whole(Blob::from_vec(out, slice.blob().modified())))
+}
+

@@ -1,0 +1,624 @@
+//! HTTP/1.1 head codec: the request-head parser and the response-head renderer.
+//!
+//! Syntax follows RFC 9112 (request line §3, field lines §5, body framing §6.3, line endings
+//! §2.2) and semantics RFC 9110 (fields §5, HTTP-date §5.6.7, version handling §2.5). The
+//! parser borrows from the caller's buffer and never allocates or panics; every malformed
+//! input maps to a [`ParseError`]. The renderer appends to a caller-owned, reused `Vec<u8>`.
+
+use std::fmt;
+
+/// Request method. Only GET and HEAD are served; anything else gets 405 with `Allow`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// `GET`.
+    Get,
+    /// `HEAD`.
+    Head,
+    /// Any other syntactically valid method token.
+    Other,
+}
+
+/// Protocol version of a request (HTTP/1.x only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Version {
+    /// HTTP/1.0: connections close unless the client asks for keep-alive.
+    Http10,
+    /// HTTP/1.1 (and any higher 1.x minor, RFC 9110 §2.5).
+    Http11,
+}
+
+/// One parsed request head; every slice borrows from the parsed buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestHead<'a> {
+    /// Request method.
+    pub method: Method,
+    /// Raw request-target including any query; the path part for absolute-form.
+    pub target: &'a [u8],
+    /// Request version.
+    pub version: Version,
+    /// `Host` value, or the authority of an absolute-form target (RFC 9112 §3.2.2).
+    pub host: Option<&'a [u8]>,
+    /// `Range` value; `None` when absent, or repeated together with itself or `If-Range`.
+    pub range: Option<&'a [u8]>,
+    /// `If-Range` value.
+    pub if_range: Option<&'a [u8]>,
+    /// First `If-None-Match` value (later lines can only add matches; ignoring them is safe).
+    pub if_none_match: Option<&'a [u8]>,
+    /// `If-Modified-Since` value; `None` when repeated (RFC 9110 §13.1.3).
+    pub if_modified_since: Option<&'a [u8]>,
+    /// `Connection: close` was sent.
+    pub connection_close: bool,
+    /// `Connection: keep-alive` was sent.
+    pub connection_keep_alive: bool,
+    /// The request carries a body (`Content-Length` > 0 or any `Transfer-Encoding`).
+    pub has_body: bool,
+}
+
+/// Why a request head was refused, or that it is not complete yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParseError {
+    /// No complete head yet and no limit exceeded: read more.
+    Incomplete,
+    /// Request line longer than [`Limits::max_request_line`] (414).
+    RequestLineTooLong,
+    /// Head longer than [`Limits::max_head`] or too many fields (431).
+    HeadersTooLarge,
+    /// Malformed request (400); the text says what was wrong.
+    BadRequest(&'static str),
+    /// Not HTTP/1.x (505).
+    VersionNotSupported,
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ParseError::Incomplete => f.write_str("incomplete request head"),
+            ParseError::RequestLineTooLong => f.write_str("request line too long"),
+            ParseError::HeadersTooLarge => f.write_str("request head too large"),
+            ParseError::BadRequest(why) => write!(f, "bad request: {why}"),
+            ParseError::VersionNotSupported => f.write_str("HTTP version not supported"),
+        }
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+/// Size limits applied while parsing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Longest request line, without its line ending.
+    pub max_request_line: usize,
+    /// Largest head, from the first byte of the buffer through the final empty line.
+    pub max_head: usize,
+    /// Most field lines.
+    pub max_headers: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_request_line: 8 << 10, max_head: 16 << 10, max_headers: 64 }
+    }
+}
+
+/// Parses one request head from the start of `buf`. Returns the head and the bytes consumed,
+/// including skipped leading empty lines and the final empty line; bytes after it (a pipelined
+/// request) are left alone.
+///
+/// # Errors
+/// [`ParseError::Incomplete`] until a whole head is buffered, unless a limit is already
+/// exceeded; the other variants for malformed or oversized heads.
+pub fn parse_request<'a>(
+    buf: &'a [u8],
+    limits: &Limits,
+) -> Result<(RequestHead<'a>, usize), ParseError> {
+    use ParseError::{BadRequest, HeadersTooLarge, Incomplete, RequestLineTooLong};
+    // Whatever is buffered while incomplete belongs to this head, so it bounds the head size.
+    let more = || if buf.len() > limits.max_head { HeadersTooLarge } else { Incomplete };
+    // RFC 9112 §2.2: ignore empty lines before the request line (stray CRLF after a body).
+    let mut start = 0;
+    loop {
+        match buf.get(start..).unwrap_or_default() {
+            [b'\n', ..] => start += 1,
+            [b'\r', b'\n', ..] => start += 2,
+            [b'\r'] => return Err(more()),
+            _ => break,
+        }
+    }
+    let rest = buf.get(start..).unwrap_or_default();
+    let Some(nl) = find(rest, b'\n') else {
+        // Check the request-line limit now, so a client cannot stream an endless target.
+        let pending = match rest {
+            [line @ .., b'\r'] => line.len(),
+            _ => rest.len(),
+        };
+        return Err(if pending > limits.max_request_line { RequestLineTooLong } else { more() });
+    };
+    let line = strip_cr(&rest[..nl]);
+    if line.len() > limits.max_request_line {
+        return Err(RequestLineTooLong);
+    }
+    let mut words = line.splitn(3, |&b| b == b' ');
+    let (Some(method), Some(target), Some(version)) = (words.next(), words.next(), words.next())
+    else {
+        return Err(BadRequest("malformed request line"));
+    };
+    if method.is_empty() || !method.iter().all(|&b| is_tchar(b)) {
+        return Err(BadRequest("invalid method"));
+    }
+    let method = match method {
+        b"GET" => Method::Get,
+        b"HEAD" => Method::Head,
+        _ => Method::Other,
+    };
+    let version = parse_version(version)?;
+    let (target, authority) = parse_target(method, target)?;
+
+    let mut head = RequestHead {
+        method,
+        target,
+        version,
+        host: None,
+        range: None,
+        if_range: None,
+        if_none_match: None,
+        if_modified_since: None,
+        connection_close: false,
+        connection_keep_alive: false,
+        has_body: false,
+    };
+    let (mut seen_host, mut bad_range, mut bad_ims, mut chunked) = (false, false, false, false);
+    let mut content_length: Option<u64> = None;
+    let mut fields = 0usize;
+    let mut pos = start + nl + 1;
+    loop {
+        let rest = buf.get(pos..).unwrap_or_default();
+        let Some(nl) = find(rest, b'\n') else { return Err(more()) };
+        pos += nl + 1;
+        if pos > limits.max_head {
+            return Err(HeadersTooLarge);
+        }
+        let line = strip_cr(&rest[..nl]);
+        if line.is_empty() {
+            break;
+        }
+        if matches!(line[0], b' ' | b'\t') {
+            // RFC 9112 §5.2: obs-fold may be rejected; joining lines would need a copy.
+            return Err(BadRequest("obsolete line folding"));
+        }
+        fields += 1;
+        if fields > limits.max_headers {
+            return Err(HeadersTooLarge);
+        }
+        let Some(colon) = find(line, b':') else {
+            return Err(BadRequest("field line without colon"));
+        };
+        let (name, value) = (&line[..colon], trim_ows(&line[colon + 1..]));
+        // Also catches whitespace before the colon, which RFC 9112 §5.1 says must be rejected.
+        if name.is_empty() || !name.iter().all(|&b| is_tchar(b)) {
+            return Err(BadRequest("invalid field name"));
+        }
+        // RFC 9110 §5.5: CR, LF and NUL are never valid in a value; other controls neither.
+        if value.iter().any(|&b| (b < 0x20 && b != b'\t') || b == 0x7f) {
+            return Err(BadRequest("control character in field value"));
+        }
+        let is = |n: &str| name.eq_ignore_ascii_case(n.as_bytes());
+        if is("host") {
+            // RFC 9112 §3.2: more than one Host is a 400.
+            if seen_host {
+                return Err(BadRequest("duplicate Host"));
+            }
+            seen_host = true;
+            head.host = Some(value);
+        } else if is("content-length") {
+            // RFC 9112 §6.3: differing lengths are unrecoverable framing errors.
+            for item in value.split(|&b| b == b',') {
+                let n = parse_u64(trim_ows(item)).ok_or(BadRequest("invalid Content-Length"))?;
+                if content_length.is_some_and(|c| c != n) {
+                    return Err(BadRequest("conflicting Content-Length"));
+                }
+                content_length = Some(n);
+            }
+        } else if is("transfer-encoding") {
+            chunked = true;
+        } else if is("connection") {
+            for option in value.split(|&b| b == b',').map(trim_ows) {
+                head.connection_close |= option.eq_ignore_ascii_case(b"close");
+                head.connection_keep_alive |= option.eq_ignore_ascii_case(b"keep-alive");
+            }
+        } else if is("range") || is("if-range") {
+            // A repeated singleton is ambiguous; the full representation is always correct.
+            let slot = if is("range") { &mut head.range } else { &mut head.if_range };
+            bad_range |= slot.is_some();
+            *slot = Some(value);
+        } else if is("if-none-match") {
+            head.if_none_match = head.if_none_match.or(Some(value));
+        } else if is("if-modified-since") {
+            bad_ims |= head.if_modified_since.is_some();
+            head.if_modified_since = Some(value);
+        }
+    }
+    if bad_range {
+        head.range = None;
+    }
+    if bad_ims {
+        head.if_modified_since = None;
+    }
+    if authority.is_some() {
+        head.host = authority;
+    }
+    head.has_body = chunked || content_length.is_some_and(|n| n > 0);
+    Ok((head, pos))
+}
+
+fn parse_version(v: &[u8]) -> Result<Version, ParseError> {
+    match *v {
+        [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
+            if major.is_ascii_digit() && minor.is_ascii_digit() =>
+        {
+            match (major, minor) {
+                (b'1', b'0') => Ok(Version::Http10),
+                (b'1', _) => Ok(Version::Http11),
+                _ => Err(ParseError::VersionNotSupported),
+            }
+        }
+        _ => Err(ParseError::BadRequest("malformed HTTP version")),
+    }
+}
+
+/// Returns the origin-form target (the path part of an absolute-form one) and, for
+/// absolute-form, its authority (RFC 9112 §3.2).
+fn parse_target(m: Method, t: &[u8]) -> Result<(&[u8], Option<&[u8]>), ParseError> {
+    if t.is_empty() || t.iter().any(|&b| b <= b' ' || b == 0x7f) {
+        return Err(ParseError::BadRequest("invalid request-target"));
+    }
+    if t[0] == b'/' {
+        return Ok((t, None));
+    }
+    let scheme = t.iter().position(|&b| b == b':').map(|i| t.split_at(i));
+    if let Some((scheme, rest)) = scheme {
+        let http = scheme.eq_ignore_ascii_case(b"http") || scheme.eq_ignore_ascii_case(b"https");
+        if let (true, Some(rest)) = (http, rest.strip_prefix(b"://")) {
+            let end = rest.iter().position(|&b| matches!(b, b'/' | b'?' | b'#'));
+            let (authority, path) = rest.split_at(end.unwrap_or(rest.len()));
+            return match path.first() {
+                _ if authority.is_empty() => Err(ParseError::BadRequest("empty authority")),
+                None => Ok((b"/", Some(authority))),
+                Some(b'/') => Ok((path, Some(authority))),
+                Some(_) => Err(ParseError::BadRequest("absolute-form without path")),
+            };
+        }
+    }
+    // asterisk-form and authority-form only make sense for methods answered with 405 anyway.
+    if m == Method::Other {
+        return Ok((t, None));
+    }
+    Err(ParseError::BadRequest("request-target is not origin-form or absolute-form"))
+}
+
+fn find(s: &[u8], b: u8) -> Option<usize> {
+    s.iter().position(|&c| c == b)
+}
+
+/// Drops one trailing CR: lines may end in CRLF or, for robustness, bare LF (RFC 9112 §2.2).
+fn strip_cr(line: &[u8]) -> &[u8] {
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+/// Trims optional whitespace (SP / HTAB) from both ends.
+pub(crate) fn trim_ows(s: &[u8]) -> &[u8] {
+    let start = s.iter().position(|&b| b != b' ' && b != b'\t').unwrap_or(s.len());
+    let end = s.iter().rposition(|&b| b != b' ' && b != b'\t').map_or(start, |i| i + 1);
+    s.get(start..end).unwrap_or_default()
+}
+
+/// A non-empty run of ASCII digits as u64; `None` on anything else or overflow.
+pub(crate) fn parse_u64(s: &[u8]) -> Option<u64> {
+    if s.is_empty() {
+        return None;
+    }
+    s.iter().try_fold(0u64, |n, &b| {
+        let d = b.checked_sub(b'0').filter(|d| *d <= 9)?;
+        n.checked_mul(10)?.checked_add(u64::from(d))
+    })
+}
+
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// Response status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(missing_docs)] // the variant names are their documentation
+pub enum Status {
+    Ok200,
+    PartialContent206,
+    NotModified304,
+    BadRequest400,
+    NotFound404,
+    MethodNotAllowed405,
+    PayloadTooLarge413,
+    UriTooLong414,
+    RangeNotSatisfiable416,
+    HeadersTooLarge431,
+    InternalError500,
+    ServiceUnavailable503,
+    VersionNotSupported505,
+}
+
+impl Status {
+    /// The numeric status code.
+    pub fn code(self) -> u16 {
+        self.line().0
+    }
+
+    /// The reason phrase (RFC 9110 §15 names).
+    pub fn reason(self) -> &'static str {
+        self.line().1
+    }
+
+    fn line(self) -> (u16, &'static str) {
+        match self {
+            Status::Ok200 => (200, "OK"),
+            Status::PartialContent206 => (206, "Partial Content"),
+            Status::NotModified304 => (304, "Not Modified"),
+            Status::BadRequest400 => (400, "Bad Request"),
+            Status::NotFound404 => (404, "Not Found"),
+            Status::MethodNotAllowed405 => (405, "Method Not Allowed"),
+            Status::PayloadTooLarge413 => (413, "Content Too Large"),
+            Status::UriTooLong414 => (414, "URI Too Long"),
+            Status::RangeNotSatisfiable416 => (416, "Range Not Satisfiable"),
+            Status::HeadersTooLarge431 => (431, "Request Header Fields Too Large"),
+            Status::InternalError500 => (500, "Internal Server Error"),
+            Status::ServiceUnavailable503 => (503, "Service Unavailable"),
+            Status::VersionNotSupported505 => (505, "HTTP Version Not Supported"),
+        }
+    }
+}
+
+/// A `Content-Range` value (RFC 9110 §14.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContentRange {
+    /// `bytes first-last/complete` (206, and each part of a multipart body).
+    Bytes {
+        /// First byte offset.
+        first: u64,
+        /// Last byte offset, inclusive.
+        last: u64,
+        /// Length of the whole representation.
+        complete: u64,
+    },
+    /// `bytes */complete` (416).
+    Unsatisfied {
+        /// Length of the whole representation.
+        complete: u64,
+    },
+}
+
+impl ContentRange {
+    /// Appends the field value, e.g. `bytes 0-0/123`.
+    pub fn write_value(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"bytes ");
+        let complete = match *self {
+            ContentRange::Bytes { first, last, complete } => {
+                push_u64(out, first);
+                out.push(b'-');
+                push_u64(out, last);
+                complete
+            }
+            ContentRange::Unsatisfied { complete } => {
+                out.push(b'*');
+                complete
+            }
+        };
+        out.push(b'/');
+        push_u64(out, complete);
+    }
+}
+
+/// Everything needed to render a response head.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResponseHead<'a> {
+    /// Status code.
+    pub status: Status,
+    /// The request's version: decides how keep-alive is signalled.
+    pub version: Version,
+    /// `Content-Type`.
+    pub content_type: Option<&'a str>,
+    /// `Content-Length`: the body length, or for HEAD the length GET would send. Not sent
+    /// with 304, where it could only be wrong (RFC 9110 §8.6).
+    pub content_length: u64,
+    /// `Content-Range`.
+    pub content_range: Option<ContentRange>,
+    /// `ETag`, already quoted.
+    pub etag: Option<&'a str>,
+    /// `Last-Modified`, already formatted (see [`http_date`]).
+    pub last_modified: Option<&'a str>,
+    /// Send `Accept-Ranges: bytes`.
+    pub accept_ranges: bool,
+    /// Keep the connection open after this response.
+    pub keep_alive: bool,
+    /// `Allow` (405).
+    pub allow: Option<&'a str>,
+    /// Further fields, sent as given.
+    pub extra: &'a [(&'a str, &'a str)],
+}
+
+/// Appends the response head, through its final empty line, to `out`. Fields whose name or
+/// value contains CR or LF are dropped rather than allowed to inject lines.
+pub fn render_response(head: &ResponseHead<'_>, out: &mut Vec<u8>) {
+    // RFC 9110 §2.5: answer with our highest 1.x version even to HTTP/1.0 clients.
+    out.extend_from_slice(b"HTTP/1.1 ");
+    push_u64(out, u64::from(head.status.code()));
+    out.push(b' ');
+    out.extend_from_slice(head.status.reason().as_bytes());
+    out.extend_from_slice(b"\r\nServer: fleetboot\r\n");
+    if let Some(ct) = head.content_type {
+        field(out, "Content-Type", ct);
+    }
+    if head.status != Status::NotModified304 {
+        out.extend_from_slice(b"Content-Length: ");
+        push_u64(out, head.content_length);
+        out.extend_from_slice(b"\r\n");
+    }
+    if let Some(range) = head.content_range {
+        out.extend_from_slice(b"Content-Range: ");
+        range.write_value(out);
+        out.extend_from_slice(b"\r\n");
+    }
+    if head.accept_ranges {
+        out.extend_from_slice(b"Accept-Ranges: bytes\r\n");
+    }
+    let optional = [("ETag", head.etag), ("Last-Modified", head.last_modified), ("Allow", head.allow)];
+    for (name, value) in optional {
+        if let Some(value) = value {
+            field(out, name, value);
+        }
+    }
+    for (name, value) in head.extra {
+        field(out, name, value);
+    }
+    // HTTP/1.1 persists by default; HTTP/1.0 only when told (RFC 9112 §9.3).
+    match (head.keep_alive, head.version) {
+        (false, _) => out.extend_from_slice(b"Connection: close\r\n"),
+        (true, Version::Http10) => out.extend_from_slice(b"Connection: keep-alive\r\n"),
+        (true, Version::Http11) => {}
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+fn field(out: &mut Vec<u8>, name: &str, value: &str) {
+    let clean = |s: &str| !s.bytes().any(|b| b == b'\r' || b == b'\n');
+    if name.is_empty() || !clean(name) || !clean(value) {
+        return;
+    }
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value.as_bytes());
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Appends `n` in decimal without going through `fmt`.
+fn push_u64(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
+}
+
+const DAYS: [&[u8; 3]; 7] = [b"Sun", b"Mon", b"Tue", b"Wed", b"Thu", b"Fri", b"Sat"];
+const LONG_DAYS: [&[u8]; 7] =
+    [b"Sunday", b"Monday", b"Tuesday", b"Wednesday", b"Thursday", b"Friday", b"Saturday"];
+const MONTHS: [&[u8; 3]; 12] = [
+    b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec",
+];
+/// 9999-12-31T23:59:59Z: the last instant a four-digit year can show.
+const MAX_DATE: u64 = 253_402_300_799;
+
+/// Formats `unix_secs` as an IMF-fixdate (RFC 9110 §5.6.7), e.g.
+/// `Sun, 06 Nov 1994 08:49:37 GMT`, into `out`. Times past year 9999 are clamped.
+pub fn http_date(unix_secs: u64, out: &mut [u8; 29]) -> &str {
+    let secs = unix_secs.min(MAX_DATE);
+    let days = secs / 86_400;
+    let (year, month, day) = civil_from_days(days);
+    let in_day = secs % 86_400;
+    // 1970-01-01 was a Thursday.
+    let weekday = DAYS[((days + 4) % 7) as usize];
+    out[..3].copy_from_slice(weekday);
+    out[3..5].copy_from_slice(b", ");
+    two(&mut out[5..7], day);
+    out[7] = b' ';
+    out[8..11].copy_from_slice(MONTHS[(month - 1) as usize % 12]);
+    out[11] = b' ';
+    two(&mut out[12..14], year / 100);
+    two(&mut out[14..16], year % 100);
+    out[16] = b' ';
+    two(&mut out[17..19], in_day / 3600);
+    out[19] = b':';
+    two(&mut out[20..22], in_day / 60 % 60);
+    out[22] = b':';
+    two(&mut out[23..25], in_day % 60);
+    out[25..].copy_from_slice(b" GMT");
+    std::str::from_utf8(out).unwrap_or_default()
+}
+
+fn two(out: &mut [u8], n: u64) {
+    out[0] = b'0' + (n / 10 % 10) as u8;
+    out[1] = b'0' + (n % 10) as u8;
+}
+
+/// Parses an HTTP-date (RFC 9110 §5.6.7): IMF-fixdate, and the obsolete RFC 850 and asctime
+/// forms recipients must accept. `None` for anything invalid or before 1970.
+pub fn parse_http_date(s: &[u8]) -> Option<u64> {
+    let num = |b: &[u8]| parse_u64(b);
+    let month = |b: &[u8]| MONTHS.iter().position(|m| &m[..] == b).map(|i| i as u64 + 1);
+    let (day, mon, year, time) = match s.len() {
+        // Sun, 06 Nov 1994 08:49:37 GMT
+        29 if DAYS.iter().any(|d| &d[..] == &s[..3]) && &s[3..5] == b", " && s[7] == b' '
+            && s[11] == b' ' && s[16] == b' ' && &s[25..] == b" GMT" =>
+        {
+            (num(&s[5..7])?, month(&s[8..11])?, num(&s[12..16])?, &s[17..25])
+        }
+        // Sun Nov  6 08:49:37 1994
+        24 if DAYS.iter().any(|d| &d[..] == &s[..3]) && s[3] == b' ' && s[7] == b' '
+            && s[10] == b' ' && s[19] == b' ' =>
+        {
+            let day = if s[8] == b' ' { &s[9..10] } else { &s[8..10] };
+            (num(day)?, month(&s[4..7])?, num(&s[20..24])?, &s[11..19])
+        }
+        // Sunday, 06-Nov-94 08:49:37 GMT
+        _ => {
+            let comma = find(s, b',')?;
+            let rest = s.get(comma..)?;
+            if !LONG_DAYS.contains(&&s[..comma]) || rest.len() != 24 || &rest[..2] != b", "
+                || rest[4] != b'-' || rest[8] != b'-' || rest[11] != b' ' || &rest[20..] != b" GMT"
+            {
+                return None;
+            }
+            // Two-digit years: 70-99 are 19xx, the rest 20xx (RFC 9110 §5.6.7 leaves it open).
+            let yy = num(&rest[9..11])?;
+            let year = if yy >= 70 { 1900 + yy } else { 2000 + yy };
+            (num(&rest[2..4])?, month(&rest[5..8])?, year, &rest[12..20])
+        }
+    };
+    if time[2] != b':' || time[5] != b':' {
+        return None;
+    }
+    let (h, m, sec) = (num(&time[..2])?, num(&time[3..5])?, num(&time[6..])?);
+    let leap = u64::from(year % 4 == 0 && (year % 100 != 0 || year % 400 == 0));
+    let month_days = [31, 28 + leap, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    if !(1970..=9999).contains(&year) || day == 0 || day > month_days[(mon - 1) as usize] {
+        return None;
+    }
+    if h > 23 || m > 59 || sec > 60 {
+        return None;
+    }
+    Some(days_from_civil(year, mon, day) * 86_400 + h * 3600 + m * 60 + sec)
+}
+
+/// Days since 1970-01-01 to (year, month, day); H. Hinnant's civil calendar algorithm.
+fn civil_from_days(days: u64) -> (u64, u64, u64) {
+    let z = days + 719_468;
+    let (era, doe) = (z / 146_097, z % 146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + u64::from(month <= 2), month, day)
+}
+
+/// Inverse of [`civil_from_days`], for years from 1970.
+fn days_from_civil(year: u64, month: u64, day: u64) -> u64 {
+    let y = year - u64::from(month <= 2);
+    let (era, yoe) = (y / 400, y % 400);
+    let doy = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}

@@ -1,0 +1,5 @@
+//! Wire codecs: bytes in, typed packets out, and back. No I/O, no runtime, no allocation
+//! beyond what the caller hands in. Every input is hostile: parsers return typed errors.
+
+pub mod http;
+pub mod tftp;

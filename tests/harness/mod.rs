@@ -1,0 +1,275 @@
+//! Shared test harness: starts a real `fleetboot serve` on loopback with ephemeral ports and a
+//! throw-away data dir, runs real clients (tftp-hpa, atftp, curl) with time limits, and
+//! cleans up. The driver under test comes from `FLEETBOOT_TEST_DRIVER` (io-uring | epoll).
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+
+/// The `fleetboot` binary: `FLEETBOOT_BIN`, else `target/<profile>/fleetboot` beside the tests.
+pub fn binary() -> PathBuf {
+    if let Some(p) = std::env::var_os("FLEETBOOT_BIN") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().expect("test executable path");
+    let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
+    let bin = profile_dir.join("fleetboot");
+    assert!(bin.is_file(), "{} missing: run `cargo build -p controlplane` first", bin.display());
+    bin
+}
+
+/// The driver the suite runs on.
+pub fn driver() -> String {
+    std::env::var("FLEETBOOT_TEST_DRIVER").unwrap_or_else(|_| "io-uring".into())
+}
+
+/// A fresh directory under the system temp dir, removed on drop.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    /// Creates `fleetboot-<tag>-<pid>-<n>`.
+    pub fn new(tag: &str) -> TempDir {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let p = std::env::temp_dir().join(format!(
+            "fleetboot-{tag}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+
+    /// The path.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A running server.
+pub struct Server {
+    child: Option<Child>,
+    /// Data dir (inside `dir`).
+    pub data: PathBuf,
+    /// Scratch space for clients' downloads.
+    pub scratch: PathBuf,
+    /// TFTP address.
+    pub tftp: SocketAddr,
+    /// HTTP address.
+    pub http: SocketAddr,
+    /// Admin address.
+    pub admin: SocketAddr,
+    log: PathBuf,
+    dir: TempDir,
+}
+
+impl Server {
+    /// Starts a server on `data` prepared by `prepare` (called with the data dir before start),
+    /// with extra flags.
+    pub fn start_with(prepare: impl FnOnce(&Path), extra: &[&str]) -> Server {
+        let dir = TempDir::new("srv");
+        let data = dir.path().join("data");
+        let scratch = dir.path().join("scratch");
+        std::fs::create_dir_all(data.join("files")).unwrap();
+        std::fs::create_dir_all(data.join("isos")).unwrap();
+        std::fs::create_dir_all(&scratch).unwrap();
+        prepare(&data);
+        let log = dir.path().join("server.log");
+        let mut child = Command::new(binary())
+            .args(["serve", "--data-dir"])
+            .arg(&data)
+            .args([
+                "--tftp-listen",
+                "127.0.0.1:0",
+                "--http-listen",
+                "127.0.0.1:0",
+                "--admin-listen",
+                "127.0.0.1:0",
+                "--cores",
+                "2",
+                "--scan-interval-ms",
+                "200",
+                "--driver",
+                &driver(),
+            ])
+            .args(extra)
+            .env("FLEETBOOT_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("spawn fleetboot");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if line.starts_with("fleetboot ready") {
+                    let _ = tx.send(line);
+                }
+            }
+        });
+        let ready = match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(line) => line,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("server did not start:\n{}", std::fs::read_to_string(&log).unwrap_or_default());
+            }
+        };
+        let field = |name: &str| -> SocketAddr {
+            ready
+                .split_whitespace()
+                .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or_else(|| panic!("no {name} in {ready:?}"))
+        };
+        Server {
+            tftp: field("tftp"),
+            http: field("http"),
+            admin: field("admin"),
+            child: Some(child),
+            data,
+            scratch,
+            log,
+            dir,
+        }
+    }
+
+    /// Starts a server whose `files/` holds `files` (name, bytes).
+    pub fn start(files: &[(&str, &[u8])]) -> Server {
+        Server::start_with(
+            |data| {
+                for (name, bytes) in files {
+                    let p = data.join("files").join(name);
+                    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+                    std::fs::write(p, bytes).unwrap();
+                }
+            },
+            &[],
+        )
+    }
+
+    /// `http://127.0.0.1:PORT/<path>`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}/{}", self.http, path.trim_start_matches('/'))
+    }
+
+    /// The server's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The admin `/health` JSON body.
+    pub fn health(&self) -> String {
+        let out = run(Command::new("curl").args(["-sS", "--max-time", "5", &format!("http://{}/health", self.admin)]), 10);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// A numeric field of `/health`.
+    pub fn health_number(&self, key: &str) -> u64 {
+        let body = self.health();
+        let pat = format!("\"{key}\":");
+        let start = body.find(&pat).unwrap_or_else(|| panic!("{key} not in {body}")) + pat.len();
+        body[start..].chars().take_while(char::is_ascii_digit).collect::<String>().parse().unwrap()
+    }
+
+    /// Sends SIGTERM and waits (bounded) for exit; returns the exit status code.
+    pub fn stop(&mut self) -> Option<i32> {
+        let mut child = self.child.take()?;
+        // SAFETY-free: kill(2) via the `kill` command keeps the tests free of unsafe.
+        let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = child.try_wait() {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        None
+    }
+
+    /// Keeps the temp dir alive for as long as the server.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Runs a command with a hard time limit (seconds); returns its output.
+pub fn run(cmd: &mut Command, limit_secs: u64) -> Output {
+    let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let out_reader = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = stdout.read_to_end(&mut v);
+        v
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = stderr.read_to_end(&mut v);
+        v
+    });
+    let deadline = Instant::now() + Duration::from_secs(limit_secs);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let s = child.wait().unwrap();
+            eprintln!("command timed out after {limit_secs}s: {cmd:?}");
+            break s;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    Output {
+        status,
+        stdout: out_reader.join().unwrap(),
+        stderr: err_reader.join().unwrap(),
+    }
+}
+
+/// Deterministic pseudo-random bytes (xorshift64*), so failures reproduce.
+pub fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        out.extend_from_slice(&x.wrapping_mul(0x2545_F491_4F6C_DD1D).to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// SHA-256 of bytes, hex.
+pub fn sha256(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// SHA-256 of a file, hex.
+pub fn sha256_file(path: &Path) -> String {
+    sha256(&std::fs::read(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display())))
+}

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Prepares a fresh Debian/Ubuntu machine.
+#   tools/setup.sh run    what `fleetboot serve` needs (the iPXE bootloaders to embed)
+#   tools/setup.sh test   that, plus every client and component the test suite drives
+set -euo pipefail
+cd "$(dirname "$0")/.."
+what=${1:-run}
+run_pkgs=(ipxe ca-certificates)
+test_pkgs=(tftp-hpa atftp curl xorriso busybox-static iproute2 nftables procps)
+case $what in
+  run) tools/install-packages.sh "${run_pkgs[@]}" ;;
+  test) tools/install-packages.sh "${run_pkgs[@]}" "${test_pkgs[@]}" ;;
+  *) echo "usage: tools/setup.sh run|test" >&2; exit 2 ;;
+esac
+tools/fetch-ipxe.sh
