@@ -20,14 +20,17 @@ fn main() {
         println!("cargo:rerun-if-changed={}", path.display());
         if let Ok(abs) = path.canonicalize() {
             if abs.is_file() {
-                entries.push_str(&format!("    ({name:?}, include_bytes!({:?})),\n", abs.display().to_string()));
+                entries.push_str(&format!(
+                    "    ({name:?}, include_bytes!({:?})),\n",
+                    abs.display().to_string()
+                ));
             }
         }
     }
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("bootloaders.rs");
     std::fs::write(
         out,
-        format!("/// Bootloaders embedded at build time: (name, bytes).\npub static EMBEDDED: &[(&str, &[u8])] = &[\n{entries}];\n"),
+        format!("/// Bootloaders embedded at build time: (name, bytes).\npub(super) static EMBEDDED: &[(&str, &[u8])] = &[\n{entries}];\n"),
     )
     .unwrap();
 }

@@ -21,7 +21,8 @@ fn exchange(s: &Server, request: &[u8]) -> String {
 fn a_slow_client_dribbling_headers_is_cut_off() {
     let s = Server::start_with(|_| {}, &["--http-head-timeout-ms", "1500"]);
     let mut c = TcpStream::connect(s.http).unwrap();
-    c.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+    c.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
     let start = Instant::now();
     let request = b"GET /files/x HTTP/1.1\r\nHost: a\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
     let mut closed_after = None;
@@ -37,7 +38,9 @@ fn a_slow_client_dribbling_headers_is_cut_off() {
                 break;
             }
             Ok(_) => panic!("a response to an incomplete head"),
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::TimedOut => {}
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::TimedOut => {}
             Err(_) => {
                 closed_after = Some(start.elapsed());
                 break;
@@ -46,7 +49,10 @@ fn a_slow_client_dribbling_headers_is_cut_off() {
         assert!(start.elapsed() < Duration::from_secs(15), "never cut off");
     }
     let after = closed_after.expect("the server waited for the whole dribbled head");
-    assert!(after >= Duration::from_millis(1400) && after < Duration::from_secs(5), "cut off after {after:?}");
+    assert!(
+        after >= Duration::from_millis(1400) && after < Duration::from_secs(5),
+        "cut off after {after:?}"
+    );
 }
 
 #[test]
@@ -55,7 +61,8 @@ fn a_thousand_idle_keep_alive_connections_do_not_block_a_new_client() {
     let mut idle = Vec::new();
     for _ in 0..1000 {
         let mut c = TcpStream::connect(s.http).unwrap();
-        c.write_all(b"GET /files/a.txt HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        c.write_all(b"GET /files/a.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
         idle.push(c);
     }
     // Every one was answered and stays open.
@@ -66,11 +73,20 @@ fn a_thousand_idle_keep_alive_connections_do_not_block_a_new_client() {
         assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
     }
     let start = Instant::now();
-    let o = run(Command::new("curl").args(["-sS", "--max-time", "5", &s.url("files/a.txt")]), 10);
+    let o = run(
+        Command::new("curl").args(["-sS", "--max-time", "5", &s.url("files/a.txt")]),
+        10,
+    );
     assert_eq!(o.stdout, b"hello", "{o:?}");
-    assert!(start.elapsed() < Duration::from_secs(2), "new client waited {:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "new client waited {:?}",
+        start.elapsed()
+    );
     // And the idle ones still work.
-    idle[999].write_all(b"GET /files/a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    idle[999]
+        .write_all(b"GET /files/a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
     let mut rest = Vec::new();
     idle[999].read_to_end(&mut rest).unwrap();
     assert!(String::from_utf8_lossy(&rest).ends_with("hello"));
@@ -81,13 +97,22 @@ fn limits_and_errors_have_short_clear_answers() {
     let s = Server::start(&[("a.txt", b"hello")]);
     let long_target = format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(9000));
     assert!(exchange(&s, long_target.as_bytes()).starts_with("HTTP/1.1 414"));
-    let big_head = format!("GET /files/a.txt HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n", "b".repeat(17000));
+    let big_head = format!(
+        "GET /files/a.txt HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+        "b".repeat(17000)
+    );
     assert!(exchange(&s, big_head.as_bytes()).starts_with("HTTP/1.1 431"));
-    let post = exchange(&s, b"POST /files/a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    let post = exchange(
+        &s,
+        b"POST /files/a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    );
     assert!(post.starts_with("HTTP/1.1 405"), "{post}");
     assert!(post.contains("Allow: GET, HEAD"), "{post}");
     assert!(exchange(&s, b"GARBAGE\r\n\r\n").starts_with("HTTP/1.1 400"));
-    let body = exchange(&s, b"GET /files/a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello");
+    let body = exchange(
+        &s,
+        b"GET /files/a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello",
+    );
     assert!(body.starts_with("HTTP/1.1 400"), "{body}");
     for answer in [exchange(&s, long_target.as_bytes()), post] {
         let body_len = answer.split("\r\n\r\n").nth(1).unwrap_or_default().len();
@@ -104,9 +129,15 @@ fn pipelined_requests_and_http_1_0() {
     );
     let first = both.find("AAA").expect("first response");
     let second = both.find("BB").expect("second response");
-    assert!(first < second && both.matches("HTTP/1.1 200").count() == 2, "{both}");
+    assert!(
+        first < second && both.matches("HTTP/1.1 200").count() == 2,
+        "{both}"
+    );
     // HTTP/1.0 without keep-alive: answered, then closed (read_to_end returns).
     let old = exchange(&s, b"GET /files/a.txt HTTP/1.0\r\n\r\n");
-    assert!(old.starts_with("HTTP/1.0 200") || old.starts_with("HTTP/1.1 200"), "{old}");
+    assert!(
+        old.starts_with("HTTP/1.0 200") || old.starts_with("HTTP/1.1 200"),
+        "{old}"
+    );
     assert!(old.ends_with("AAA"));
 }

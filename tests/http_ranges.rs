@@ -6,7 +6,12 @@ use std::process::Command;
 use fleetboot_tests::{random_bytes, run, Server};
 
 fn curl(args: &[&str]) -> std::process::Output {
-    run(Command::new("curl").args(["-sS", "--max-time", "60"]).args(args), 90)
+    run(
+        Command::new("curl")
+            .args(["-sS", "--max-time", "60"])
+            .args(args),
+        90,
+    )
 }
 
 /// Status code and body of a GET with extra curl args.
@@ -35,22 +40,39 @@ fn whole_file_and_every_range_form() {
 
     let (code, body, headers) = get(&s, "files/f.bin", &["-r", "0-0"]);
     assert_eq!((code, body.as_slice()), (206, &data[..1]));
-    assert!(headers.contains(&format!("content-range: bytes 0-0/{}", data.len())), "{headers}");
+    assert!(
+        headers.contains(&format!("content-range: bytes 0-0/{}", data.len())),
+        "{headers}"
+    );
 
     let (code, body, headers) = get(&s, "files/f.bin", &["-r", "-1"]);
     assert_eq!((code, body.as_slice()), (206, &data[data.len() - 1..]));
-    assert!(headers.contains(&format!("content-range: bytes {0}-{0}/{1}", data.len() - 1, data.len())), "{headers}");
+    assert!(
+        headers.contains(&format!(
+            "content-range: bytes {0}-{0}/{1}",
+            data.len() - 1,
+            data.len()
+        )),
+        "{headers}"
+    );
 
     let (code, body, _) = get(&s, "files/f.bin", &["-r", "100-"]);
     assert_eq!((code, body.as_slice()), (206, &data[100..]));
 
     let (code, body, _) = get(&s, "files/f.bin", &["-r", "1000-2000000"]);
-    assert_eq!((code, body.as_slice()), (206, &data[1000..]), "range clipped to the end");
+    assert_eq!(
+        (code, body.as_slice()),
+        (206, &data[1000..]),
+        "range clipped to the end"
+    );
 
     let (code, body, headers) = get(&s, "files/f.bin", &["-r", &format!("{}-", data.len())]);
     assert_eq!(code, 416);
     assert!(body.is_empty());
-    assert!(headers.contains(&format!("content-range: bytes */{}", data.len())), "{headers}");
+    assert!(
+        headers.contains(&format!("content-range: bytes */{}", data.len())),
+        "{headers}"
+    );
 }
 
 #[test]
@@ -59,7 +81,10 @@ fn multipart_byteranges() {
     let s = Server::start(&[("f.bin", &data)]);
     let (code, body, headers) = get(&s, "files/f.bin", &["-r", "0-9,500-599,-50"]);
     assert_eq!(code, 206);
-    let ct = headers.lines().find(|l| l.starts_with("content-type:")).unwrap();
+    let ct = headers
+        .lines()
+        .find(|l| l.starts_with("content-type:"))
+        .unwrap();
     assert!(ct.contains("multipart/byteranges"), "{ct}");
     let boundary = ct.split("boundary=").nth(1).unwrap().trim().to_string();
     // Each part: --boundary CRLF headers CRLF CRLF bytes CRLF
@@ -74,8 +99,19 @@ fn multipart_byteranges() {
         }
         let head_end = find(rest, b"\r\n\r\n").unwrap();
         let head = String::from_utf8_lossy(&rest[..head_end]).to_lowercase();
-        let range = head.lines().find(|l| l.starts_with("content-range:")).unwrap().to_string();
-        let spec = range.split("bytes ").nth(1).unwrap().split('/').next().unwrap().to_string();
+        let range = head
+            .lines()
+            .find(|l| l.starts_with("content-range:"))
+            .unwrap()
+            .to_string();
+        let spec = range
+            .split("bytes ")
+            .nth(1)
+            .unwrap()
+            .split('/')
+            .next()
+            .unwrap()
+            .to_string();
         let (a, b) = spec.split_once('-').unwrap();
         let (a, b): (usize, usize) = (a.parse().unwrap(), b.parse().unwrap());
         let bytes = &rest[head_end + 4..head_end + 4 + (b - a + 1)];
@@ -83,7 +119,10 @@ fn multipart_byteranges() {
         parts.push((a, b));
         rest = &rest[head_end + 4 + (b - a + 1)..];
     }
-    assert_eq!(parts, vec![(0, 9), (500, 599), (data.len() - 50, data.len() - 1)]);
+    assert_eq!(
+        parts,
+        vec![(0, 9), (500, 599), (data.len() - 50, data.len() - 1)]
+    );
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
@@ -95,20 +134,46 @@ fn validators_and_head() {
     let data = random_bytes(5000, 12);
     let s = Server::start(&[("f.bin", &data)]);
     let (_, _, headers) = get(&s, "files/f.bin", &[]);
-    let etag = headers.lines().find_map(|l| l.strip_prefix("etag: ")).unwrap().trim().to_string();
-    let lm = headers.lines().find_map(|l| l.strip_prefix("last-modified: ")).unwrap().trim().to_string();
+    let etag = headers
+        .lines()
+        .find_map(|l| l.strip_prefix("etag: "))
+        .unwrap()
+        .trim()
+        .to_string();
+    let lm = headers
+        .lines()
+        .find_map(|l| l.strip_prefix("last-modified: "))
+        .unwrap()
+        .trim()
+        .to_string();
 
     // If-Range with a stale tag: the whole file, 200.
-    let (code, body, _) = get(&s, "files/f.bin", &["-r", "0-9", "-H", "If-Range: \"stale\""]);
+    let (code, body, _) = get(
+        &s,
+        "files/f.bin",
+        &["-r", "0-9", "-H", "If-Range: \"stale\""],
+    );
     assert_eq!((code, body.len()), (200, data.len()));
     assert_eq!(body, data);
     // If-Range with the current tag: the range.
-    let (code, body, _) = get(&s, "files/f.bin", &["-r", "0-9", "-H", &format!("If-Range: {etag}")]);
+    let (code, body, _) = get(
+        &s,
+        "files/f.bin",
+        &["-r", "0-9", "-H", &format!("If-Range: {etag}")],
+    );
     assert_eq!((code, body.as_slice()), (206, &data[..10]));
     // Conditional GETs.
-    let (code, body, _) = get(&s, "files/f.bin", &["-H", &format!("If-None-Match: {etag}")]);
+    let (code, body, _) = get(
+        &s,
+        "files/f.bin",
+        &["-H", &format!("If-None-Match: {etag}")],
+    );
     assert_eq!((code, body.len()), (304, 0));
-    let (code, _, _) = get(&s, "files/f.bin", &["-H", &format!("If-Modified-Since: {lm}")]);
+    let (code, _, _) = get(
+        &s,
+        "files/f.bin",
+        &["-H", &format!("If-Modified-Since: {lm}")],
+    );
     assert_eq!(code, 304);
     let (code, body, _) = get(&s, "files/f.bin", &["-H", "If-None-Match: \"other\""]);
     assert_eq!((code, body.len()), (200, data.len()));
@@ -117,18 +182,30 @@ fn validators_and_head() {
     let o = curl(&["-I", &s.url("files/f.bin")]);
     let head = String::from_utf8_lossy(&o.stdout).to_lowercase();
     assert!(head.starts_with("http/1.1 200"), "{head}");
-    assert!(head.contains(&format!("content-length: {}", data.len())), "{head}");
-    assert!(head.ends_with("\r\n\r\n"), "HEAD must carry no body: {head:?}");
+    assert!(
+        head.contains(&format!("content-length: {}", data.len())),
+        "{head}"
+    );
+    assert!(
+        head.ends_with("\r\n\r\n"),
+        "HEAD must carry no body: {head:?}"
+    );
 }
 
 #[test]
 fn keep_alive_reuses_one_connection() {
     let s = Server::start(&[("a.txt", b"aaa"), ("b.txt", b"bbbb")]);
-    let o = curl(&["-v", &s.url("files/a.txt"), &s.url("files/b.txt"), &s.url("files/a.txt")]);
+    let o = curl(&[
+        "-v",
+        &s.url("files/a.txt"),
+        &s.url("files/b.txt"),
+        &s.url("files/a.txt"),
+    ]);
     assert!(o.status.success());
     assert_eq!(o.stdout, b"aaabbbbaaa");
     let verbose = String::from_utf8_lossy(&o.stderr);
-    let reused = verbose.matches("Re-using existing connection").count() + verbose.matches("Reusing existing").count();
+    let reused = verbose.matches("Re-using existing connection").count()
+        + verbose.matches("Reusing existing").count();
     assert_eq!(reused, 2, "{verbose}");
 }
 
@@ -146,10 +223,22 @@ fn a_range_past_four_gib_of_a_sparse_file() {
         },
         &[],
     );
-    let (code, body, headers) = get(&s, "isos/huge.iso", &["-r", &format!("{}-{}", offset, offset + 4095)]);
+    let (code, body, headers) = get(
+        &s,
+        "isos/huge.iso",
+        &["-r", &format!("{}-{}", offset, offset + 4095)],
+    );
     assert_eq!(code, 206);
     assert_eq!(body, marker);
-    assert!(headers.contains(&format!("content-range: bytes {}-{}/{}", offset, offset + 4095, 5u64 << 30)), "{headers}");
+    assert!(
+        headers.contains(&format!(
+            "content-range: bytes {}-{}/{}",
+            offset,
+            offset + 4095,
+            5u64 << 30
+        )),
+        "{headers}"
+    );
     let o = curl(&["-I", &s.url("isos/huge.iso")]);
     assert!(String::from_utf8_lossy(&o.stdout).contains(&format!("Content-Length: {}", 5u64 << 30)));
 }
@@ -171,10 +260,19 @@ fn path_escapes_never_leave_the_root() {
         assert_eq!(code, 400, "{path}");
         assert!(!String::from_utf8_lossy(&body).contains("secret"), "{path}");
     }
-    for path in ["//etc/passwd", "secret.txt", "fleetboot.redb", "files/missing"] {
+    for path in [
+        "//etc/passwd",
+        "secret.txt",
+        "fleetboot.redb",
+        "files/missing",
+    ] {
         let (code, _, _) = get(&s, path, &[]);
         assert_eq!(code, 404, "{path}");
     }
     let (code, body, _) = get(&s, "files/%6fk.txt", &[]);
-    assert_eq!((code, body.as_slice()), (200, b"ok".as_slice()), "percent-decoding of ordinary names");
+    assert_eq!(
+        (code, body.as_slice()),
+        (200, b"ok".as_slice()),
+        "percent-decoding of ordinary names"
+    );
 }

@@ -20,7 +20,15 @@ fn truncating_a_file_mid_transfer_kills_that_transfer_only() {
         .spawn()
         .unwrap();
     let tftp = Command::new("tftp")
-        .args(["-m", "binary", "127.0.0.1", &s.tftp.port().to_string(), "-c", "get", "files/victim.bin"])
+        .args([
+            "-m",
+            "binary",
+            "127.0.0.1",
+            &s.tftp.port().to_string(),
+            "-c",
+            "get",
+            "files/victim.bin",
+        ])
         .arg(s.scratch.join("tftp.part"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -28,7 +36,12 @@ fn truncating_a_file_mid_transfer_kills_that_transfer_only() {
         .unwrap();
     std::thread::sleep(Duration::from_millis(700));
     // Truncate in place, as `cp` over an existing file or a careless `>` does.
-    std::fs::OpenOptions::new().write(true).open(&victim).unwrap().set_len(1000).unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&victim)
+        .unwrap()
+        .set_len(1000)
+        .unwrap();
     for mut child in [http, tftp] {
         let deadline = Instant::now() + Duration::from_secs(90);
         while child.try_wait().unwrap().is_none() {
@@ -38,11 +51,17 @@ fn truncating_a_file_mid_transfer_kills_that_transfer_only() {
     }
     assert_ne!(sha256_file(&s.scratch.join("http.part")), sha256(&data));
     // The server is alive and serves everything else.
-    let o = run(Command::new("curl").args(["-sS", "--max-time", "5", &s.url("files/other.txt")]), 10);
+    let o = run(
+        Command::new("curl").args(["-sS", "--max-time", "5", &s.url("files/other.txt")]),
+        10,
+    );
     assert_eq!(o.stdout, b"still here", "server died?\n{}", s.log());
     // After the rescan, the file is served as it now is.
     std::thread::sleep(Duration::from_millis(600));
-    let o = run(Command::new("curl").args(["-sS", "--max-time", "5", &s.url("files/victim.bin")]), 10);
+    let o = run(
+        Command::new("curl").args(["-sS", "--max-time", "5", &s.url("files/victim.bin")]),
+        10,
+    );
     assert_eq!(o.stdout, &data[..1000]);
 }
 
@@ -67,7 +86,10 @@ fn replacing_a_file_lets_running_transfers_finish_with_the_old_bytes() {
     assert!(status.success());
     assert_eq!(sha256_file(&out), sha256(&old));
     std::thread::sleep(Duration::from_millis(600));
-    let o = run(Command::new("curl").args(["-sS", "--max-time", "10", &s.url("files/img.bin")]), 15);
+    let o = run(
+        Command::new("curl").args(["-sS", "--max-time", "10", &s.url("files/img.bin")]),
+        15,
+    );
     assert_eq!(sha256(&o.stdout), sha256(&new));
 }
 
@@ -76,20 +98,45 @@ fn garbage_datagrams_are_counted_and_change_nothing() {
     let s = Server::start(&[("a.txt", b"hello")]);
     let before = s.health_number("tftp_malformed");
     let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let junk: [&[u8]; 6] = [b"", b"\x00", b"\x00\x01", b"\x00\x09hello\x00", b"\x00\x04\x00\x01", &[0xff; 1500]];
+    let junk: [&[u8]; 6] = [
+        b"",
+        b"\x00",
+        b"\x00\x01",
+        b"\x00\x09hello\x00",
+        b"\x00\x04\x00\x01",
+        &[0xff; 1500],
+    ];
     for datagram in junk {
         sock.send_to(datagram, s.tftp).unwrap();
     }
     // An RRQ without its terminating NULs, and one with a mode nobody supports.
     sock.send_to(b"\x00\x01files/a.txt", s.tftp).unwrap();
-    sock.send_to(b"\x00\x01files/a.txt\x00mail\x00", s.tftp).unwrap();
+    sock.send_to(b"\x00\x01files/a.txt\x00mail\x00", s.tftp)
+        .unwrap();
     let deadline = Instant::now() + Duration::from_secs(5);
     while s.health_number("tftp_malformed") < before + 7 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert!(s.health_number("tftp_malformed") >= before + 7, "{}", s.health());
+    assert!(
+        s.health_number("tftp_malformed") >= before + 7,
+        "{}",
+        s.health()
+    );
     let out = s.scratch.join("a.txt");
-    let o = run(Command::new("tftp").args(["-m", "binary", "127.0.0.1", &s.tftp.port().to_string(), "-c", "get", "files/a.txt"]).arg(&out), 20);
+    let o = run(
+        Command::new("tftp")
+            .args([
+                "-m",
+                "binary",
+                "127.0.0.1",
+                &s.tftp.port().to_string(),
+                "-c",
+                "get",
+                "files/a.txt",
+            ])
+            .arg(&out),
+        20,
+    );
     assert!(o.status.success());
     assert_eq!(std::fs::read(out).unwrap(), b"hello");
 }
@@ -110,9 +157,16 @@ fn sigterm_drains_transfers_then_exits_zero() {
     let started = Instant::now();
     let code = s.stop();
     assert_eq!(code, Some(0), "exit status after SIGTERM");
-    assert!(started.elapsed() < Duration::from_secs(12), "drain took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(12),
+        "drain took {:?}",
+        started.elapsed()
+    );
     let status = child.wait_with_output().unwrap().status;
     assert!(status.success(), "the in-flight download was cut");
     assert_eq!(sha256_file(&out), sha256(&data));
-    assert!(std::net::TcpStream::connect(http).is_err(), "still accepting after exit");
+    assert!(
+        std::net::TcpStream::connect(http).is_err(),
+        "still accepting after exit"
+    );
 }

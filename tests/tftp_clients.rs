@@ -19,7 +19,15 @@ fn tftp_hpa_512_byte_blocks_cross_the_rollover() {
     let out = s.scratch.join("hpa.bin");
     let o = run(
         Command::new("tftp")
-            .args(["-m", "binary", "127.0.0.1", &port(&s), "-c", "get", "files/big.bin"])
+            .args([
+                "-m",
+                "binary",
+                "127.0.0.1",
+                &port(&s),
+                "-c",
+                "get",
+                "files/big.bin",
+            ])
             .arg(&out),
         240,
     );
@@ -51,7 +59,16 @@ fn atftp_blksize_and_windowsize() {
     let out = s.scratch.join("atftp.bin");
     let o = run(
         Command::new("atftp")
-            .args(["--option", "blksize 1468", "--option", "windowsize 16", "-g", "-r", "files/big.bin", "-l"])
+            .args([
+                "--option",
+                "blksize 1468",
+                "--option",
+                "windowsize 16",
+                "-g",
+                "-r",
+                "files/big.bin",
+                "-l",
+            ])
             .arg(&out)
             .args(["127.0.0.1", &port(&s)]),
         150,
@@ -69,7 +86,15 @@ fn two_hundred_concurrent_transfers() {
     for i in 0..200 {
         let out = s.scratch.join(format!("c{i}.bin"));
         let child = Command::new("tftp")
-            .args(["-m", "binary", "127.0.0.1", &port(&s), "-c", "get", "files/mid.bin"])
+            .args([
+                "-m",
+                "binary",
+                "127.0.0.1",
+                &port(&s),
+                "-c",
+                "get",
+                "files/mid.bin",
+            ])
             .arg(&out)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
@@ -84,7 +109,10 @@ fn two_hundred_concurrent_transfers() {
                 assert!(status.success(), "a transfer failed\n{}", s.log());
                 break;
             }
-            assert!(std::time::Instant::now() < deadline, "transfers did not finish in time");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "transfers did not finish in time"
+            );
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
         assert_eq!(sha256_file(&out), want);
@@ -108,18 +136,34 @@ fn escapes_and_missing_files_get_tftp_errors() {
         let out = s.scratch.join("escape.out");
         let _ = std::fs::remove_file(&out);
         let o = run(
-            Command::new("tftp").args(["-m", "binary", "127.0.0.1", &port(&s), "-c", "get", name]).arg(&out),
+            Command::new("tftp")
+                .args(["-m", "binary", "127.0.0.1", &port(&s), "-c", "get", name])
+                .arg(&out),
             30,
         );
-        let text = String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr);
-        assert!(text.to_lowercase().contains(&expect.to_lowercase()), "{name}: {text}");
+        let text =
+            String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr);
+        assert!(
+            text.to_lowercase().contains(&expect.to_lowercase()),
+            "{name}: {text}"
+        );
         let got = std::fs::read(&out).unwrap_or_default();
         assert!(got.is_empty(), "{name}: received {} bytes", got.len());
     }
     // A leading slash and backslashes are how firmware spells ordinary names.
     let out = s.scratch.join("ok.out");
     let o = run(
-        Command::new("tftp").args(["-m", "binary", "127.0.0.1", &port(&s), "-c", "get", "\\files\\ok.txt"]).arg(&out),
+        Command::new("tftp")
+            .args([
+                "-m",
+                "binary",
+                "127.0.0.1",
+                &port(&s),
+                "-c",
+                "get",
+                "\\files\\ok.txt",
+            ])
+            .arg(&out),
         30,
     );
     assert!(o.status.success(), "{o:?}");
@@ -132,14 +176,29 @@ fn netascii_mode_converts_line_ends() {
     let out = s.scratch.join("notes.txt");
     // tftp-hpa converts CR LF back to the local convention, so the round trip is identity.
     let o = run(
-        Command::new("tftp").args(["-m", "netascii", "127.0.0.1", &port(&s), "-c", "get", "files/notes.txt"]).arg(&out),
+        Command::new("tftp")
+            .args([
+                "-m",
+                "netascii",
+                "127.0.0.1",
+                &port(&s),
+                "-c",
+                "get",
+                "files/notes.txt",
+            ])
+            .arg(&out),
         30,
     );
     assert!(o.status.success(), "{o:?}");
     assert_eq!(std::fs::read(&out).unwrap(), b"line one\nline two\n");
     // curl does not convert: it shows the wire form.
     let o = run(
-        Command::new("curl").args(["-sS", "--max-time", "10"]).arg(format!("tftp://127.0.0.1:{}/files/notes.txt;mode=netascii", port(&s))),
+        Command::new("curl")
+            .args(["-sS", "--max-time", "10"])
+            .arg(format!(
+                "tftp://127.0.0.1:{}/files/notes.txt;mode=netascii",
+                port(&s)
+            )),
         20,
     );
     assert_eq!(o.stdout, b"line one\r\nline two\r\n", "{o:?}");
@@ -150,9 +209,18 @@ fn uploads_are_refused_and_bootloaders_are_served() {
     let s = Server::start(&[]);
     let src = s.scratch.join("up.bin");
     std::fs::write(&src, b"x").unwrap();
-    let o = run(Command::new("tftp").args(["127.0.0.1", &port(&s), "-c", "put"]).arg(&src).arg("files/up.bin"), 30);
+    let o = run(
+        Command::new("tftp")
+            .args(["127.0.0.1", &port(&s), "-c", "put"])
+            .arg(&src)
+            .arg("files/up.bin"),
+        30,
+    );
     let text = String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr);
-    assert!(text.to_lowercase().contains("access violation") || text.contains("read-only"), "{text}");
+    assert!(
+        text.to_lowercase().contains("access violation") || text.contains("read-only"),
+        "{text}"
+    );
     assert!(!s.data.join("files/up.bin").exists());
     // Every bootloader the log says it serves comes back byte-identical to Debian's.
     let log = s.log();
@@ -164,12 +232,18 @@ fn uploads_are_refused_and_bootloaders_are_served() {
         }
         let out = s.scratch.join(name);
         let o = run(
-            Command::new("curl").args(["-sS", "--max-time", "20", "--tftp-blksize", "1468", "-o"]).arg(&out).arg(format!("tftp://127.0.0.1:{}/{name}", port(&s))),
+            Command::new("curl")
+                .args(["-sS", "--max-time", "20", "--tftp-blksize", "1468", "-o"])
+                .arg(&out)
+                .arg(format!("tftp://127.0.0.1:{}/{name}", port(&s))),
             30,
         );
         assert!(o.status.success(), "{o:?}");
         assert_eq!(sha256_file(&out), sha256_file(&system), "{name}");
         checked += 1;
     }
-    assert!(checked > 0 || log.contains("MISSING"), "no bootloader served and none reported missing:\n{log}");
+    assert!(
+        checked > 0 || log.contains("MISSING"),
+        "no bootloader served and none reported missing:\n{log}"
+    );
 }

@@ -62,14 +62,21 @@ pub fn load(data_dir: &Path) -> Vec<Bootloader> {
                     origin: Origin::Override(path.display().to_string()),
                 });
             }
-            Err(e) => tracing::warn!(file = %path.display(), error = %e, "bootloader override unreadable, skipped"),
+            Err(e) => {
+                tracing::warn!(file = %path.display(), error = %e, "bootloader override unreadable, skipped")
+            }
         }
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));
     out
 }
 
-fn collect_files(dir: &Path, prefix: &str, depth: usize, out: &mut Vec<(String, std::path::PathBuf)>) {
+fn collect_files(
+    dir: &Path,
+    prefix: &str,
+    depth: usize,
+    out: &mut Vec<(String, std::path::PathBuf)>,
+) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };

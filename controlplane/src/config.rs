@@ -113,12 +113,21 @@ impl Settings {
             .or(file.cores)
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
         if cores == 0 || cores > 1024 {
-            return Err(ConfigError::Invalid(format!("cores must be 1..=1024, got {cores}")));
+            return Err(ConfigError::Invalid(format!(
+                "cores must be 1..=1024, got {cores}"
+            )));
         }
-        let drain_grace = Duration::from_millis(args.drain_grace_ms.or(file.drain_grace_ms).unwrap_or(10_000));
+        let drain_grace = Duration::from_millis(
+            args.drain_grace_ms
+                .or(file.drain_grace_ms)
+                .unwrap_or(10_000),
+        );
         let mut tftp = dataplane::tftp::Config::default();
         let t = file.tftp;
-        tftp.max_transfers = args.tftp_max_transfers.or(t.max_transfers).unwrap_or(tftp.max_transfers);
+        tftp.max_transfers = args
+            .tftp_max_transfers
+            .or(t.max_transfers)
+            .unwrap_or(tftp.max_transfers);
         tftp.max_blksize = t.max_blksize.unwrap_or(tftp.max_blksize).clamp(512, 65464);
         tftp.max_windowsize = t.max_windowsize.unwrap_or(tftp.max_windowsize).max(1);
         if let Some(ms) = t.timeout_ms {
@@ -139,14 +148,30 @@ impl Settings {
         }
         http.max_connections = h.max_connections.unwrap_or(http.max_connections);
         Ok(Settings {
-            data_dir: args.data_dir.clone().or(file.data_dir).unwrap_or_else(|| PathBuf::from("./data")),
-            tftp_listen: args.tftp_listen.or(file.tftp_listen).unwrap_or(([0, 0, 0, 0], 69).into()),
-            http_listen: args.http_listen.or(file.http_listen).unwrap_or(([0, 0, 0, 0], 8080).into()),
-            admin_listen: args.admin_listen.or(file.admin_listen).unwrap_or(([0, 0, 0, 0], 8081).into()),
+            data_dir: args
+                .data_dir
+                .clone()
+                .or(file.data_dir)
+                .unwrap_or_else(|| PathBuf::from("./data")),
+            tftp_listen: args
+                .tftp_listen
+                .or(file.tftp_listen)
+                .unwrap_or(([0, 0, 0, 0], 69).into()),
+            http_listen: args
+                .http_listen
+                .or(file.http_listen)
+                .unwrap_or(([0, 0, 0, 0], 8080).into()),
+            admin_listen: args
+                .admin_listen
+                .or(file.admin_listen)
+                .unwrap_or(([0, 0, 0, 0], 8081).into()),
             cores,
             driver,
             scan_interval: Duration::from_millis(
-                args.scan_interval_ms.or(file.scan_interval_ms).unwrap_or(2_000).max(100),
+                args.scan_interval_ms
+                    .or(file.scan_interval_ms)
+                    .unwrap_or(2_000)
+                    .max(100),
             ),
             drain_grace,
             tftp,
@@ -171,7 +196,11 @@ mod tests {
     use clap::Parser;
 
     fn settings(argv: &[&str], toml_text: Option<&str>) -> Result<Settings, ConfigError> {
-        let dir = std::env::temp_dir().join(format!("fleetboot-config-{}-{}", std::process::id(), argv.len()));
+        let dir = std::env::temp_dir().join(format!(
+            "fleetboot-config-{}-{}",
+            std::process::id(),
+            argv.len()
+        ));
         std::fs::create_dir_all(&dir).unwrap();
         let mut full = vec!["fleetboot", "serve"];
         let file = dir.join("f.toml");
@@ -188,7 +217,11 @@ mod tests {
 
     #[test]
     fn flag_beats_file_beats_default() {
-        let s = settings(&["--tftp-listen", "127.0.0.1:6969"], Some("tftp_listen = \"127.0.0.1:7000\"\nhttp_listen = \"127.0.0.1:8000\"\n")).unwrap();
+        let s = settings(
+            &["--tftp-listen", "127.0.0.1:6969"],
+            Some("tftp_listen = \"127.0.0.1:7000\"\nhttp_listen = \"127.0.0.1:8000\"\n"),
+        )
+        .unwrap();
         assert_eq!(s.tftp_listen, "127.0.0.1:6969".parse().unwrap());
         assert_eq!(s.http_listen, "127.0.0.1:8000".parse().unwrap());
         assert_eq!(s.admin_listen, "0.0.0.0:8081".parse().unwrap());

@@ -35,7 +35,10 @@ pub fn scan(data_dir: &Path) -> Vec<Found> {
         .filter(|dir| dir.starts_with(&root))
         .collect();
     let mut out = Vec::new();
-    for (sub, dir) in SERVED_ROOTS.iter().zip(SERVED_ROOTS.iter().map(|s| root.join(s))) {
+    for (sub, dir) in SERVED_ROOTS
+        .iter()
+        .zip(SERVED_ROOTS.iter().map(|s| root.join(s)))
+    {
         if dir.is_dir() {
             walk(&roots, &dir, sub, 0, &mut out);
         }
@@ -86,7 +89,8 @@ fn walk(roots: &[PathBuf], dir: &Path, rel: &str, depth: usize, out: &mut Vec<Fo
                 record: FileRecord {
                     path: rel_path,
                     size: meta.len(),
-                    mtime_ns: i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
+                    mtime_ns: i128::from(meta.mtime()) * 1_000_000_000
+                        + i128::from(meta.mtime_nsec()),
                     inode: meta.ino(),
                 },
             });
@@ -114,7 +118,11 @@ mod tests {
         let found: Vec<String> = scan(&dir).into_iter().map(|f| f.record.path).collect();
         assert_eq!(
             found,
-            ["files/ks.cfg", "files/linux/servers/Ubuntu Server.ISO", "isos/linux/servers/Ubuntu Server.ISO"]
+            [
+                "files/ks.cfg",
+                "files/linux/servers/Ubuntu Server.ISO",
+                "isos/linux/servers/Ubuntu Server.ISO"
+            ]
         );
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -25,7 +25,10 @@ pub fn run(settings: Settings) -> Result<(), BoxError> {
     }
     if let Some(password) = store.ensure_admin_password()? {
         // Shown once: only a salted hash is stored.
-        println!("admin user: admin  password: {password}  (shown once; stored hashed in {})", store.path().display());
+        println!(
+            "admin user: admin  password: {password}  (shown once; stored hashed in {})",
+            store.path().display()
+        );
     }
     let loaded = bootloaders::load(&settings.data_dir);
     for line in bootloaders::describe(&loaded) {
@@ -70,7 +73,8 @@ pub fn run(settings: Settings) -> Result<(), BoxError> {
         stats: dataplane.stats().clone(),
         driver: dataplane.driver(),
     };
-    let admin = runtime.block_on(tokio::net::TcpListener::bind(settings.admin_listen))
+    let admin = runtime
+        .block_on(tokio::net::TcpListener::bind(settings.admin_listen))
         .map_err(|e| format!("bind admin {}: {e}", settings.admin_listen))?;
     let admin_addr = admin.local_addr()?;
     tracing::info!(
@@ -85,8 +89,12 @@ pub fn run(settings: Settings) -> Result<(), BoxError> {
     // One machine-readable line on stdout: scripts and tests wait for it.
     println!(
         "fleetboot ready tftp={} http={} admin={admin_addr} driver={}",
-        dataplane.tftp_addr().map_or("off".into(), |a| a.to_string()),
-        dataplane.http_addr().map_or("off".into(), |a| a.to_string()),
+        dataplane
+            .tftp_addr()
+            .map_or("off".into(), |a| a.to_string()),
+        dataplane
+            .http_addr()
+            .map_or("off".into(), |a| a.to_string()),
         dataplane.driver()
     );
 
@@ -130,8 +138,12 @@ fn log_event(e: &BootEvent) {
         Outcome::Complete | Outcome::NoBody => {
             tracing::info!(proto, client = %e.client, object = %e.object, bytes = e.bytes, ms = e.duration.as_millis() as u64, "served")
         }
-        Outcome::NotFound => tracing::info!(proto, client = %e.client, object = %e.object, "not found"),
-        Outcome::Refused(why) => tracing::warn!(proto, client = %e.client, object = %e.object, why, "refused"),
+        Outcome::NotFound => {
+            tracing::info!(proto, client = %e.client, object = %e.object, "not found")
+        }
+        Outcome::Refused(why) => {
+            tracing::warn!(proto, client = %e.client, object = %e.object, why, "refused")
+        }
         Outcome::Failed(why) => {
             tracing::warn!(proto, client = %e.client, object = %e.object, bytes = e.bytes, why, "transfer failed")
         }

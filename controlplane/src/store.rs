@@ -96,13 +96,18 @@ impl Store {
         let txn = self.db.begin_write().map_err(err("admin password"))?;
         let created = {
             let mut meta = txn.open_table(META).map_err(err("admin password"))?;
-            if meta.get("admin_password").map_err(err("admin password"))?.is_some() {
+            if meta
+                .get("admin_password")
+                .map_err(err("admin password"))?
+                .is_some()
+            {
                 None
             } else {
                 let password = random_token(18).map_err(err("admin password"))?;
                 let salt = random_token(12).map_err(err("admin password"))?;
                 let stored = format!("sha256:{salt}:{}", hash_password(&salt, &password));
-                meta.insert("admin_password", stored.as_str()).map_err(err("admin password"))?;
+                meta.insert("admin_password", stored.as_str())
+                    .map_err(err("admin password"))?;
                 Some(password)
             }
         };
@@ -121,10 +126,14 @@ impl Store {
             return Ok(false);
         };
         let mut parts = stored.value().splitn(3, ':');
-        let (Some("sha256"), Some(salt), Some(hash)) = (parts.next(), parts.next(), parts.next()) else {
+        let (Some("sha256"), Some(salt), Some(hash)) = (parts.next(), parts.next(), parts.next())
+        else {
             return Ok(false);
         };
-        Ok(constant_time_eq(hash_password(salt, password).as_bytes(), hash.as_bytes()))
+        Ok(constant_time_eq(
+            hash_password(salt, password).as_bytes(),
+            hash.as_bytes(),
+        ))
     }
 
     /// Replaces the file inventory with `files`; returns how many records changed.
@@ -151,7 +160,9 @@ impl Store {
             }
             for file in files {
                 let json = serde_json::to_vec(file).map_err(err("sync files"))?;
-                let old = table.insert(file.path.as_str(), json.as_slice()).map_err(err("sync files"))?;
+                let old = table
+                    .insert(file.path.as_str(), json.as_slice())
+                    .map_err(err("sync files"))?;
                 if old.is_none_or(|o| o.value() != json.as_slice()) {
                     changed += 1;
                 }
@@ -210,7 +221,10 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("fleetboot-store-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let store = Store::open(&dir).unwrap();
-        let pw = store.ensure_admin_password().unwrap().expect("created on first start");
+        let pw = store
+            .ensure_admin_password()
+            .unwrap()
+            .expect("created on first start");
         assert!(store.ensure_admin_password().unwrap().is_none());
         assert!(store.verify_admin_password(&pw).unwrap());
         assert!(!store.verify_admin_password("wrong").unwrap());
@@ -226,7 +240,7 @@ mod tests {
         };
         assert_eq!(store.sync_files(&[a.clone(), b.clone()]).unwrap(), 2);
         assert_eq!(store.sync_files(&[a.clone(), b]).unwrap(), 0);
-        assert_eq!(store.sync_files(&[a.clone()]).unwrap(), 1);
+        assert_eq!(store.sync_files(std::slice::from_ref(&a)).unwrap(), 1);
         assert_eq!(store.files().unwrap(), vec![a]);
         drop(store);
         std::fs::remove_dir_all(&dir).unwrap();

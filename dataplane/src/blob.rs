@@ -23,7 +23,10 @@ pub struct Blob {
 enum Source {
     /// A mapped file. `map` is `None` for an empty file. `file` stays open so user-space reads
     /// (netascii conversion) use `pread`, never the mapping.
-    Mapped { map: Option<Mmap>, file: File },
+    Mapped {
+        map: Option<Mmap>,
+        file: File,
+    },
     Static(&'static [u8]),
     Owned(Box<[u8]>),
 }
@@ -37,7 +40,10 @@ impl Blob {
         let file = File::open(path)?;
         let meta = file.metadata()?;
         if !meta.is_file() {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a regular file"));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "not a regular file",
+            ));
         }
         let len = meta.len();
         let modified = meta
@@ -64,13 +70,21 @@ impl Blob {
 
     /// Wraps bytes compiled into the binary.
     pub fn from_static(bytes: &'static [u8], modified: u64) -> Arc<Blob> {
-        Arc::new(Blob::in_memory(Source::Static(bytes), bytes.len(), modified))
+        Arc::new(Blob::in_memory(
+            Source::Static(bytes),
+            bytes.len(),
+            modified,
+        ))
     }
 
     /// Wraps bytes made at run time (a rendered boot script, a netascii conversion).
     pub fn from_vec(bytes: Vec<u8>, modified: u64) -> Arc<Blob> {
         let len = bytes.len();
-        Arc::new(Blob::in_memory(Source::Owned(bytes.into_boxed_slice()), len, modified))
+        Arc::new(Blob::in_memory(
+            Source::Owned(bytes.into_boxed_slice()),
+            len,
+            modified,
+        ))
     }
 
     fn in_memory(source: Source, len: usize, modified: u64) -> Blob {
@@ -120,7 +134,10 @@ impl Blob {
     /// it was truncated under us: new transfers are refused rather than failing half-way.
     pub fn still_intact(&self) -> bool {
         match &self.source {
-            Source::Mapped { file, .. } => file.metadata().map(|m| m.len() >= self.len).unwrap_or(false),
+            Source::Mapped { file, .. } => file
+                .metadata()
+                .map(|m| m.len() >= self.len)
+                .unwrap_or(false),
             Source::Static(_) | Source::Owned(_) => true,
         }
     }
@@ -172,7 +189,11 @@ impl BlobSlice {
     /// The whole blob.
     pub fn whole(blob: Arc<Blob>) -> BlobSlice {
         let len = blob.len() as usize;
-        BlobSlice { blob, offset: 0, len }
+        BlobSlice {
+            blob,
+            offset: 0,
+            len,
+        }
     }
 
     /// A sub-window relative to this slice; `None` if out of bounds.
@@ -217,7 +238,9 @@ impl BlobSlice {
         let mut out = vec![0u8; self.len];
         let mut done = 0;
         while done < out.len() {
-            let n = self.blob.read_at(self.offset + done as u64, &mut out[done..])?;
+            let n = self
+                .blob
+                .read_at(self.offset + done as u64, &mut out[done..])?;
             if n == 0 {
                 return Err(io::ErrorKind::UnexpectedEof.into());
             }
@@ -251,7 +274,10 @@ mod tests {
         let blob = Blob::map_file(&path).unwrap();
         assert_eq!(blob.len(), 11);
         assert!(blob.still_intact());
-        assert_eq!(BlobSlice::whole(blob.clone()).read_to_vec().unwrap(), b"hello world");
+        assert_eq!(
+            BlobSlice::whole(blob.clone()).read_to_vec().unwrap(),
+            b"hello world"
+        );
         std::fs::write(&path, b"hi").unwrap();
         assert!(!blob.still_intact());
         assert!(BlobSlice::whole(blob).read_to_vec().is_err());

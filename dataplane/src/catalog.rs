@@ -6,7 +6,6 @@
 //! only taken when the generation moved, i.e. once per core per publish, never per request.
 
 use std::collections::HashMap;
-use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -117,7 +116,11 @@ impl CatalogHandle {
 
     /// Replaces the snapshot; every core picks it up at its next request.
     pub fn publish(&self, catalog: Catalog) {
-        let mut current = self.shared.current.lock().unwrap_or_else(|e| e.into_inner());
+        let mut current = self
+            .shared
+            .current
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         *current = Arc::new(catalog);
         // Release pairs with the Acquire in `CatalogReader::current`: a core that sees the new
         // generation also sees the new snapshot behind the mutex.
@@ -126,7 +129,11 @@ impl CatalogHandle {
 
     /// The snapshot being served now.
     pub fn snapshot(&self) -> Arc<Catalog> {
-        self.shared.current.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.shared
+            .current
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// A per-core reader.
@@ -134,29 +141,34 @@ impl CatalogHandle {
         CatalogReader {
             shared: self.shared.clone(),
             generation: u64::MAX,
-            local: Rc::new(Arc::new(Catalog::default())),
+            local: Arc::new(Catalog::default()),
         }
     }
 }
 
-/// One core's view of the current catalog. Not `Send`: it lives on its core, and tasks clone
-/// the `Rc` (a core-local count) rather than the shared `Arc`.
+/// One core's view of the current catalog. Lookups borrow it; nothing on the request path
+/// touches the shared `Arc`'s count.
 pub struct CatalogReader {
     shared: Arc<Shared>,
     generation: u64,
-    local: Rc<Arc<Catalog>>,
+    local: Arc<Catalog>,
 }
 
 impl CatalogReader {
     /// The current snapshot, refreshed if a new one was published.
-    pub fn current(&mut self) -> Rc<Arc<Catalog>> {
+    pub fn current(&mut self) -> &Catalog {
         let generation = self.shared.generation.load(Ordering::Acquire);
         if generation != self.generation {
-            let snapshot = self.shared.current.lock().unwrap_or_else(|e| e.into_inner()).clone();
-            self.local = Rc::new(snapshot);
+            let snapshot = self
+                .shared
+                .current
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone();
+            self.local = snapshot;
             self.generation = generation;
         }
-        self.local.clone()
+        &self.local
     }
 }
 

@@ -72,7 +72,8 @@ impl EventSink {
 
     /// Sends without blocking; a full or closed channel counts a drop.
     pub fn emit(&self, event: BootEvent) {
-        if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) = self.tx.try_send(event) {
+        if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) = self.tx.try_send(event)
+        {
             self.dropped.fetch_add(1, Ordering::Relaxed);
         }
     }

@@ -116,14 +116,23 @@ mod tests {
     #[test]
     fn firmware_spellings_normalise() {
         assert_eq!(norm("/ipxe.efi").unwrap(), "ipxe.efi");
-        assert_eq!(norm("\\boot\\x64\\wdsnbp.com").unwrap(), "boot/x64/wdsnbp.com");
+        assert_eq!(
+            norm("\\boot\\x64\\wdsnbp.com").unwrap(),
+            "boot/x64/wdsnbp.com"
+        );
         assert_eq!(norm("//isos/./a b.iso").unwrap(), "isos/a b.iso");
         assert_eq!(norm("files/é.txt").unwrap(), "files/é.txt");
     }
 
     #[test]
     fn escapes_are_refused() {
-        for bad in ["../../etc/passwd", "/..", "a/../../b", "..\\..\\etc\\passwd", "a/.."] {
+        for bad in [
+            "../../etc/passwd",
+            "/..",
+            "a/../../b",
+            "..\\..\\etc\\passwd",
+            "a/..",
+        ] {
             assert_eq!(norm(bad), Err(PathError::Escape), "{bad}");
         }
         assert_eq!(norm("a\0b"), Err(PathError::Malformed));

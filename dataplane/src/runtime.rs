@@ -106,7 +106,11 @@ impl DataPlane {
     ///
     /// # Errors
     /// Binding failures, or io_uring unavailable with [`Driver::IoUring`].
-    pub fn start(config: Config, catalog: CatalogHandle, events: EventSink) -> io::Result<DataPlane> {
+    pub fn start(
+        config: Config,
+        catalog: CatalogHandle,
+        events: EventSink,
+    ) -> io::Result<DataPlane> {
         let cores = config.cores.max(1);
         let driver = resolve_driver(config.driver)?;
         match crate::sys::raise_fd_limit() {
@@ -122,7 +126,9 @@ impl DataPlane {
             if let Some(s) = &tftp {
                 tftp_addr = Some(s.local_addr()?);
             }
-            let http = http_addr.map(|a| bind_tcp(a, config.http.backlog)).transpose()?;
+            let http = http_addr
+                .map(|a| bind_tcp(a, config.http.backlog))
+                .transpose()?;
             if let Some(s) = &http {
                 http_addr = Some(s.local_addr()?);
             }
@@ -259,12 +265,20 @@ async fn core_main(init: CoreInit, sockets: CoreSockets) -> io::Result<()> {
         stats: init.stats,
         drain: init.drain,
     });
-    let tftp = sockets
-        .tftp
-        .map(|s| monoio::spawn(tftp::server::serve(core.clone(), s, init.config.tftp.clone())));
-    let http = sockets
-        .http
-        .map(|s| monoio::spawn(http::server::serve(core.clone(), s, init.config.http.clone())));
+    let tftp = sockets.tftp.map(|s| {
+        monoio::spawn(tftp::server::serve(
+            core.clone(),
+            s,
+            init.config.tftp.clone(),
+        ))
+    });
+    let http = sockets.http.map(|s| {
+        monoio::spawn(http::server::serve(
+            core.clone(),
+            s,
+            init.config.http.clone(),
+        ))
+    });
     if let Some(t) = tftp {
         t.await?;
     }

@@ -54,7 +54,9 @@ impl GaugeGuard {
         cap: usize,
     ) -> Option<GaugeGuard> {
         gauge(stats)
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < cap).then_some(n + 1))
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < cap).then_some(n + 1)
+            })
             .ok()
             .map(|_| GaugeGuard {
                 stats: stats.clone(),

@@ -149,7 +149,10 @@ pub fn send_datagrams(
             .checked_add(len as u64)
             .is_some_and(|end| end <= body.len() as u64);
         if !in_bounds {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "block outside the blob"));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "block outside the blob",
+            ));
         }
         iovecs[i][0] = libc::iovec {
             iov_base: headers[i].as_ptr() as *mut libc::c_void,
@@ -170,14 +173,8 @@ pub fn send_datagrams(
     // for the call) and into `body`'s blob within its bounds (checked above; the slice keeps
     // the blob alive for the call). The kernel only reads them. The socket is connected, so no
     // address is needed; MSG_DONTWAIT keeps the call from blocking the core.
-    let sent = unsafe {
-        libc::sendmmsg(
-            fd,
-            msgs.as_mut_ptr(),
-            n as libc::c_uint,
-            libc::MSG_DONTWAIT,
-        )
-    };
+    let sent =
+        unsafe { libc::sendmmsg(fd, msgs.as_mut_ptr(), n as libc::c_uint, libc::MSG_DONTWAIT) };
     if sent < 0 {
         return Err(io::Error::last_os_error());
     }
@@ -191,7 +188,10 @@ pub fn pin_to_cpu(cpu: usize) -> io::Result<()> {
     unsafe {
         let mut set: libc::cpu_set_t = std::mem::zeroed();
         if cpu >= 8 * std::mem::size_of::<libc::cpu_set_t>() {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "cpu index out of range"));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "cpu index out of range",
+            ));
         }
         libc::CPU_SET(cpu, &mut set);
         if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {

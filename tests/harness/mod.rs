@@ -17,9 +17,16 @@ pub fn binary() -> PathBuf {
         return PathBuf::from(p);
     }
     let exe = std::env::current_exe().expect("test executable path");
-    let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>");
     let bin = profile_dir.join("fleetboot");
-    assert!(bin.is_file(), "{} missing: run `cargo build -p controlplane` first", bin.display());
+    assert!(
+        bin.is_file(),
+        "{} missing: run `cargo build -p controlplane` first",
+        bin.display()
+    );
     bin
 }
 
@@ -123,7 +130,10 @@ impl Server {
             Ok(line) => line,
             Err(_) => {
                 let _ = child.kill();
-                panic!("server did not start:\n{}", std::fs::read_to_string(&log).unwrap_or_default());
+                panic!(
+                    "server did not start:\n{}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                );
             }
         };
         let field = |name: &str| -> SocketAddr {
@@ -171,7 +181,15 @@ impl Server {
 
     /// The admin `/health` JSON body.
     pub fn health(&self) -> String {
-        let out = run(Command::new("curl").args(["-sS", "--max-time", "5", &format!("http://{}/health", self.admin)]), 10);
+        let out = run(
+            Command::new("curl").args([
+                "-sS",
+                "--max-time",
+                "5",
+                &format!("http://{}/health", self.admin),
+            ]),
+            10,
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
@@ -179,15 +197,25 @@ impl Server {
     pub fn health_number(&self, key: &str) -> u64 {
         let body = self.health();
         let pat = format!("\"{key}\":");
-        let start = body.find(&pat).unwrap_or_else(|| panic!("{key} not in {body}")) + pat.len();
-        body[start..].chars().take_while(char::is_ascii_digit).collect::<String>().parse().unwrap()
+        let start = body
+            .find(&pat)
+            .unwrap_or_else(|| panic!("{key} not in {body}"))
+            + pat.len();
+        body[start..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect::<String>()
+            .parse()
+            .unwrap()
     }
 
     /// Sends SIGTERM and waits (bounded) for exit; returns the exit status code.
     pub fn stop(&mut self) -> Option<i32> {
         let mut child = self.child.take()?;
         // SAFETY-free: kill(2) via the `kill` command keeps the tests free of unsafe.
-        let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
             if let Ok(Some(status)) = child.try_wait() {
@@ -217,7 +245,12 @@ impl Drop for Server {
 
 /// Runs a command with a hard time limit (seconds); returns its output.
 pub fn run(cmd: &mut Command, limit_secs: u64) -> Output {
-    let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
     let mut stdout = child.stdout.take().unwrap();
     let mut stderr = child.stderr.take().unwrap();
     let out_reader = std::thread::spawn(move || {
@@ -266,7 +299,10 @@ pub fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
 
 /// SHA-256 of bytes, hex.
 pub fn sha256(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// SHA-256 of a file, hex.

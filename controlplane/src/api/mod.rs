@@ -22,7 +22,9 @@ pub struct AppState {
 
 /// The whole admin API.
 pub fn app(state: AppState) -> Router {
-    Router::new().route("/health", get(health)).with_state(state)
+    Router::new()
+        .route("/health", get(health))
+        .with_state(state)
 }
 
 #[derive(Serialize)]
@@ -42,7 +44,10 @@ async fn health(State(state): State<AppState>) -> Json<Health> {
         driver: state.driver,
         tftp_objects,
         http_objects,
-        tftp_active: state.stats.tftp_active.load(std::sync::atomic::Ordering::Relaxed),
+        tftp_active: state
+            .stats
+            .tftp_active
+            .load(std::sync::atomic::Ordering::Relaxed),
         tftp_malformed: Stats::read(&state.stats.tftp_malformed),
     })
 }

@@ -30,7 +30,11 @@ const BOUNDARY: &str = "fleetboot-3f8a9c1e7b2d4605-byteranges";
 const WRITE_CHUNK: u64 = 4 << 20;
 
 /// Runs the accept loop until the data plane drains.
-pub(crate) async fn serve(core: Rc<Core>, listener: StdTcpListener, config: Config) -> io::Result<()> {
+pub(crate) async fn serve(
+    core: Rc<Core>,
+    listener: StdTcpListener,
+    config: Config,
+) -> io::Result<()> {
     let listener = TcpListener::from_std(listener)?;
     let config = Rc::new(config);
     loop {
@@ -40,9 +44,11 @@ pub(crate) async fn serve(core: Rc<Core>, listener: StdTcpListener, config: Conf
         };
         match accepted {
             Ok((stream, peer)) => {
-                let Some(slot) =
-                    GaugeGuard::try_acquire(&core.stats, |s| &s.http_connections, config.max_connections)
-                else {
+                let Some(slot) = GaugeGuard::try_acquire(
+                    &core.stats,
+                    |s| &s.http_connections,
+                    config.max_connections,
+                ) else {
                     // Over the cap: closing at once tells the client to retry elsewhere/later.
                     drop(stream);
                     continue;
@@ -117,10 +123,18 @@ async fn connection(
             Err(ParseError::Incomplete) => {}
             Err(e) => {
                 let (status, why) = match e {
-                    ParseError::RequestLineTooLong => (Status::UriTooLong414, "request line too long\n"),
-                    ParseError::HeadersTooLarge => (Status::HeadersTooLarge431, "request head too large\n"),
-                    ParseError::VersionNotSupported => (Status::VersionNotSupported505, "HTTP/1.x only\n"),
-                    ParseError::BadRequest(_) | ParseError::Incomplete => (Status::BadRequest400, "bad request\n"),
+                    ParseError::RequestLineTooLong => {
+                        (Status::UriTooLong414, "request line too long\n")
+                    }
+                    ParseError::HeadersTooLarge => {
+                        (Status::HeadersTooLarge431, "request head too large\n")
+                    }
+                    ParseError::VersionNotSupported => {
+                        (Status::VersionNotSupported505, "HTTP/1.x only\n")
+                    }
+                    ParseError::BadRequest(_) | ParseError::Incomplete => {
+                        (Status::BadRequest400, "bad request\n")
+                    }
                 };
                 let pieces = error_response(status, Version::Http11, false, why, &mut scratch);
                 let _ = write_answer(&mut stream, pieces, &config).await;
@@ -178,7 +192,13 @@ fn answer(core: &Core, head: &RequestHead<'_>, scratch: &mut Scratch) -> Answer 
         outcome,
     };
     if head.has_body {
-        return fail(Status::BadRequest400, "request bodies are not accepted\n", false, Outcome::Refused("body"), scratch);
+        return fail(
+            Status::BadRequest400,
+            "request bodies are not accepted\n",
+            false,
+            Outcome::Refused("body"),
+            scratch,
+        );
     }
     if head.method == Method::Other {
         let mut out = Vec::with_capacity(160);
@@ -214,16 +234,39 @@ fn answer(core: &Core, head: &RequestHead<'_>, scratch: &mut Scratch) -> Answer 
     match normalized {
         Ok(()) => {}
         Err(PathError::Empty) => {
-            return fail(Status::NotFound404, "not found\n", keep_alive, Outcome::NotFound, scratch)
+            return fail(
+                Status::NotFound404,
+                "not found\n",
+                keep_alive,
+                Outcome::NotFound,
+                scratch,
+            )
         }
         Err(PathError::Escape | PathError::Malformed) => {
-            return fail(Status::BadRequest400, "bad path\n", keep_alive, Outcome::Refused("bad path"), scratch)
+            return fail(
+                Status::BadRequest400,
+                "bad path\n",
+                keep_alive,
+                Outcome::Refused("bad path"),
+                scratch,
+            )
         }
     }
-    let found = core.catalog.borrow_mut().current().http(&scratch.key).cloned();
+    let found = core
+        .catalog
+        .borrow_mut()
+        .current()
+        .http(&scratch.key)
+        .cloned();
     let Some(slice) = found else {
         let object = scratch.key.clone();
-        let mut a = fail(Status::NotFound404, "not found\n", keep_alive, Outcome::NotFound, scratch);
+        let mut a = fail(
+            Status::NotFound404,
+            "not found\n",
+            keep_alive,
+            Outcome::NotFound,
+            scratch,
+        );
         a.object = object;
         return a;
     };
@@ -284,7 +327,10 @@ fn serve_slice(head: &RequestHead<'_>, slice: &BlobSlice, key: &str, keep_alive:
             response.content_type = None;
             outcome = Outcome::NoBody;
         }
-        Selection::Single { start, end_exclusive } => {
+        Selection::Single {
+            start,
+            end_exclusive,
+        } => {
             response.status = Status::PartialContent206;
             response.content_length = end_exclusive - start;
             response.content_range = Some(ContentRange::Bytes {
@@ -368,7 +414,11 @@ fn error_response(
 
 /// Writes the pieces in gathered batches of at most [`WRITE_CHUNK`] blob bytes, each batch
 /// under the write timeout so a reader that stops reading is dropped.
-async fn write_answer(stream: &mut TcpStream, pieces: Vec<Piece>, config: &Config) -> io::Result<()> {
+async fn write_answer(
+    stream: &mut TcpStream,
+    pieces: Vec<Piece>,
+    config: &Config,
+) -> io::Result<()> {
     let mut batch: Vec<Piece> = Vec::with_capacity(4);
     let mut batch_bytes = 0u64;
     for piece in pieces {

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use monoio::net::udp::UdpSocket;
 
-use super::session::{self, Limits, Status, Transmit, Transfer};
+use super::session::{self, Limits, Status, Transfer, Transmit};
 use super::Config;
 use crate::blob::{Blob, BlobSlice};
 use crate::events::{BootEvent, Outcome, Protocol};
@@ -54,7 +54,13 @@ pub(crate) async fn serve(core: Rc<Core>, socket: StdUdpSocket, config: Config) 
             }
             Ok(Packet::Write(_)) => {
                 Stats::bump(&core.stats.tftp_malformed);
-                reply_error(&socket, peer, ErrorCode::AccessViolation, "read-only server").await;
+                reply_error(
+                    &socket,
+                    peer,
+                    ErrorCode::AccessViolation,
+                    "read-only server",
+                )
+                .await;
             }
             // ACK/DATA/ERROR to port 69 belong to no transfer: drop them, count them.
             Ok(_) | Err(_) => Stats::bump(&core.stats.tftp_malformed),
@@ -100,7 +106,9 @@ async fn run_transfer(core: Rc<Core>, config: Rc<Config>, local_ip: std::net::Ip
     let (outcome, bytes, object) = transfer(&core, &config, &socket, &job).await;
     let object = object.unwrap_or(name);
     if matches!(outcome, Outcome::Complete) {
-        core.stats.bytes_sent.fetch_add(bytes, std::sync::atomic::Ordering::Relaxed);
+        core.stats
+            .bytes_sent
+            .fetch_add(bytes, std::sync::atomic::Ordering::Relaxed);
     }
     core.events.emit(BootEvent {
         protocol: Protocol::Tftp,
@@ -127,7 +135,9 @@ async fn transfer(
     socket: &UdpSocket,
     job: &Job,
 ) -> (Outcome, u64, Option<String>) {
-    let Some(_slot) = GaugeGuard::try_acquire(&core.stats, |s| &s.tftp_active, config.max_transfers) else {
+    let Some(_slot) =
+        GaugeGuard::try_acquire(&core.stats, |s| &s.tftp_active, config.max_transfers)
+    else {
         Stats::bump(&core.stats.tftp_busy);
         send_error(socket, ErrorCode::NotDefined, "server busy, try again").await;
         return (Outcome::Refused("busy"), 0, None);
@@ -151,7 +161,12 @@ async fn transfer(
         return (Outcome::NotFound, 0, Some(key));
     };
     if !slice.blob().still_intact() {
-        send_error(socket, ErrorCode::NotDefined, "file changed on the server, try again").await;
+        send_error(
+            socket,
+            ErrorCode::NotDefined,
+            "file changed on the server, try again",
+        )
+        .await;
         return (Outcome::Failed("file truncated"), 0, Some(key));
     }
     let slice = match job.mode {
@@ -216,7 +231,9 @@ async fn drive(
             Status::Active => {}
             Status::Complete => return Outcome::Complete,
             Status::Failed(session::FailReason::TimedOut) => return Outcome::Failed("timed out"),
-            Status::Failed(session::FailReason::PeerError) => return Outcome::Failed("client error"),
+            Status::Failed(session::FailReason::PeerError) => {
+                return Outcome::Failed("client error")
+            }
         }
         let Some(deadline) = machine.poll_at() else {
             return Outcome::Failed("no deadline");
@@ -299,6 +316,8 @@ fn netascii(slice: &BlobSlice, cap: u64) -> Result<BlobSlice, &'static str> {
     let raw = slice.read_to_vec().map_err(|_| "read error")?;
     let mut out = Vec::with_capacity(raw.len() + raw.len() / 16);
     wire::netascii_encode(&raw, &mut out);
-    Ok(BlobSlice::whole(Blob::from_vec(out, slice.blob().modified())))
+    Ok(BlobSlice::whole(Blob::from_vec(
+        out,
+        slice.blob().modified(),
+    )))
 }
-

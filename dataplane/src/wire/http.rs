@@ -94,12 +94,6 @@ pub struct Limits {
     pub max_headers: usize,
 }
 
-impl Default for Limits {
-    fn default() -> Self {
-        Limits { max_request_line: 8 << 10, max_head: 16 << 10, max_headers: 64 }
-    }
-}
-
 /// Parses one request head from the start of `buf`. Returns the head and the bytes consumed,
 /// including skipped leading empty lines and the final empty line; bytes after it (a pipelined
 /// request) are left alone.
@@ -113,7 +107,13 @@ pub fn parse_request<'a>(
 ) -> Result<(RequestHead<'a>, usize), ParseError> {
     use ParseError::{BadRequest, HeadersTooLarge, Incomplete, RequestLineTooLong};
     // Whatever is buffered while incomplete belongs to this head, so it bounds the head size.
-    let more = || if buf.len() > limits.max_head { HeadersTooLarge } else { Incomplete };
+    let more = || {
+        if buf.len() > limits.max_head {
+            HeadersTooLarge
+        } else {
+            Incomplete
+        }
+    };
     // RFC 9112 §2.2: ignore empty lines before the request line (stray CRLF after a body).
     let mut start = 0;
     loop {
@@ -131,7 +131,11 @@ pub fn parse_request<'a>(
             [line @ .., b'\r'] => line.len(),
             _ => rest.len(),
         };
-        return Err(if pending > limits.max_request_line { RequestLineTooLong } else { more() });
+        return Err(if pending > limits.max_request_line {
+            RequestLineTooLong
+        } else {
+            more()
+        });
     };
     let line = strip_cr(&rest[..nl]);
     if line.len() > limits.max_request_line {
@@ -172,7 +176,9 @@ pub fn parse_request<'a>(
     let mut pos = start + nl + 1;
     loop {
         let rest = buf.get(pos..).unwrap_or_default();
-        let Some(nl) = find(rest, b'\n') else { return Err(more()) };
+        let Some(nl) = find(rest, b'\n') else {
+            return Err(more());
+        };
         pos += nl + 1;
         if pos > limits.max_head {
             return Err(HeadersTooLarge);
@@ -227,7 +233,11 @@ pub fn parse_request<'a>(
             }
         } else if is("range") || is("if-range") {
             // A repeated singleton is ambiguous; the full representation is always correct.
-            let slot = if is("range") { &mut head.range } else { &mut head.if_range };
+            let slot = if is("range") {
+                &mut head.range
+            } else {
+                &mut head.if_range
+            };
             bad_range |= slot.is_some();
             *slot = Some(value);
         } else if is("if-none-match") {
@@ -292,7 +302,9 @@ fn parse_target(m: Method, t: &[u8]) -> Result<(&[u8], Option<&[u8]>), ParseErro
     if m == Method::Other {
         return Ok((t, None));
     }
-    Err(ParseError::BadRequest("request-target is not origin-form or absolute-form"))
+    Err(ParseError::BadRequest(
+        "request-target is not origin-form or absolute-form",
+    ))
 }
 
 fn find(s: &[u8], b: u8) -> Option<usize> {
@@ -306,8 +318,14 @@ fn strip_cr(line: &[u8]) -> &[u8] {
 
 /// Trims optional whitespace (SP / HTAB) from both ends.
 pub(crate) fn trim_ows(s: &[u8]) -> &[u8] {
-    let start = s.iter().position(|&b| b != b' ' && b != b'\t').unwrap_or(s.len());
-    let end = s.iter().rposition(|&b| b != b' ' && b != b'\t').map_or(start, |i| i + 1);
+    let start = s
+        .iter()
+        .position(|&b| b != b' ' && b != b'\t')
+        .unwrap_or(s.len());
+    let end = s
+        .iter()
+        .rposition(|&b| b != b' ' && b != b'\t')
+        .map_or(start, |i| i + 1);
     s.get(start..end).unwrap_or_default()
 }
 
@@ -399,7 +417,11 @@ impl ContentRange {
     pub fn write_value(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(b"bytes ");
         let complete = match *self {
-            ContentRange::Bytes { first, last, complete } => {
+            ContentRange::Bytes {
+                first,
+                last,
+                complete,
+            } => {
                 push_u64(out, first);
                 out.push(b'-');
                 push_u64(out, last);
@@ -468,7 +490,11 @@ pub fn render_response(head: &ResponseHead<'_>, out: &mut Vec<u8>) {
     if head.accept_ranges {
         out.extend_from_slice(b"Accept-Ranges: bytes\r\n");
     }
-    let optional = [("ETag", head.etag), ("Last-Modified", head.last_modified), ("Allow", head.allow)];
+    let optional = [
+        ("ETag", head.etag),
+        ("Last-Modified", head.last_modified),
+        ("Allow", head.allow),
+    ];
     for (name, value) in optional {
         if let Some(value) = value {
             field(out, name, value);
@@ -513,8 +539,6 @@ fn push_u64(out: &mut Vec<u8>, mut n: u64) {
 }
 
 const DAYS: [&[u8; 3]; 7] = [b"Sun", b"Mon", b"Tue", b"Wed", b"Thu", b"Fri", b"Sat"];
-const LONG_DAYS: [&[u8]; 7] =
-    [b"Sunday", b"Monday", b"Tuesday", b"Wednesday", b"Thursday", b"Friday", b"Saturday"];
 const MONTHS: [&[u8; 3]; 12] = [
     b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec",
 ];
@@ -525,78 +549,83 @@ const MAX_DATE: u64 = 253_402_300_799;
 /// `Sun, 06 Nov 1994 08:49:37 GMT`, into `out`. Times past year 9999 are clamped.
 pub fn http_date(unix_secs: u64, out: &mut [u8; 29]) -> &str {
     let secs = unix_secs.min(MAX_DATE);
-    let days = secs / 86_400;
+    let (days, in_day) = (secs / 86_400, secs % 86_400);
     let (year, month, day) = civil_from_days(days);
-    let in_day = secs % 86_400;
+    *out = *b"Thu, 01 Jan 1970 00:00:00 GMT";
     // 1970-01-01 was a Thursday.
-    let weekday = DAYS[((days + 4) % 7) as usize];
-    out[..3].copy_from_slice(weekday);
-    out[3..5].copy_from_slice(b", ");
-    two(&mut out[5..7], day);
-    out[7] = b' ';
-    out[8..11].copy_from_slice(MONTHS[(month - 1) as usize % 12]);
-    out[11] = b' ';
-    two(&mut out[12..14], year / 100);
-    two(&mut out[14..16], year % 100);
-    out[16] = b' ';
-    two(&mut out[17..19], in_day / 3600);
-    out[19] = b':';
-    two(&mut out[20..22], in_day / 60 % 60);
-    out[22] = b':';
-    two(&mut out[23..25], in_day % 60);
-    out[25..].copy_from_slice(b" GMT");
+    out[..3].copy_from_slice(DAYS[(days % 7 + 4) as usize % 7]);
+    out[8..11].copy_from_slice(MONTHS[(month as usize + 11) % 12]);
+    let fields = [(5, day), (12, year / 100), (14, year % 100)];
+    let time = [
+        (17, in_day / 3600),
+        (20, in_day / 60 % 60),
+        (23, in_day % 60),
+    ];
+    for (at, n) in fields.into_iter().chain(time) {
+        out[at] = b'0' + (n / 10 % 10) as u8;
+        out[at + 1] = b'0' + (n % 10) as u8;
+    }
     std::str::from_utf8(out).unwrap_or_default()
 }
 
-fn two(out: &mut [u8], n: u64) {
-    out[0] = b'0' + (n / 10 % 10) as u8;
-    out[1] = b'0' + (n % 10) as u8;
+/// Whether `s` has the shape of `pattern`: `#` is a digit, `?` any byte, others themselves.
+fn fits(s: &[u8], pattern: &[u8]) -> bool {
+    s.len() == pattern.len()
+        && s.iter().zip(pattern).all(|(&c, &p)| match p {
+            b'#' => c.is_ascii_digit(),
+            b'?' => true,
+            _ => c == p,
+        })
 }
 
 /// Parses an HTTP-date (RFC 9110 §5.6.7): IMF-fixdate, and the obsolete RFC 850 and asctime
 /// forms recipients must accept. `None` for anything invalid or before 1970.
 pub fn parse_http_date(s: &[u8]) -> Option<u64> {
-    let num = |b: &[u8]| parse_u64(b);
-    let month = |b: &[u8]| MONTHS.iter().position(|m| &m[..] == b).map(|i| i as u64 + 1);
-    let (day, mon, year, time) = match s.len() {
-        // Sun, 06 Nov 1994 08:49:37 GMT
-        29 if DAYS.iter().any(|d| &d[..] == &s[..3]) && &s[3..5] == b", " && s[7] == b' '
-            && s[11] == b' ' && s[16] == b' ' && &s[25..] == b" GMT" =>
-        {
-            (num(&s[5..7])?, month(&s[8..11])?, num(&s[12..16])?, &s[17..25])
-        }
-        // Sun Nov  6 08:49:37 1994
-        24 if DAYS.iter().any(|d| &d[..] == &s[..3]) && s[3] == b' ' && s[7] == b' '
-            && s[10] == b' ' && s[19] == b' ' =>
-        {
-            let day = if s[8] == b' ' { &s[9..10] } else { &s[8..10] };
-            (num(day)?, month(&s[4..7])?, num(&s[20..24])?, &s[11..19])
-        }
-        // Sunday, 06-Nov-94 08:49:37 GMT
-        _ => {
-            let comma = find(s, b',')?;
-            let rest = s.get(comma..)?;
-            if !LONG_DAYS.contains(&&s[..comma]) || rest.len() != 24 || &rest[..2] != b", "
-                || rest[4] != b'-' || rest[8] != b'-' || rest[11] != b' ' || &rest[20..] != b" GMT"
+    let day_name = |b: &[u8]| DAYS.iter().any(|d| d[..] == *b);
+    let month = |b: &[u8]| {
+        MONTHS
+            .iter()
+            .position(|m| m[..] == *b)
+            .map(|i| i as u64 + 1)
+    };
+    let num = |b: &[u8]| parse_u64(trim_ows(b));
+    let imf = fits(s, b"???, ## ??? #### ##:##:## GMT");
+    let (day, mon, year, time) =
+        if (imf || fits(s, b"??? ??? ?# ##:##:## ####")) && day_name(&s[..3]) {
+            // IMF-fixdate "Sun, 06 Nov 1994 08:49:37 GMT" or asctime "Sun Nov  6 08:49:37 1994".
+            let at = |fixdate: usize, asctime: usize, n: usize| {
+                let i = if imf { fixdate } else { asctime };
+                &s[i..i + n]
+            };
+            (
+                num(at(5, 8, 2))?,
+                month(at(8, 4, 3))?,
+                num(at(12, 20, 4))?,
+                at(17, 11, 8),
+            )
+        } else {
+            // RFC 850: Sunday, 06-Nov-94 08:49:37 GMT
+            let (name, rest) = s.split_at(find(s, b',')?);
+            let long = b"Sunday Monday Tuesday Wednesday Thursday Friday Saturday";
+            if !long.split(|&b| b == b' ').any(|d| d == name)
+                || !fits(rest, b", ##-???-## ##:##:## GMT")
             {
                 return None;
             }
             // Two-digit years: 70-99 are 19xx, the rest 20xx (RFC 9110 §5.6.7 leaves it open).
             let yy = num(&rest[9..11])?;
-            let year = if yy >= 70 { 1900 + yy } else { 2000 + yy };
-            (num(&rest[2..4])?, month(&rest[5..8])?, year, &rest[12..20])
-        }
-    };
-    if time[2] != b':' || time[5] != b':' {
-        return None;
-    }
+            (
+                num(&rest[2..4])?,
+                month(&rest[5..8])?,
+                yy + if yy >= 70 { 1900 } else { 2000 },
+                &rest[12..20],
+            )
+        };
     let (h, m, sec) = (num(&time[..2])?, num(&time[3..5])?, num(&time[6..])?);
     let leap = u64::from(year % 4 == 0 && (year % 100 != 0 || year % 400 == 0));
     let month_days = [31, 28 + leap, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-    if !(1970..=9999).contains(&year) || day == 0 || day > month_days[(mon - 1) as usize] {
-        return None;
-    }
-    if h > 23 || m > 59 || sec > 60 {
+    let day_ok = day >= 1 && day <= month_days[(mon as usize + 11) % 12];
+    if !(1970..=9999).contains(&year) || !day_ok || h > 23 || m > 59 || sec > 60 {
         return None;
     }
     Some(days_from_civil(year, mon, day) * 86_400 + h * 3600 + m * 60 + sec)
@@ -621,4 +650,337 @@ fn days_from_civil(year: u64, month: u64, day: u64) -> u64 {
     let doy = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMITS: Limits = Limits {
+        max_request_line: 8192,
+        max_head: 16384,
+        max_headers: 64,
+    };
+    const IPXE: &[u8] = b"GET /boot.ipxe?mac=52:54:00:12:34:56 HTTP/1.1\r\nConnection: keep-alive\r\nUser-Agent: iPXE/1.21.1+ (g988d2)\r\nHost: 10.0.0.2:8080\r\n\r\n";
+    const CURL: &[u8] = b"GET /images/ubuntu-24.04-live-server-amd64.iso HTTP/1.1\r\nHost: 10.0.0.2:8080\r\nRange: bytes=0-1048575\r\nUser-Agent: curl/8.5.0\r\nAccept: */*\r\n\r\n";
+
+    fn parse(buf: &[u8]) -> Result<(RequestHead<'_>, usize), ParseError> {
+        parse_request(buf, &LIMITS)
+    }
+
+    #[test]
+    fn ipxe_and_curl_captures() {
+        let (h, n) = parse(IPXE).unwrap();
+        assert_eq!(
+            (h.method, h.version, n),
+            (Method::Get, Version::Http11, IPXE.len())
+        );
+        assert_eq!(h.target, b"/boot.ipxe?mac=52:54:00:12:34:56");
+        assert_eq!(h.host, Some(&b"10.0.0.2:8080"[..]));
+        assert!(h.connection_keep_alive && !h.connection_close && !h.has_body);
+        let (h, n) = parse(CURL).unwrap();
+        assert_eq!((h.range, n), (Some(&b"bytes=0-1048575"[..]), CURL.len()));
+        assert_eq!(
+            (h.if_range, h.if_none_match, h.if_modified_since),
+            (None, None, None)
+        );
+        // Every strict prefix is incomplete, never an error.
+        for i in 0..CURL.len() {
+            assert_eq!(parse(&CURL[..i]), Err(ParseError::Incomplete), "prefix {i}");
+        }
+    }
+
+    #[test]
+    fn pipelined_bare_lf_and_leading_empty_lines() {
+        let mut buf = IPXE.to_vec();
+        buf.extend_from_slice(b"\r\n\nHEAD /a HTTP/1.0\nConnection: Keep-Alive, foo\n\nGET /b");
+        let (first, n) = parse(&buf).unwrap();
+        assert_eq!(
+            (first.target, n),
+            (&b"/boot.ipxe?mac=52:54:00:12:34:56"[..], IPXE.len())
+        );
+        let (second, m) = parse(&buf[n..]).unwrap();
+        assert_eq!(
+            (second.method, second.version),
+            (Method::Head, Version::Http10)
+        );
+        assert!(second.connection_keep_alive && second.host.is_none());
+        assert_eq!(&buf[n + m..], b"GET /b");
+        assert_eq!(parse(&buf[n + m..]), Err(ParseError::Incomplete));
+    }
+
+    #[test]
+    fn limits_apply_while_incomplete() {
+        let small = Limits {
+            max_request_line: 16,
+            max_head: 64,
+            max_headers: 2,
+        };
+        let p = |b: &[u8]| parse_request(b, &small).err();
+        assert_eq!(p(b"GET /0123456789"), Some(ParseError::Incomplete));
+        assert_eq!(p(b"GET /0123456789a\r"), Some(ParseError::Incomplete));
+        assert_eq!(
+            p(b"GET /0123456789ab"),
+            Some(ParseError::RequestLineTooLong)
+        );
+        assert_eq!(
+            p(b"GET /0123456789ab HTTP/1.1\r\n"),
+            Some(ParseError::RequestLineTooLong)
+        );
+        let long = [b"GET / HTTP/1.1\r\nX-A: ".as_slice(), &[b'a'; 60]].concat();
+        assert_eq!(p(&long), Some(ParseError::HeadersTooLarge));
+        assert_eq!(p(&[b'\n'; 65]), Some(ParseError::HeadersTooLarge));
+        let many = b"GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n";
+        assert_eq!(p(many), Some(ParseError::HeadersTooLarge));
+        assert_eq!(p(&many[..22]), Some(ParseError::Incomplete));
+    }
+
+    #[test]
+    fn malformed_heads_are_refused() {
+        let bad: &[&[u8]] = &[
+            b"GET / HTTP/1.1\r\nHost: a\r\n folded\r\n\r\n",
+            b"GET / HTTP/1.1\r\n\tfolded: x\r\n\r\n",
+            b"GET / HTTP/1.1\r\nNoColon\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost : a\r\n\r\n",
+            b"GET / HTTP/1.1\r\n: a\r\n\r\n",
+            b"GET / HTTP/1.1\r\nX: a\x00b\r\n\r\n",
+            b"GET / HTTP/1.1\r\nX: a\rb\r\n\r\n",
+            b"GET /a\x01b HTTP/1.1\r\n\r\n",
+            b"GET /a\x7fb HTTP/1.1\r\n\r\n",
+            b"GET * HTTP/1.1\r\n\r\n",
+            b"GET foo HTTP/1.1\r\n\r\n",
+            b"GET http:///x HTTP/1.1\r\n\r\n",
+            b"GET http://h?q HTTP/1.1\r\n\r\n",
+            b"GET  / HTTP/1.1\r\n\r\n",
+            b"GET / HTTP/1.1 \r\n\r\n",
+            b"GET /\r\n\r\n",
+            b"G(T / HTTP/1.1\r\n\r\n",
+            b"GET / http/1.1\r\n\r\n",
+            b"GET / HTTP/1.10\r\n\r\n",
+            b"\rGET / HTTP/1.1\r\n\r\n",
+            b"GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+            b"GET / HTTP/1.1\r\nContent-Length: 3, 4\r\n\r\n",
+            b"GET / HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
+            b"GET / HTTP/1.1\r\nContent-Length: 99999999999999999999\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n",
+        ];
+        for req in bad {
+            let got = parse(req);
+            assert!(
+                matches!(got, Err(ParseError::BadRequest(_))),
+                "{got:?} for {req:?}"
+            );
+        }
+        for v in [&b"HTTP/2.0"[..], b"HTTP/0.9", b"HTTP/3.0"] {
+            let req = [b"GET / ", v, b"\r\n\r\n"].concat();
+            assert_eq!(parse(&req), Err(ParseError::VersionNotSupported));
+        }
+    }
+
+    #[test]
+    fn fields_and_forms() {
+        let req = b"GET http://boot.example:8080/x/y?z HTTP/1.9\r\nhOsT: other\r\nCONTENT-LENGTH: 0, 0\r\nContent-Length: 0\r\nconnection: Upgrade,  close\r\nRange: bytes=1-2\r\nRange: bytes=3-4\r\nIf-None-Match: \"a\"\r\nIf-None-Match: \"b\"\r\nIf-Modified-Since: x\r\nIf-Modified-Since: y\r\nX-Empty:\r\n\r\n";
+        let (h, _) = parse(req).unwrap();
+        assert_eq!((h.target, h.version), (&b"/x/y?z"[..], Version::Http11));
+        assert_eq!(h.host, Some(&b"boot.example:8080"[..]));
+        assert!(h.connection_close && !h.connection_keep_alive && !h.has_body);
+        assert_eq!((h.range, h.if_modified_since), (None, None));
+        assert_eq!(h.if_none_match, Some(&b"\"a\""[..]));
+        let (h, _) = parse(b"GET http://h HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n").unwrap();
+        assert_eq!(
+            (h.target, h.host, h.has_body),
+            (&b"/"[..], Some(&b"h"[..]), true)
+        );
+        let (h, _) = parse(b"POST /x HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello").unwrap();
+        assert_eq!((h.method, h.has_body), (Method::Other, true));
+        let (h, _) = parse(b"OPTIONS * HTTP/1.1\r\nIf-Range: \"e\"\r\n\r\n").unwrap();
+        assert_eq!(
+            (h.method, h.target, h.if_range),
+            (Method::Other, &b"*"[..], Some(&b"\"e\""[..]))
+        );
+        assert_eq!(
+            parse(b"get / HTTP/1.1\r\n\r\n").unwrap().0.method,
+            Method::Other
+        );
+    }
+
+    fn response(status: Status) -> ResponseHead<'static> {
+        ResponseHead {
+            status,
+            version: Version::Http11,
+            content_type: None,
+            content_length: 0,
+            content_range: None,
+            etag: None,
+            last_modified: None,
+            accept_ranges: false,
+            keep_alive: true,
+            allow: None,
+            extra: &[],
+        }
+    }
+
+    #[test]
+    fn renders_response_heads() {
+        let mut out = Vec::new();
+        let partial = ResponseHead {
+            content_type: Some("application/x-iso9660-image"),
+            content_length: 5_000_000_000,
+            content_range: Some(ContentRange::Bytes {
+                first: 1,
+                last: 5_000_000_000,
+                complete: u64::MAX,
+            }),
+            etag: Some("\"5f3a-10000\""),
+            last_modified: Some("Sun, 06 Nov 1994 08:49:37 GMT"),
+            accept_ranges: true,
+            extra: &[("X-A", "1"), ("X-Bad", "1\r\nSet-Cookie: x"), ("", "v")],
+            ..response(Status::PartialContent206)
+        };
+        render_response(&partial, &mut out);
+        let want = concat!(
+            "HTTP/1.1 206 Partial Content\r\nServer: fleetboot\r\n",
+            "Content-Type: application/x-iso9660-image\r\nContent-Length: 5000000000\r\n",
+            "Content-Range: bytes 1-5000000000/18446744073709551615\r\nAccept-Ranges: bytes\r\n",
+            "ETag: \"5f3a-10000\"\r\nLast-Modified: Sun, 06 Nov 1994 08:49:37 GMT\r\n",
+            "X-A: 1\r\n\r\n",
+        );
+        assert_eq!(String::from_utf8_lossy(&out), want);
+        let not_allowed = ResponseHead {
+            allow: Some("GET, HEAD"),
+            keep_alive: false,
+            ..response(Status::MethodNotAllowed405)
+        };
+        let unsatisfied = ResponseHead {
+            version: Version::Http10,
+            content_range: Some(ContentRange::Unsatisfied { complete: 123 }),
+            ..response(Status::RangeNotSatisfiable416)
+        };
+        let start = "HTTP/1.1 ";
+        let cases = [
+            (
+                response(Status::NotModified304),
+                "304 Not Modified\r\nServer: fleetboot\r\n\r\n",
+            ),
+            (
+                not_allowed,
+                concat!(
+                    "405 Method Not Allowed\r\nServer: fleetboot\r\nContent-Length: 0\r\n",
+                    "Allow: GET, HEAD\r\nConnection: close\r\n\r\n",
+                ),
+            ),
+            (
+                unsatisfied,
+                concat!(
+                    "416 Range Not Satisfiable\r\nServer: fleetboot\r\nContent-Length: 0\r\n",
+                    "Content-Range: bytes */123\r\nConnection: keep-alive\r\n\r\n",
+                ),
+            ),
+        ];
+        for (head, want) in cases {
+            out.clear();
+            render_response(&head, &mut out);
+            assert_eq!(String::from_utf8_lossy(&out), format!("{start}{want}"));
+        }
+        assert_eq!(Status::HeadersTooLarge431.code(), 431);
+        assert_eq!(Status::UriTooLong414.reason(), "URI Too Long");
+    }
+
+    #[test]
+    fn http_dates() {
+        let mut buf = [0u8; 29];
+        let known = [
+            (784_111_777, "Sun, 06 Nov 1994 08:49:37 GMT"),
+            (0, "Thu, 01 Jan 1970 00:00:00 GMT"),
+            (951_782_400, "Tue, 29 Feb 2000 00:00:00 GMT"),
+            (u64::MAX, "Fri, 31 Dec 9999 23:59:59 GMT"),
+        ];
+        for (t, text) in known {
+            assert_eq!(http_date(t, &mut buf), text);
+        }
+        let forms = ["Sunday, 06-Nov-94 08:49:37 GMT", "Sun Nov  6 08:49:37 1994"];
+        for s in forms {
+            assert_eq!(parse_http_date(s.as_bytes()), Some(784_111_777), "{s:?}");
+        }
+        let bad = [
+            "Sun, 06 Nov 1994 08:49:37 UTC",
+            "Sun, 30 Feb 1994 08:49:37 GMT",
+            "Sun, 06 Nov 1969 08:49:37 GMT",
+            "Sun, 06 Nov 1994 24:49:37 GMT",
+            "Sun, 06 Foo 1994 08:49:37 GMT",
+            "Sunday, 06-Nov-94 08:49:37 GMT ",
+            "",
+        ];
+        for s in bad {
+            assert_eq!(parse_http_date(s.as_bytes()), None, "{s:?}");
+        }
+        // Round trip over the whole representable range.
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..20_000 {
+            x = xorshift(x);
+            let t = x % (MAX_DATE + 1);
+            assert_eq!(parse_http_date(http_date(t, &mut buf).as_bytes()), Some(t));
+        }
+    }
+
+    fn xorshift(mut x: u64) -> u64 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^ (x << 17)
+    }
+
+    #[test]
+    fn never_panics_on_hostile_input() {
+        let seeds: [&[u8]; 3] = [IPXE, CURL, b"GET http://h/ HTTP/1.0\n\n"];
+        let alphabet = b"GET HTP/1.0\r\n:,-=*?#\t\x00\x7f\xffabc";
+        let (mut x, mut buf, mut out, mut parsed) = (7u64, Vec::new(), Vec::new(), 0);
+        for round in 0..60_000 {
+            x = xorshift(x);
+            buf.clear();
+            buf.extend_from_slice(seeds[(x % 3) as usize]);
+            for _ in 0..(x >> 8) % 6 {
+                x = xorshift(x);
+                let at = (x >> 16) as usize % (buf.len() + 1);
+                let b = alphabet[(x >> 40) as usize % alphabet.len()];
+                match x % 3 {
+                    0 if at < buf.len() => buf[at] = b,
+                    1 => buf.insert(at, b),
+                    _ => buf.truncate(at),
+                }
+            }
+            if round % 7 == 0 {
+                buf.iter_mut().for_each(|b| {
+                    x = xorshift(x);
+                    *b = alphabet[x as usize % alphabet.len()];
+                });
+            }
+            let small = Limits {
+                max_request_line: x as usize % 64,
+                max_head: x as usize % 200,
+                max_headers: 3,
+            };
+            for limits in [&LIMITS, &small] {
+                if let Ok((_, n)) = parse_request(&buf, limits) {
+                    assert!(n > 0 && n <= buf.len() && n <= limits.max_head);
+                    parsed += 1;
+                }
+            }
+            let _ = parse_http_date(&buf);
+            out.clear();
+            let r = ContentRange::Bytes {
+                first: x,
+                last: x >> 3,
+                complete: x >> 1,
+            };
+            render_response(
+                &ResponseHead {
+                    content_range: Some(r),
+                    content_length: x,
+                    ..response(Status::Ok200)
+                },
+                &mut out,
+            );
+        }
+        assert!(parsed > 10_000, "{parsed}");
+    }
 }
