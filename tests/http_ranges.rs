@@ -140,9 +140,12 @@ fn validators_and_head() {
         .unwrap()
         .trim()
         .to_string();
-    let lm = headers
+    // Dates are case-sensitive (RFC 9110 §5.6.7): take this one from the raw headers.
+    let o = curl(&["-I", &s.url("files/f.bin")]);
+    let raw = String::from_utf8_lossy(&o.stdout).into_owned();
+    let lm = raw
         .lines()
-        .find_map(|l| l.strip_prefix("last-modified: "))
+        .find_map(|l| l.strip_prefix("Last-Modified: "))
         .unwrap()
         .trim()
         .to_string();

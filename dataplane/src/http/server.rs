@@ -8,7 +8,8 @@ use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
+use monoio::buf::IoBufMut;
+use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
 use monoio::net::{TcpListener, TcpStream};
 
 use super::range::{self, Selection, Validators};
@@ -136,8 +137,10 @@ async fn connection(
                         (Status::BadRequest400, "bad request\n")
                     }
                 };
-                let pieces = error_response(status, Version::Http11, false, why, &mut scratch);
-                let _ = write_answer(&mut stream, pieces, &config).await;
+                let pieces = error_response(status, Version::Http11, false, why);
+                if write_answer(&mut stream, pieces, &config).await.is_ok() {
+                    lingering_close(&mut stream, buf).await;
+                }
                 return;
             }
         }
@@ -155,10 +158,14 @@ async fn connection(
             buf.reserve(4096.max(buf.len()));
         }
         let wait = deadline.saturating_duration_since(Instant::now());
-        match monoio::time::timeout(wait, stream.read(buf)).await {
+        // Read into the spare capacity, after what is buffered (a plain Vec would be
+        // overwritten from its start).
+        let filled = buf.len();
+        let spare = buf.capacity();
+        match monoio::time::timeout(wait, stream.read(buf.slice_mut(filled..spare))).await {
             Ok((Ok(0), _)) | Ok((Err(_), _)) => return,
             Ok((Ok(_), back)) => {
-                buf = back;
+                buf = back.into_inner();
                 if head_started.is_none() && !buf.is_empty() {
                     head_started = Some(Instant::now());
                 }
@@ -184,20 +191,23 @@ fn answer(core: &Core, head: &RequestHead<'_>, scratch: &mut Scratch) -> Answer 
         Version::Http11 => !head.connection_close,
         Version::Http10 => head.connection_keep_alive && !head.connection_close,
     };
-    let fail = |status, why: &'static str, keep_alive, outcome, scratch: &mut Scratch| Answer {
-        pieces: error_response(status, version, keep_alive, why, scratch),
+    let refuse = |status, why: &'static str, keep_alive, outcome, object: String| Answer {
+        pieces: error_response(status, version, keep_alive, why),
         keep_alive,
         body_bytes: 0,
-        object: String::from_utf8_lossy(head.target).into_owned(),
+        object,
         outcome,
     };
+    let raw_target = || String::from_utf8_lossy(head.target).into_owned();
     if head.has_body {
-        return fail(
+        // The body is not read: the connection cannot be reused.
+        let why = "request bodies are not accepted\n";
+        return refuse(
             Status::BadRequest400,
-            "request bodies are not accepted\n",
+            why,
             false,
             Outcome::Refused("body"),
-            scratch,
+            raw_target(),
         );
     }
     if head.method == Method::Other {
@@ -224,7 +234,7 @@ fn answer(core: &Core, head: &RequestHead<'_>, scratch: &mut Scratch) -> Answer 
             pieces: vec![Piece::Owned(out)],
             keep_alive,
             body_bytes: 0,
-            object: String::from_utf8_lossy(head.target).into_owned(),
+            object: raw_target(),
             outcome: Outcome::Refused("method"),
         };
     }
@@ -234,53 +244,46 @@ fn answer(core: &Core, head: &RequestHead<'_>, scratch: &mut Scratch) -> Answer 
     match normalized {
         Ok(()) => {}
         Err(PathError::Empty) => {
-            return fail(
+            return refuse(
                 Status::NotFound404,
                 "not found\n",
                 keep_alive,
                 Outcome::NotFound,
-                scratch,
+                raw_target(),
             )
         }
         Err(PathError::Escape | PathError::Malformed) => {
-            return fail(
+            let outcome = Outcome::Refused("bad path");
+            return refuse(
                 Status::BadRequest400,
                 "bad path\n",
                 keep_alive,
-                Outcome::Refused("bad path"),
-                scratch,
-            )
+                outcome,
+                raw_target(),
+            );
         }
     }
-    let found = core
-        .catalog
-        .borrow_mut()
-        .current()
-        .http(&scratch.key)
-        .cloned();
+    let object = scratch.key.clone();
+    let found = core.catalog.borrow_mut().current().http(&object).cloned();
     let Some(slice) = found else {
-        let object = scratch.key.clone();
-        let mut a = fail(
+        return refuse(
             Status::NotFound404,
             "not found\n",
             keep_alive,
             Outcome::NotFound,
-            scratch,
+            object,
         );
-        a.object = object;
-        return a;
     };
-    let object = scratch.key.clone();
     if !slice.blob().still_intact() {
-        let mut a = fail(
+        let why = "file is being replaced, retry\n";
+        let outcome = Outcome::Failed("file truncated");
+        return refuse(
             Status::ServiceUnavailable503,
-            "file is being replaced, retry\n",
+            why,
             keep_alive,
-            Outcome::Failed("file truncated"),
-            scratch,
+            outcome,
+            object,
         );
-        a.object = object;
-        return a;
     }
     let mut answer = serve_slice(head, &slice, &object, keep_alive);
     answer.object = object;
@@ -384,13 +387,7 @@ fn serve_slice(head: &RequestHead<'_>, slice: &BlobSlice, key: &str, keep_alive:
     }
 }
 
-fn error_response(
-    status: Status,
-    version: Version,
-    keep_alive: bool,
-    why: &str,
-    _scratch: &mut Scratch,
-) -> Vec<Piece> {
+fn error_response(status: Status, version: Version, keep_alive: bool, why: &str) -> Vec<Piece> {
     let mut out = Vec::with_capacity(200);
     wire::render_response(
         &ResponseHead {
@@ -410,6 +407,30 @@ fn error_response(
     );
     out.extend_from_slice(why.as_bytes());
     vec![Piece::Owned(out)]
+}
+
+/// Closing with unread request bytes in the socket makes the kernel send a reset, which can
+/// destroy the error response before the client reads it (RFC 9112 §9.6). So: stop writing,
+/// then read and discard for a short, bounded while before closing.
+async fn lingering_close(stream: &mut TcpStream, mut buf: Vec<u8>) {
+    const LINGER: Duration = Duration::from_secs(1);
+    const MAX_DISCARD: usize = 1 << 20;
+    let _ = stream.shutdown().await;
+    let deadline = Instant::now() + LINGER;
+    let mut discarded = 0;
+    buf.clear();
+    buf.reserve(16 << 10);
+    while discarded < MAX_DISCARD {
+        let wait = deadline.saturating_duration_since(Instant::now());
+        match monoio::time::timeout(wait, stream.read(buf)).await {
+            Ok((Ok(n), back)) if n > 0 => {
+                discarded += n;
+                buf = back;
+                buf.clear();
+            }
+            _ => return,
+        }
+    }
 }
 
 /// Writes the pieces in gathered batches of at most [`WRITE_CHUNK`] blob bytes, each batch
