@@ -53,6 +53,8 @@ unsafe impl monoio::buf::IoBuf for BlobSlice {
 /// segments as possible, and the body is never copied by user space.
 pub struct GatherBuf {
     iovecs: Vec<libc::iovec>,
+    /// First iovec not yet fully written.
+    start: usize,
     _owned: Vec<Vec<u8>>,
     _slices: Vec<BlobSlice>,
 }
@@ -93,32 +95,50 @@ impl GatherBuf {
         }
         Self {
             iovecs,
+            start: 0,
             _owned: owned,
             _slices: slices,
         }
     }
 
-    /// Total bytes described.
+    /// Bytes not yet written.
     pub fn len(&self) -> usize {
-        self.iovecs.iter().map(|v| v.iov_len).sum()
+        self.iovecs[self.start..].iter().map(|v| v.iov_len).sum()
     }
 
-    /// True when there is nothing to write.
+    /// True when everything has been written.
     pub fn is_empty(&self) -> bool {
-        self.iovecs.is_empty()
+        self.start == self.iovecs.len()
+    }
+
+    /// Marks `n` more bytes as written (after a short `writev`). Written by hand because
+    /// monoio 0.2.4's `write_vectored_all` does not advance a partially written iovec's base.
+    pub fn advance(&mut self, mut n: usize) {
+        while n > 0 && self.start < self.iovecs.len() {
+            let v = &mut self.iovecs[self.start];
+            if n >= v.iov_len {
+                n -= v.iov_len;
+                self.start += 1;
+            } else {
+                v.iov_base = (v.iov_base as *mut u8).wrapping_add(n) as *mut libc::c_void;
+                v.iov_len -= n;
+                n = 0;
+            }
+        }
     }
 }
 
-// SAFETY: every iovec points into a heap buffer owned by `_owned` or into a blob kept alive by
-// `_slices`; neither is mutated or dropped while the GatherBuf lives, and the iovec array itself
-// is only read. The runtime pins the GatherBuf while the kernel uses the pointers.
+// SAFETY: every iovec from `start` on points into a heap buffer owned by `_owned` or into a
+// blob kept alive by `_slices` (`advance` only moves a base forward within its own buffer and
+// shrinks its length to match); neither is mutated or dropped while the GatherBuf lives. The
+// runtime owns the GatherBuf, unmoved, while the kernel uses the pointers.
 unsafe impl monoio::buf::IoVecBuf for GatherBuf {
     fn read_iovec_ptr(&self) -> *const libc::iovec {
-        self.iovecs.as_ptr()
+        self.iovecs[self.start..].as_ptr()
     }
 
     fn read_iovec_len(&self) -> usize {
-        self.iovecs.len()
+        self.iovecs.len() - self.start
     }
 }
 
@@ -222,4 +242,46 @@ pub fn raise_fd_limit() -> io::Result<u64> {
         }
     }
     Ok(limit.rlim_cur)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::blob::Blob;
+    use monoio::buf::IoVecBuf;
+
+    fn described(g: &GatherBuf) -> Vec<u8> {
+        let iovecs = &g.iovecs[g.start..];
+        let mut out = Vec::new();
+        for v in iovecs {
+            // SAFETY: each iovec points into `_owned` or a static blob (never a file mapping),
+            // both alive for this borrow of `g`.
+            let part = unsafe { std::slice::from_raw_parts(v.iov_base as *const u8, v.iov_len) };
+            out.extend_from_slice(part);
+        }
+        out
+    }
+
+    #[test]
+    fn gather_buf_advances_through_partial_writes() {
+        let blob = Blob::from_static(b"0123456789", 0);
+        let mut g = GatherBuf::new(vec![
+            Piece::Owned(b"head:".to_vec()),
+            Piece::Owned(Vec::new()),
+            Piece::Blob(BlobSlice::new(blob, 2, 5).unwrap()),
+            Piece::Owned(b":tail".to_vec()),
+        ]);
+        assert_eq!(g.read_iovec_len(), 3, "empty pieces are skipped");
+        assert_eq!(described(&g), b"head:23456:tail");
+        g.advance(3);
+        assert_eq!(described(&g), b"d:23456:tail");
+        g.advance(2);
+        assert_eq!(described(&g), b"23456:tail");
+        g.advance(6);
+        assert_eq!(described(&g), b"tail");
+        assert_eq!(g.len(), 4);
+        g.advance(4);
+        assert!(g.is_empty());
+        assert_eq!(g.read_iovec_len(), 0);
+    }
 }

@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use monoio::buf::IoBufMut;
-use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
+use monoio::io::{AsyncReadRent, AsyncWriteRent};
 use monoio::net::{TcpListener, TcpStream};
 
 use super::range::{self, Selection, Validators};
@@ -473,12 +473,17 @@ async fn write_answer(
 }
 
 async fn flush(stream: &mut TcpStream, batch: &mut Vec<Piece>, config: &Config) -> io::Result<()> {
-    let gather = GatherBuf::new(std::mem::take(batch));
-    if gather.is_empty() {
-        return Ok(());
+    let mut gather = GatherBuf::new(std::mem::take(batch));
+    while !gather.is_empty() {
+        match monoio::time::timeout(config.write_timeout, stream.writev(gather)).await {
+            Ok((Ok(0), _)) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok((Ok(n), back)) => {
+                gather = back;
+                gather.advance(n);
+            }
+            Ok((Err(e), _)) => return Err(e),
+            Err(_) => return Err(io::ErrorKind::TimedOut.into()),
+        }
     }
-    match monoio::time::timeout(config.write_timeout, stream.write_vectored_all(gather)).await {
-        Ok((result, _)) => result.map(drop),
-        Err(_) => Err(io::ErrorKind::TimedOut.into()),
-    }
+    Ok(())
 }
