@@ -136,6 +136,12 @@ impl Server {
                 );
             }
         };
+        // The suite must really run on the driver it names (no silent fallback).
+        let want = driver().replace('-', "_");
+        assert!(
+            ready.contains(&format!("driver={want}")),
+            "asked for {want}: {ready}"
+        );
         let field = |name: &str| -> SocketAddr {
             ready
                 .split_whitespace()
