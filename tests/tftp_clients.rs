@@ -34,6 +34,66 @@ fn tftp_hpa_512_byte_blocks_cross_the_rollover() {
     assert!(o.status.success(), "tftp-hpa failed: {o:?}\n{}", s.log());
     // 40 MiB / 512 = 81,920 blocks: block numbers wrap past 65,535.
     assert_eq!(sha256_file(&out), sha256(&data));
+    // The transfer was reported to the control plane as a boot event and logged.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !s.log().contains("bytes=41943040") && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let log = s.log();
+    let line = log
+        .lines()
+        .find(|l| l.contains("bytes=41943040"))
+        .unwrap_or_else(|| panic!("no event:\n{log}"));
+    assert!(
+        line.contains("proto=\"tftp\"")
+            && line.contains("files/big.bin")
+            && line.contains("served"),
+        "{line}"
+    );
+}
+
+#[test]
+fn past_the_transfer_cap_clients_get_a_clear_error() {
+    let data = random_bytes(BIG, 5);
+    let s = Server::start_with(
+        |d| std::fs::write(d.join("files/big.bin"), &data).unwrap(),
+        &["--tftp-max-transfers", "1"],
+    );
+    let mut long = Command::new("tftp")
+        .args([
+            "-m",
+            "binary",
+            "127.0.0.1",
+            &port(&s),
+            "-c",
+            "get",
+            "files/big.bin",
+        ])
+        .arg(s.scratch.join("long.bin"))
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let o = run(
+        Command::new("tftp")
+            .args([
+                "-m",
+                "binary",
+                "127.0.0.1",
+                &port(&s),
+                "-c",
+                "get",
+                "files/big.bin",
+            ])
+            .arg(s.scratch.join("second.bin")),
+        30,
+    );
+    let text = String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr);
+    assert!(text.contains("server busy"), "{text}");
+    assert!(
+        long.wait().unwrap().success(),
+        "the running transfer must not suffer"
+    );
+    assert_eq!(sha256_file(&s.scratch.join("long.bin")), sha256(&data));
 }
 
 #[test]

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: installs what the tests need, checks format and
-# lints, then runs every test twice — on the io_uring driver and on the epoll fallback.
+# lints, then runs every test on the io_uring driver and the integration tests again on the
+# epoll fallback. Ends with one summary line: "suite: N passed, N failed".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/setup.sh test
@@ -9,7 +10,12 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo build --workspace --locked
 export FLEETBOOT_BIN="$PWD/target/debug/fleetboot"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
 echo "== test suite, io_uring driver"
-FLEETBOOT_TEST_DRIVER=io-uring cargo test --workspace --locked
-echo "== test suite, epoll driver"
-FLEETBOOT_TEST_DRIVER=epoll cargo test --workspace --locked -p fleetboot-tests
+FLEETBOOT_TEST_DRIVER=io-uring cargo test --workspace --locked 2>&1 | tee -a "$log" || status=1
+echo "== integration tests, epoll driver"
+FLEETBOOT_TEST_DRIVER=epoll cargo test --locked -p fleetboot-tests 2>&1 | tee -a "$log" || status=1
+awk '/^test result:/ { p += $4; f += $6 } END { printf "suite: %d passed, %d failed\n", p, f }' "$log"
+exit $status

@@ -1,10 +1,13 @@
 //! HTTP/1.1 boot server (RFC 9110, 9112): GET and HEAD of catalog objects with ranges,
-//! validators, keep-alive and pipelining. The head codec is [`crate::wire::http`]; range and
-//! conditional logic in [`range`]; [`server`] owns connections, buffers and timeouts.
+//! validators, keep-alive and pipelining. The head codecs are [`crate::wire::http`] (requests)
+//! and [`crate::wire::http_response`], HTTP-dates [`crate::wire::date`]; range and
+//! conditional logic in [`range`], multipart/byteranges layout in [`multipart`]; [`server`]
+//! owns connections, buffers and timeouts.
 
 use std::time::Duration;
 
 pub mod mime;
+pub mod multipart;
 pub mod range;
 pub mod server;
 

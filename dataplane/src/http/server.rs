@@ -12,6 +12,7 @@ use monoio::buf::IoBufMut;
 use monoio::io::{AsyncReadRent, AsyncWriteRent};
 use monoio::net::{TcpListener, TcpStream};
 
+use super::multipart::plan_multipart;
 use super::range::{self, Selection, Validators};
 use super::{mime, Config};
 use crate::blob::BlobSlice;
@@ -20,9 +21,9 @@ use crate::path::{self, PathError};
 use crate::runtime::Core;
 use crate::stats::{GaugeGuard, Stats};
 use crate::sys::{GatherBuf, Piece};
-use crate::wire::http::{
-    self as wire, ContentRange, Method, ParseError, RequestHead, ResponseHead, Status, Version,
-};
+use crate::wire::date::http_date;
+use crate::wire::http::{self as wire, Method, ParseError, RequestHead, Version};
+use crate::wire::http_response::{render_response, ContentRange, ResponseHead, Status};
 
 /// Boundary of multipart/byteranges bodies. Fixed: a client needs nothing else, and it is long
 /// and odd enough not to occur in a boot file by accident.
@@ -213,7 +214,7 @@ fn answer(core: &Core, head: &RequestHead<'_>, scratch: &mut Scratch) -> Answer 
     if head.method == Method::Other {
         let mut out = Vec::with_capacity(160);
         let body = b"only GET and HEAD\n";
-        wire::render_response(
+        render_response(
             &ResponseHead {
                 status: Status::MethodNotAllowed405,
                 version,
@@ -299,7 +300,7 @@ fn serve_slice(head: &RequestHead<'_>, slice: &BlobSlice, key: &str, keep_alive:
         last_modified: blob.modified(),
     };
     let mut date = [0u8; 29];
-    let last_modified = wire::http_date(blob.modified(), &mut date);
+    let last_modified = http_date(blob.modified(), &mut date);
     let content_type = mime::content_type(key);
     let is_head = head.method == Method::Head;
     let mut response = ResponseHead {
@@ -347,7 +348,7 @@ fn serve_slice(head: &RequestHead<'_>, slice: &BlobSlice, key: &str, keep_alive:
             body_bytes = end_exclusive - start;
         }
         Selection::Multi(ranges) => {
-            let plan = range::plan_multipart(&ranges, len, content_type, BOUNDARY);
+            let plan = plan_multipart(&ranges, len, content_type, BOUNDARY);
             response.status = Status::PartialContent206;
             response.content_length = plan.content_length;
             multipart_type = format!("multipart/byteranges; boundary={BOUNDARY}");
@@ -370,7 +371,7 @@ fn serve_slice(head: &RequestHead<'_>, slice: &BlobSlice, key: &str, keep_alive:
         }
     }
     let mut out = Vec::with_capacity(320);
-    wire::render_response(&response, &mut out);
+    render_response(&response, &mut out);
     let mut pieces = vec![Piece::Owned(out)];
     if is_head {
         body_bytes = 0;
@@ -389,7 +390,7 @@ fn serve_slice(head: &RequestHead<'_>, slice: &BlobSlice, key: &str, keep_alive:
 
 fn error_response(status: Status, version: Version, keep_alive: bool, why: &str) -> Vec<Piece> {
     let mut out = Vec::with_capacity(200);
-    wire::render_response(
+    render_response(
         &ResponseHead {
             status,
             version,

@@ -1,9 +1,11 @@
 //! TFTP read server: RFC 1350 with option extensions (RFC 2347 negotiation, 2348 blksize,
-//! 2349 timeout/tsize, 7440 windowsize). The codec is in [`crate::wire::tftp`]; one transfer's
-//! logic is the pure state machine in [`session`]; [`server`] owns the sockets and timers.
+//! 2349 timeout/tsize, 7440 windowsize). The codec is in [`crate::wire::tftp`]; option
+//! negotiation in [`options`]; one transfer's logic is the pure state machine in [`session`];
+//! [`server`] owns the sockets and timers.
 
 use std::time::Duration;
 
+pub mod options;
 pub mod server;
 pub mod session;
 

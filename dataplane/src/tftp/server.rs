@@ -1,6 +1,6 @@
 //! TFTP I/O: the per-core listener on port 69 and one task per transfer, each on a fresh
 //! ephemeral port (the transfer ID of RFC 1350 §4). The task feeds the pure
-//! [`Transfer`](super::session::Transfer) state machine with ACKs and timeouts and sends what
+//! [`super::session::Transfer`] state machine with ACKs and timeouts and sends what
 //! it asks for: a whole window of DATA packets in one `sendmmsg`, bytes straight from the blob.
 
 use std::io;
@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use monoio::net::udp::UdpSocket;
 
-use super::session::{self, Limits, Status, Transfer, Transmit};
+use super::options::{negotiate, Limits, Negotiated, NegotiationError};
+use super::session::{self, Status, Transfer, Transmit};
 use super::Config;
 use crate::blob::{Blob, BlobSlice};
 use crate::events::{BootEvent, Outcome, Protocol};
@@ -186,9 +187,9 @@ async fn transfer(
         default_timeout: config.default_timeout,
         max_retries: config.max_retries,
     };
-    let negotiated = match session::negotiate(&job.options, slice.len() as u64, &limits) {
+    let negotiated = match negotiate(&job.options, slice.len() as u64, &limits) {
         Ok(n) => n,
-        Err(session::NegotiationError::OptionRefused(why)) => {
+        Err(NegotiationError::OptionRefused(why)) => {
             send_error(socket, ErrorCode::OptionRefused, why).await;
             return (Outcome::Refused("option refused"), 0, Some(key));
         }
@@ -202,7 +203,7 @@ async fn transfer(
 async fn drive(
     socket: &UdpSocket,
     slice: &BlobSlice,
-    negotiated: &session::Negotiated,
+    negotiated: &Negotiated,
     machine: &mut Transfer,
 ) -> Outcome {
     let mut oack = Vec::new();
@@ -231,6 +232,13 @@ async fn drive(
             Status::Active => {}
             Status::Complete => return Outcome::Complete,
             Status::Failed(session::FailReason::TimedOut) => return Outcome::Failed("timed out"),
+            // PXE ROMs ask with tsize, read the size from the OACK, then abort with an ERROR
+            // and ask again: a size probe, not a failure.
+            Status::Failed(session::FailReason::PeerError)
+                if negotiated.oack.is_some() && machine.bytes_acked() == 0 =>
+            {
+                return Outcome::NoBody
+            }
             Status::Failed(session::FailReason::PeerError) => {
                 return Outcome::Failed("client error")
             }
