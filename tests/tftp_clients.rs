@@ -307,3 +307,45 @@ fn uploads_are_refused_and_bootloaders_are_served() {
         "no bootloader served and none reported missing:\n{log}"
     );
 }
+
+#[test]
+fn a_bootloader_in_the_data_dir_overrides_the_embedded_one() {
+    let custom = random_bytes(100_000, 6);
+    let s = Server::start_with(
+        |d| {
+            std::fs::create_dir_all(d.join("bootloaders/arm64")).unwrap();
+            std::fs::write(d.join("bootloaders/ipxe.efi"), &custom).unwrap();
+            std::fs::write(d.join("bootloaders/arm64/ipxe.efi"), &custom[..5000]).unwrap();
+        },
+        &[],
+    );
+    assert!(
+        s.log()
+            .contains("bootloader ipxe.efi (100000 bytes): override"),
+        "{}",
+        s.log()
+    );
+    let out = s.scratch.join("ipxe.efi");
+    let o = run(
+        Command::new("curl")
+            .args(["-sS", "--max-time", "20", "--tftp-blksize", "1468", "-o"])
+            .arg(&out)
+            .arg(format!("tftp://127.0.0.1:{}/ipxe.efi", port(&s))),
+        30,
+    );
+    assert!(o.status.success(), "{o:?}");
+    assert_eq!(sha256_file(&out), sha256(&custom));
+    // Over HTTP too, at the root and under /ipxe/, and the arm64 build in its folder.
+    for path in ["ipxe.efi", "ipxe/ipxe.efi"] {
+        let o = run(
+            Command::new("curl").args(["-sS", "--max-time", "10", &s.url(path)]),
+            15,
+        );
+        assert_eq!(sha256(&o.stdout), sha256(&custom), "{path}");
+    }
+    let o = run(
+        Command::new("curl").args(["-sS", "--max-time", "10", &s.url("arm64/ipxe.efi")]),
+        15,
+    );
+    assert_eq!(o.stdout, &custom[..5000]);
+}
