@@ -19,7 +19,35 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the boot server: TFTP, boot HTTP and the admin API, in one process.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
+    /// Inspect the ISO images (works beside a running server).
+    #[command(subcommand)]
+    Images(ImagesCommand),
+}
+
+/// `fleetboot images …`
+#[derive(Debug, Subcommand)]
+pub enum ImagesCommand {
+    /// List every image with its boot recipe.
+    List {
+        /// Print a JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Data directory [default: ./data].
+        #[arg(long, env = "FLEETBOOT_DATA_DIR", default_value = "./data")]
+        data_dir: PathBuf,
+    },
+    /// Show one image: recipe, El Torito entries, why the layout matched.
+    Show {
+        /// The image id (see `images list`).
+        id: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Data directory [default: ./data].
+        #[arg(long, env = "FLEETBOOT_DATA_DIR", default_value = "./data")]
+        data_dir: PathBuf,
+    },
 }
 
 /// `fleetboot serve` options. Unset options fall back to the config file, then defaults.

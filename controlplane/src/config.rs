@@ -211,8 +211,10 @@ mod tests {
         }
         full.extend(argv);
         let cli = crate::cli::Cli::parse_from(full);
-        let crate::cli::Command::Serve(args) = cli.command;
-        Settings::resolve(&args)
+        match cli.command {
+            crate::cli::Command::Serve(args) => Settings::resolve(&args),
+            other => panic!("not serve: {other:?}"),
+        }
     }
 
     #[test]

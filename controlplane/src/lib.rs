@@ -6,6 +6,8 @@ pub mod api;
 pub mod bootloaders;
 pub mod cli;
 pub mod config;
+pub mod images;
+pub mod iso;
 pub mod publish;
 pub mod scan;
 pub mod serve;

@@ -1,8 +1,9 @@
 //! The `fleetboot` binary: parse the command line, set up logging, run the subcommand.
 
 use clap::Parser;
-use controlplane::cli::{Cli, Command};
+use controlplane::cli::{Cli, Command, ImagesCommand};
 use controlplane::config::Settings;
+use controlplane::images::report;
 
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
@@ -21,6 +22,12 @@ fn main() -> std::process::ExitCode {
         Command::Serve(args) => Settings::resolve(&args)
             .map_err(Into::into)
             .and_then(controlplane::serve::run),
+        Command::Images(ImagesCommand::List { json, data_dir }) => {
+            report::list(&data_dir, json).map(|text| print!("{text}"))
+        }
+        Command::Images(ImagesCommand::Show { id, json, data_dir }) => {
+            report::show(&data_dir, &id, json).map(|text| print!("{text}"))
+        }
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

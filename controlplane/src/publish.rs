@@ -9,6 +9,8 @@ use std::sync::Arc;
 use dataplane::{Blob, BlobSlice, Catalog, CatalogHandle, Exposure};
 
 use crate::bootloaders::Bootloader;
+use crate::images::Image;
+use crate::iso::{Entry, Kind};
 use crate::scan::Found;
 use crate::store::FileRecord;
 
@@ -18,6 +20,7 @@ pub struct Publisher {
     bootloaders: Vec<Bootloader>,
     mapped: HashMap<String, (FileRecord, Arc<Blob>)>,
     published: Option<Vec<FileRecord>>,
+    images: Vec<Image>,
 }
 
 impl Publisher {
@@ -28,15 +31,21 @@ impl Publisher {
             bootloaders,
             mapped: HashMap::new(),
             published: None,
+            images: Vec::new(),
         }
     }
 
-    /// Publishes a new snapshot if `found` differs from what is served. Returns whether it did.
-    pub fn refresh(&mut self, found: &[Found]) -> bool {
+    /// Whether `found` differs from what is served.
+    pub fn is_stale(&self, found: &[Found]) -> bool {
+        let same = self.published.as_ref().is_some_and(|p| {
+            p.len() == found.len() && p.iter().zip(found).all(|(a, b)| *a == b.record)
+        });
+        !same
+    }
+
+    /// Publishes a new snapshot of `found` files and the files inside `images`.
+    pub fn publish(&mut self, found: &[Found], images: &[Image]) {
         let records: Vec<FileRecord> = found.iter().map(|f| f.record.clone()).collect();
-        if self.published.as_ref() == Some(&records) {
-            return false;
-        }
         let mut next = HashMap::with_capacity(found.len());
         for f in found {
             let key = &f.record.path;
@@ -58,9 +67,9 @@ impl Publisher {
             next.insert(key.clone(), (f.record.clone(), blob));
         }
         self.mapped = next;
+        self.images = images.to_vec();
         self.handle.publish(self.build());
         self.published = Some(records);
-        true
     }
 
     fn build(&self) -> Catalog {
@@ -73,6 +82,46 @@ impl Publisher {
         for (key, (_, blob)) in &self.mapped {
             b.insert(key, BlobSlice::whole(blob.clone()), Exposure::BOTH);
         }
+        for image in &self.images {
+            let (Ok(index), Some((_, iso))) = (
+                &image.index,
+                self.mapped.get(&format!("isos/{}", image.path)),
+            ) else {
+                continue;
+            };
+            for entry in &index.entries {
+                if let Some(slice) = entry_slice(entry, iso) {
+                    // Kernels and initrds must be reachable over TFTP too (firmware without HTTP).
+                    b.insert(
+                        &format!("images/{}/{}", image.id, entry.path),
+                        slice,
+                        Exposure::BOTH,
+                    );
+                }
+            }
+        }
         b.build()
     }
+}
+
+/// The bytes of a file inside an ISO as one slice of the ISO's blob. Multi-extent files are
+/// served when their extents are contiguous (as mastering tools write them); others are not
+/// served rather than copied.
+fn entry_slice(entry: &Entry, iso: &Arc<Blob>) -> Option<BlobSlice> {
+    if entry.kind != Kind::File {
+        return None;
+    }
+    let first = entry.extents.first().map_or(0, |e| e.offset);
+    let mut end = first;
+    for extent in &entry.extents {
+        if extent.offset != end {
+            tracing::warn!(file = %entry.path, "fragmented multi-extent file inside an ISO is not served");
+            return None;
+        }
+        end = extent.offset.checked_add(extent.len)?;
+    }
+    if end - first != entry.size {
+        return None;
+    }
+    BlobSlice::new(iso.clone(), first, entry.size)
 }

@@ -10,7 +10,7 @@ use dataplane::{BootEvent, Catalog, CatalogHandle, DataPlane, EventSink, Outcome
 use crate::config::Settings;
 use crate::publish::Publisher;
 use crate::store::Store;
-use crate::{api, bootloaders, scan};
+use crate::{api, bootloaders, images, scan};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -86,6 +86,23 @@ pub fn run(settings: Settings) -> Result<(), BoxError> {
         data_dir = %settings.data_dir.display(),
         "fleetboot serving"
     );
+    // Handlers before "ready": a SIGTERM right after start must drain, not kill.
+    let signals = runtime.block_on(async { Signals::install() })?;
+    let (stop_scan, stop_rx) = crossbeam_channel::bounded::<()>(1);
+    let scanner = {
+        let settings = settings.clone();
+        let store = store.clone();
+        std::thread::Builder::new()
+            .name("fleetboot-scan".into())
+            .spawn(move || {
+                // Wakes every interval; a message (or a dropped sender) ends it.
+                while let Err(crossbeam_channel::RecvTimeoutError::Timeout) =
+                    stop_rx.recv_timeout(settings.scan_interval)
+                {
+                    rescan(&settings, &store, &mut publisher);
+                }
+            })?
+    };
     // One machine-readable line on stdout: scripts and tests wait for it.
     println!(
         "fleetboot ready tftp={} http={} admin={admin_addr} driver={}",
@@ -97,35 +114,45 @@ pub fn run(settings: Settings) -> Result<(), BoxError> {
             .map_or("off".into(), |a| a.to_string()),
         dataplane.driver()
     );
-
     runtime.block_on(async {
-        let server = axum::serve(admin, api::app(state)).with_graceful_shutdown(shutdown_signal());
-        let scanner = {
-            let settings = settings.clone();
-            let store = store.clone();
-            tokio::task::spawn_blocking(move || loop {
-                std::thread::sleep(settings.scan_interval);
-                rescan(&settings, &store, &mut publisher);
-            })
-        };
-        let result = server.await;
-        scanner.abort();
-        result
+        axum::serve(admin, api::app(state))
+            .with_graceful_shutdown(signals.wait())
+            .await
     })?;
     tracing::info!(grace = ?settings.drain_grace, "shutting down: draining transfers");
+    let _ = stop_scan.send(());
     dataplane.shutdown(settings.drain_grace);
     runtime.shutdown_timeout(Duration::from_millis(200));
+    let _ = scanner.join();
+    // The last handle: redb closes cleanly, so the next open needs no repair.
+    drop(store);
     Ok(())
 }
 
 fn rescan(settings: &Settings, store: &Store, publisher: &mut Publisher) {
     let found = scan::scan(&settings.data_dir);
-    if publisher.refresh(&found) {
-        let records: Vec<_> = found.iter().map(|f| f.record.clone()).collect();
-        match store.sync_files(&records) {
-            Ok(changed) => tracing::info!(files = found.len(), changed, "catalog published"),
-            Err(e) => tracing::error!(error = %e, "catalog published but not recorded"),
-        }
+    if !publisher.is_stale(&found) {
+        return;
+    }
+    let known = store.images().unwrap_or_else(|e| {
+        tracing::error!(error = %e, "cannot read stored images; re-indexing");
+        Vec::new()
+    });
+    let images = images::refresh(&found, &known);
+    publisher.publish(&found, &images);
+    let records: Vec<_> = found.iter().map(|f| f.record.clone()).collect();
+    let recorded = store.sync_files(&records).and_then(|changed| {
+        store.sync_images(&images)?;
+        Ok(changed)
+    });
+    match recorded {
+        Ok(changed) => tracing::info!(
+            files = found.len(),
+            images = images.len(),
+            changed,
+            "catalog published"
+        ),
+        Err(e) => tracing::error!(error = %e, "catalog published but not recorded"),
     }
 }
 
@@ -150,17 +177,25 @@ fn log_event(e: &BootEvent) {
     }
 }
 
-async fn shutdown_signal() {
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot watch SIGTERM");
-            let _ = tokio::signal::ctrl_c().await;
-            return;
+/// SIGINT and SIGTERM, registered with the kernel when installed.
+struct Signals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> std::io::Result<Signals> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Signals {
+            interrupt: signal(SignalKind::interrupt())?,
+            terminate: signal(SignalKind::terminate())?,
+        })
+    }
+
+    async fn wait(mut self) {
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
         }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
     }
 }

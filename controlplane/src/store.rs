@@ -5,15 +5,21 @@
 //! Tables (keys and values are UTF-8 / JSON, documented beside each definition):
 //! - `meta`: `&str → &str` — `schema` = "1"; `admin_password` = `sha256:<salt hex>:<hash hex>`.
 //! - `files`: `&str → &[u8]` — path relative to the data dir → JSON [`FileRecord`].
+//! - `images`: `&str → &[u8]` — image id → JSON [`Image`] (with its ISO index).
 
 use std::path::{Path, PathBuf};
 
-use redb::{ConcurrencyMode, Database, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{
+    ConcurrencyMode, Database, ReadOnlyDatabase, ReadableDatabase, ReadableTable, TableDefinition,
+};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::images::Image;
+
 const META: TableDefinition<&str, &str> = TableDefinition::new("meta");
 const FILES: TableDefinition<&str, &[u8]> = TableDefinition::new("files");
+const IMAGES: TableDefinition<&str, &[u8]> = TableDefinition::new("images");
 const SCHEMA: &str = "1";
 
 /// One served file, as last seen by a scan.
@@ -77,6 +83,7 @@ impl Store {
                 meta.insert("schema", SCHEMA).map_err(err("init"))?;
             }
             txn.open_table(FILES).map_err(err("init"))?;
+            txn.open_table(IMAGES).map_err(err("init"))?;
         }
         txn.commit().map_err(err("init"))?;
         Ok(store)
@@ -186,6 +193,87 @@ impl Store {
         }
         Ok(out)
     }
+}
+
+impl Store {
+    /// Replaces the image list.
+    ///
+    /// # Errors
+    /// Database failure.
+    pub fn sync_images(&self, images: &[Image]) -> Result<(), StoreError> {
+        let txn = self.db.begin_write().map_err(err("sync images"))?;
+        {
+            let mut table = txn.open_table(IMAGES).map_err(err("sync images"))?;
+            table.retain(|_, _| false).map_err(err("sync images"))?;
+            for image in images {
+                let json = serde_json::to_vec(image).map_err(err("sync images"))?;
+                table
+                    .insert(image.id.as_str(), json.as_slice())
+                    .map_err(err("sync images"))?;
+            }
+        }
+        txn.commit().map_err(err("sync images"))
+    }
+
+    /// The stored images, sorted by id.
+    ///
+    /// # Errors
+    /// Database failure or a corrupt record.
+    pub fn images(&self) -> Result<Vec<Image>, StoreError> {
+        read_images(&self.db)
+    }
+}
+
+/// A read-only view of the database for CLI tools, usable while `serve` holds it.
+pub struct ReadOnlyStore {
+    db: ReadOnlyDatabase,
+}
+
+impl ReadOnlyStore {
+    /// Opens `<data_dir>/fleetboot.redb` read-only.
+    ///
+    /// # Errors
+    /// No database there yet, or it cannot be read.
+    pub fn open(data_dir: &Path) -> Result<ReadOnlyStore, StoreError> {
+        let path = data_dir.join("fleetboot.redb");
+        if !path.is_file() {
+            return Err(StoreError {
+                op: "open",
+                detail: format!(
+                    "no database at {} (run `fleetboot serve` once)",
+                    path.display()
+                ),
+            });
+        }
+        let db = Database::builder()
+            .set_concurrency_mode(ConcurrencyMode::SingleWriter)
+            .open_read_only(&path)
+            .map_err(err("open read-only"))?;
+        Ok(ReadOnlyStore { db })
+    }
+
+    /// The stored images, sorted by id.
+    ///
+    /// # Errors
+    /// Database failure or a corrupt record.
+    pub fn images(&self) -> Result<Vec<Image>, StoreError> {
+        read_images(&self.db)
+    }
+}
+
+fn read_images(db: &impl ReadableDatabase) -> Result<Vec<Image>, StoreError> {
+    let txn = db.begin_read().map_err(err("list images"))?;
+    let table = match txn.open_table(IMAGES) {
+        Ok(t) => t,
+        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+        Err(e) => return Err(err("list images")(e)),
+    };
+    let mut out = Vec::new();
+    for row in table.iter().map_err(err("list images"))? {
+        let (_, v) = row.map_err(err("list images"))?;
+        out.push(serde_json::from_slice(v.value()).map_err(err("list images"))?);
+    }
+    Ok(out)
 }
 
 fn hash_password(salt: &str, password: &str) -> String {
