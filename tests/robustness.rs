@@ -19,17 +19,8 @@ fn truncating_a_file_mid_transfer_kills_that_transfer_only() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let tftp = Command::new("tftp")
-        .args([
-            "-m",
-            "binary",
-            "127.0.0.1",
-            &s.tftp.port().to_string(),
-            "-c",
-            "get",
-            "files/victim.bin",
-        ])
-        .arg(s.scratch.join("tftp.part"))
+    let tftp = s
+        .tftp_get("binary", "files/victim.bin", &s.scratch.join("tftp.part"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -123,20 +114,7 @@ fn garbage_datagrams_are_counted_and_change_nothing() {
         s.health()
     );
     let out = s.scratch.join("a.txt");
-    let o = run(
-        Command::new("tftp")
-            .args([
-                "-m",
-                "binary",
-                "127.0.0.1",
-                &s.tftp.port().to_string(),
-                "-c",
-                "get",
-                "files/a.txt",
-            ])
-            .arg(&out),
-        20,
-    );
+    let o = run(&mut s.tftp_get("binary", "files/a.txt", &out), 20);
     assert!(o.status.success());
     assert_eq!(std::fs::read(out).unwrap(), b"hello");
 }

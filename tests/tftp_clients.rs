@@ -17,20 +17,7 @@ fn tftp_hpa_512_byte_blocks_cross_the_rollover() {
     let data = random_bytes(BIG, 1);
     let s = Server::start(&[("big.bin", &data)]);
     let out = s.scratch.join("hpa.bin");
-    let o = run(
-        Command::new("tftp")
-            .args([
-                "-m",
-                "binary",
-                "127.0.0.1",
-                &port(&s),
-                "-c",
-                "get",
-                "files/big.bin",
-            ])
-            .arg(&out),
-        240,
-    );
+    let o = run(&mut s.tftp_get("binary", "files/big.bin", &out), 240);
     assert!(o.status.success(), "tftp-hpa failed: {o:?}\n{}", s.log());
     // 40 MiB / 512 = 81,920 blocks: block numbers wrap past 65,535.
     assert_eq!(sha256_file(&out), sha256(&data));
@@ -59,32 +46,13 @@ fn past_the_transfer_cap_clients_get_a_clear_error() {
         |d| std::fs::write(d.join("files/big.bin"), &data).unwrap(),
         &["--tftp-max-transfers", "1"],
     );
-    let mut long = Command::new("tftp")
-        .args([
-            "-m",
-            "binary",
-            "127.0.0.1",
-            &port(&s),
-            "-c",
-            "get",
-            "files/big.bin",
-        ])
-        .arg(s.scratch.join("long.bin"))
+    let mut long = s
+        .tftp_get("binary", "files/big.bin", &s.scratch.join("long.bin"))
         .spawn()
         .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(300));
     let o = run(
-        Command::new("tftp")
-            .args([
-                "-m",
-                "binary",
-                "127.0.0.1",
-                &port(&s),
-                "-c",
-                "get",
-                "files/big.bin",
-            ])
-            .arg(s.scratch.join("second.bin")),
+        &mut s.tftp_get("binary", "files/big.bin", &s.scratch.join("second.bin")),
         30,
     );
     let text = String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr);
@@ -145,17 +113,8 @@ fn two_hundred_concurrent_transfers() {
     let mut children = Vec::new();
     for i in 0..200 {
         let out = s.scratch.join(format!("c{i}.bin"));
-        let child = Command::new("tftp")
-            .args([
-                "-m",
-                "binary",
-                "127.0.0.1",
-                &port(&s),
-                "-c",
-                "get",
-                "files/mid.bin",
-            ])
-            .arg(&out)
+        let child = s
+            .tftp_get("binary", "files/mid.bin", &out)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -195,12 +154,7 @@ fn escapes_and_missing_files_get_tftp_errors() {
     ] {
         let out = s.scratch.join("escape.out");
         let _ = std::fs::remove_file(&out);
-        let o = run(
-            Command::new("tftp")
-                .args(["-m", "binary", "127.0.0.1", &port(&s), "-c", "get", name])
-                .arg(&out),
-            30,
-        );
+        let o = run(&mut s.tftp_get("binary", name, &out), 30);
         let text =
             String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr);
         assert!(
@@ -212,20 +166,7 @@ fn escapes_and_missing_files_get_tftp_errors() {
     }
     // A leading slash and backslashes are how firmware spells ordinary names.
     let out = s.scratch.join("ok.out");
-    let o = run(
-        Command::new("tftp")
-            .args([
-                "-m",
-                "binary",
-                "127.0.0.1",
-                &port(&s),
-                "-c",
-                "get",
-                "\\files\\ok.txt",
-            ])
-            .arg(&out),
-        30,
-    );
+    let o = run(&mut s.tftp_get("binary", "\\files\\ok.txt", &out), 30);
     assert!(o.status.success(), "{o:?}");
     assert_eq!(std::fs::read(&out).unwrap(), b"fine\n");
 }
@@ -235,20 +176,7 @@ fn netascii_mode_converts_line_ends() {
     let s = Server::start(&[("notes.txt", b"line one\nline two\n")]);
     let out = s.scratch.join("notes.txt");
     // tftp-hpa converts CR LF back to the local convention, so the round trip is identity.
-    let o = run(
-        Command::new("tftp")
-            .args([
-                "-m",
-                "netascii",
-                "127.0.0.1",
-                &port(&s),
-                "-c",
-                "get",
-                "files/notes.txt",
-            ])
-            .arg(&out),
-        30,
-    );
+    let o = run(&mut s.tftp_get("netascii", "files/notes.txt", &out), 30);
     assert!(o.status.success(), "{o:?}");
     assert_eq!(std::fs::read(&out).unwrap(), b"line one\nline two\n");
     // curl does not convert: it shows the wire form.

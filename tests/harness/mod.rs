@@ -180,6 +180,22 @@ impl Server {
         format!("http://{}/{}", self.http, path.trim_start_matches('/'))
     }
 
+    /// A tftp-hpa command fetching `remote` into `local` in `mode` ("binary" or "netascii").
+    pub fn tftp_get(&self, mode: &str, remote: &str, local: &Path) -> Command {
+        let mut cmd = Command::new("tftp");
+        cmd.args([
+            "-m",
+            mode,
+            "127.0.0.1",
+            &self.tftp.port().to_string(),
+            "-c",
+            "get",
+            remote,
+        ])
+        .arg(local);
+        cmd
+    }
+
     /// The server's log so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
