@@ -196,11 +196,9 @@ mod tests {
     use clap::Parser;
 
     fn settings(argv: &[&str], toml_text: Option<&str>) -> Result<Settings, ConfigError> {
-        let dir = std::env::temp_dir().join(format!(
-            "fleetboot-config-{}-{}",
-            std::process::id(),
-            argv.len()
-        ));
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("fleetboot-config-{}-{n}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let mut full = vec!["fleetboot", "serve"];
         let file = dir.join("f.toml");
@@ -211,10 +209,12 @@ mod tests {
         }
         full.extend(argv);
         let cli = crate::cli::Cli::parse_from(full);
-        match cli.command {
+        let resolved = match cli.command {
             crate::cli::Command::Serve(args) => Settings::resolve(&args),
             other => panic!("not serve: {other:?}"),
-        }
+        };
+        std::fs::remove_dir_all(&dir).unwrap();
+        resolved
     }
 
     #[test]
