@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: installs what the tests need, checks format and
 # lints, then runs every test on the io_uring driver and the integration tests again on the
-# epoll fallback. Ends with one summary line: "suite: N passed, N failed".
+# epoll fallback, after a bounded fuzz run of the hostile-input parsers. Ends with one summary
+# line: "suite: N passed, N failed".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/setup.sh test
@@ -9,6 +10,7 @@ export CARGO_TERM_COLOR=never
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo build --workspace --locked
+tools/fuzz.sh 30
 export FLEETBOOT_BIN="$PWD/target/debug/fleetboot"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
