@@ -106,6 +106,12 @@ fn every_file_inside_an_iso_is_served_byte_identical_to_xorriso_extraction() {
         .find(|i| i["path"] == "linux/servers/Test Live.ISO")
         .unwrap_or_else(|| panic!("{images:?}"));
     assert_eq!(good["group"], serde_json::json!(["linux", "servers"]));
+    // A casper tree: the kernel recipe straight from the ISO, fetching the squashfs once.
+    assert_eq!(good["method"], "kernel", "{good}");
+    assert_eq!(good["kernel"], "casper/vmlinuz", "{good}");
+    assert_eq!(good["initrds"], serde_json::json!(["casper/initrd"]), "{good}");
+    let cmdline = good["cmdline"].as_str().unwrap();
+    assert!(cmdline.contains("boot=casper") && cmdline.contains("filesystem.squashfs"), "{cmdline}");
     let id = good["id"].as_str().unwrap();
     assert!(
         id.chars()

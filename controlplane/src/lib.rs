@@ -6,6 +6,7 @@ pub mod api;
 pub mod bootloaders;
 pub mod cli;
 pub mod config;
+pub mod distro;
 pub mod images;
 pub mod iso;
 pub mod publish;

@@ -138,7 +138,8 @@ fn rescan(settings: &Settings, store: &Store, publisher: &mut Publisher) {
         tracing::error!(error = %e, "cannot read stored images; re-indexing");
         Vec::new()
     });
-    let images = images::refresh(&found, &known);
+    let layouts = images::load_layouts(&settings.data_dir);
+    let images = images::refresh(&found, &known, &layouts);
     publisher.publish(&found, &images);
     let records: Vec<_> = found.iter().map(|f| f.record.clone()).collect();
     let recorded = store.sync_files(&records).and_then(|changed| {

@@ -9,7 +9,8 @@ pub mod report;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::iso::{FileSource, IsoIndex};
+use crate::distro::{BootRecipe, IsoView, Layouts};
+use crate::iso::{FileSource, IsoIndex, Kind, Source};
 use crate::scan::Found;
 use crate::store::FileRecord;
 
@@ -28,7 +29,13 @@ pub struct Image {
     pub stamp: FileRecord,
     /// The index, or why there is none.
     pub index: Result<IsoIndex, String>,
+    /// How to boot it, from the layout table (none without an index).
+    #[serde(default)]
+    pub recipe: Option<BootRecipe>,
 }
+
+/// Largest file read from inside an ISO for detection (boot menus, `.disk/info`).
+const MAX_TEXT: u64 = 256 << 10;
 
 /// The prefix under which the scan reports ISOs.
 const ISOS: &str = "isos/";
@@ -75,8 +82,9 @@ pub fn group_of(rel: &str) -> Vec<String> {
 }
 
 /// Builds the image list from a scan, reusing indexes from `known` (by path) when the file is
-/// unchanged. A broken image gets its error recorded; it never affects the others.
-pub fn refresh(found: &[Found], known: &[Image]) -> Vec<Image> {
+/// unchanged, and detecting the layout of new ones with `layouts`. A broken image gets its
+/// error recorded; it never affects the others.
+pub fn refresh(found: &[Found], known: &[Image], layouts: &Layouts) -> Vec<Image> {
     found
         .iter()
         .filter_map(|f| {
@@ -88,9 +96,15 @@ pub fn refresh(found: &[Found], known: &[Image]) -> Vec<Image> {
                 return old.clone();
             }
             let started = std::time::Instant::now();
-            let index = FileSource::open(&f.abs)
-                .map_err(|e| format!("cannot open: {e}"))
-                .and_then(|src| IsoIndex::read(&src).map_err(|e| e.to_string()));
+            let source = FileSource::open(&f.abs).map_err(|e| format!("cannot open: {e}"));
+            let index = source
+                .as_ref()
+                .map_err(Clone::clone)
+                .and_then(|src| IsoIndex::read(src).map_err(|e| e.to_string()));
+            let recipe = match (&source, &index) {
+                (Ok(src), Ok(ix)) => Some(detect(src, ix, layouts)),
+                _ => None,
+            };
             match &index {
                 Ok(ix) => tracing::info!(
                     iso = rel,
@@ -107,9 +121,46 @@ pub fn refresh(found: &[Found], known: &[Image]) -> Vec<Image> {
                 size: f.record.size,
                 stamp: f.record.clone(),
                 index,
+                recipe,
             }
         })
         .collect()
+}
+
+/// Runs the layout table over an indexed ISO, reading small text files through `src`.
+fn detect(src: &FileSource, index: &IsoIndex, layouts: &Layouts) -> BootRecipe {
+    let paths: Vec<String> = index.entries.iter().map(|e| e.path.clone()).collect();
+    let read_text = |path: &str| -> Option<String> {
+        let entry = index.get(path)?;
+        if entry.kind != Kind::File || entry.size > MAX_TEXT {
+            return None;
+        }
+        let mut bytes = Vec::with_capacity(entry.size as usize);
+        for extent in &entry.extents {
+            let start = bytes.len();
+            bytes.resize(start + extent.len as usize, 0);
+            src.read_at(extent.offset, &mut bytes[start..]).ok()?;
+        }
+        Some(String::from_utf8_lossy(&bytes).into_owned())
+    };
+    layouts.detect(&IsoView {
+        volume_id: &index.volume_id,
+        paths: &paths,
+        read_text: &read_text,
+    })
+}
+
+/// The layout table: built-in, plus `<data dir>/layouts.toml` when present. A broken user
+/// file is reported and ignored, never fatal.
+pub fn load_layouts(data_dir: &std::path::Path) -> Layouts {
+    let path = data_dir.join("layouts.toml");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Layouts::with_overrides(&text).unwrap_or_else(|e| {
+            tracing::error!(file = %path.display(), error = %e, "user layouts ignored");
+            Layouts::builtin()
+        }),
+        Err(_) => Layouts::builtin(),
+    }
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use super::Image;
+use crate::distro::Method;
 use crate::iso::{BootEntry, Platform};
 use crate::store::ReadOnlyStore;
 
@@ -28,6 +29,18 @@ pub struct Summary<'a> {
     pub entries: Option<usize>,
     /// Why the image could not be indexed.
     pub error: Option<&'a str>,
+    /// Layout id that matched.
+    pub layout: Option<&'a str>,
+    /// Distribution name.
+    pub distro: Option<&'a str>,
+    /// kernel | sanboot | wimboot | needs-netboot.
+    pub method: Option<&'static str>,
+    /// Kernel path inside the ISO.
+    pub kernel: Option<&'a str>,
+    /// Initrd paths inside the ISO, in order.
+    pub initrds: &'a [String],
+    /// Kernel command line template.
+    pub cmdline: Option<&'a str>,
 }
 
 impl<'a> Summary<'a> {
@@ -40,7 +53,22 @@ impl<'a> Summary<'a> {
             volume_id: image.index.as_ref().ok().map(|i| i.volume_id.as_str()),
             entries: image.index.as_ref().ok().map(|i| i.entries.len()),
             error: image.index.as_ref().err().map(String::as_str),
+            layout: image.recipe.as_ref().map(|r| r.layout.as_str()),
+            distro: image.recipe.as_ref().map(|r| r.distro.as_str()),
+            method: image.recipe.as_ref().map(|r| method_name(&r.method)),
+            kernel: image.recipe.as_ref().and_then(|r| r.kernel.as_deref()),
+            initrds: image.recipe.as_ref().map_or(&[], |r| r.initrds.as_slice()),
+            cmdline: image.recipe.as_ref().map(|r| r.cmdline.as_str()),
         }
+    }
+}
+
+fn method_name(method: &Method) -> &'static str {
+    match method {
+        Method::Kernel => "kernel",
+        Method::Sanboot => "sanboot",
+        Method::Wimboot => "wimboot",
+        Method::NeedsNetboot => "needs-netboot",
     }
 }
 
@@ -87,10 +115,14 @@ pub fn show(data_dir: &Path, id: &str, json: bool) -> Result<String, BoxError> {
         struct Detail<'a> {
             #[serde(flatten)]
             summary: Summary<'a>,
+            reason: Option<&'a str>,
+            netboot_url: Option<&'a str>,
             boot: &'a [BootEntry],
         }
         let detail = Detail {
             summary: Summary::of(image),
+            reason: image.recipe.as_ref().map(|r| r.reason.as_str()),
+            netboot_url: image.recipe.as_ref().and_then(|r| r.netboot_url.as_deref()),
             boot,
         };
         return Ok(serde_json::to_string_pretty(&detail)? + "\n");
@@ -113,6 +145,21 @@ pub fn show(data_dir: &Path, id: &str, json: bool) -> Result<String, BoxError> {
         }
         (Err(e), _) => out.push_str(&format!("error:     {e}\n")),
         _ => {}
+    }
+    if let Some(r) = &image.recipe {
+        out.push_str(&format!(
+            "distro:    {} (layout {})\nmethod:    {}\nkernel:    {}\ninitrds:   {}\ncmdline:   {}\nwhy:       {}\n",
+            r.distro,
+            r.layout,
+            method_name(&r.method),
+            r.kernel.as_deref().unwrap_or("-"),
+            r.initrds.join(" "),
+            r.cmdline,
+            r.reason
+        ));
+        if let Some(url) = &r.netboot_url {
+            out.push_str(&format!("netboot:   {url}\n"));
+        }
     }
     out.push_str("el torito:");
     if boot.is_empty() {
