@@ -109,9 +109,16 @@ fn every_file_inside_an_iso_is_served_byte_identical_to_xorriso_extraction() {
     // A casper tree: the kernel recipe straight from the ISO, fetching the squashfs once.
     assert_eq!(good["method"], "kernel", "{good}");
     assert_eq!(good["kernel"], "casper/vmlinuz", "{good}");
-    assert_eq!(good["initrds"], serde_json::json!(["casper/initrd"]), "{good}");
+    assert_eq!(
+        good["initrds"],
+        serde_json::json!(["casper/initrd"]),
+        "{good}"
+    );
     let cmdline = good["cmdline"].as_str().unwrap();
-    assert!(cmdline.contains("boot=casper") && cmdline.contains("filesystem.squashfs"), "{cmdline}");
+    assert!(
+        cmdline.contains("boot=casper") && cmdline.contains("filesystem.squashfs"),
+        "{cmdline}"
+    );
     let id = good["id"].as_str().unwrap();
     assert!(
         id.chars()
