@@ -26,54 +26,57 @@ const GRUB_CFGS: &[&str] = &[
     "boot/grub2/grub.cfg",
 ];
 
+/// A menu entry as both parsers report it: label, kernel, initrds, arguments.
+type MenuEntry = (String, String, Vec<String>, Vec<String>);
+/// Parses a config's text (with a loader for included files) into menu entries.
+type Parser = fn(&str, &dyn Fn(&str) -> Option<String>) -> Vec<MenuEntry>;
+
+fn syslinux_entries(text: &str, load: &dyn Fn(&str) -> Option<String>) -> Vec<MenuEntry> {
+    syslinux::parse(text, load)
+        .into_iter()
+        .map(|e| (e.label, e.kernel, e.initrds, e.append))
+        .collect()
+}
+
+fn grub_entries(text: &str, load: &dyn Fn(&str) -> Option<String>) -> Vec<MenuEntry> {
+    grub::parse(text, load)
+        .into_iter()
+        .map(|e| (e.title, e.kernel, e.initrds, e.args))
+        .collect()
+}
+
+/// Config families in the order they are tried.
+const FAMILIES: [(&str, &[&str], Parser); 2] = [
+    ("config-isolinux", SYSLINUX_CFGS, syslinux_entries),
+    ("config-grub", GRUB_CFGS, grub_entries),
+];
+
 /// A recipe from the ISO's own boot configs, or `None` if none names a usable kernel.
 pub(crate) fn from_configs(ctx: &Ctx<'_, '_>) -> Option<BootRecipe> {
-    for cfg in SYSLINUX_CFGS {
-        let Some(real) = ctx.index.resolve(cfg).map(str::to_string) else {
-            continue;
-        };
-        let Some(text) = ctx.text(&real) else {
-            continue;
-        };
-        // Syslinux resolves relative names against its working directory: the config's.
-        let base = parent(&real).to_string();
-        let load = |p: &str| locate(ctx, &base, p).and_then(|f| ctx.text(&f));
-        for e in syslinux::parse(&text, &load) {
-            let found = Candidate {
-                layout: "config-isolinux",
-                cfg: &real,
-                base: &base,
-                entry: &e.label,
-                kernel: &e.kernel,
-                initrds: &e.initrds,
-                args: &e.append,
+    for (layout, cfgs, parse) in FAMILIES {
+        for cfg in cfgs {
+            let Some(real) = ctx.index.resolve(cfg).map(str::to_string) else {
+                continue;
             };
-            if let Some(r) = recipe(ctx, &found) {
-                return Some(r);
-            }
-        }
-    }
-    for cfg in GRUB_CFGS {
-        let Some(real) = ctx.index.resolve(cfg).map(str::to_string) else {
-            continue;
-        };
-        let Some(text) = ctx.text(&real) else {
-            continue;
-        };
-        let base = parent(&real).to_string();
-        let load = |p: &str| locate(ctx, &base, p).and_then(|f| ctx.text(&f));
-        for e in grub::parse(&text, &load) {
-            let found = Candidate {
-                layout: "config-grub",
-                cfg: &real,
-                base: &base,
-                entry: &e.title,
-                kernel: &e.kernel,
-                initrds: &e.initrds,
-                args: &e.args,
+            let Some(text) = ctx.text(&real) else {
+                continue;
             };
-            if let Some(r) = recipe(ctx, &found) {
-                return Some(r);
+            // Boot loaders resolve relative names against the config's directory.
+            let base = parent(&real).to_string();
+            let load = |p: &str| locate(ctx, &base, p).and_then(|f| ctx.text(&f));
+            for (entry, kernel, initrds, args) in parse(&text, &load) {
+                let found = Candidate {
+                    layout,
+                    cfg: &real,
+                    base: &base,
+                    entry: &entry,
+                    kernel: &kernel,
+                    initrds: &initrds,
+                    args: &args,
+                };
+                if let Some(r) = recipe(ctx, &found) {
+                    return Some(r);
+                }
             }
         }
     }
