@@ -138,11 +138,7 @@ fn run(
             }
         }
         "linux" | "linuxefi" | "linux16" | "linux32" => {
-            let Some(Block::Entry(e)) = stack
-                .iter_mut()
-                .rev()
-                .find(|b| matches!(b, Block::Entry(_)))
-            else {
+            let Some(e) = innermost_entry(stack) else {
                 return;
             };
             let Some(path) = words.get(1) else {
@@ -159,11 +155,7 @@ fn run(
                 .collect();
         }
         "initrd" | "initrdefi" | "initrd16" | "initrd32" => {
-            let Some(Block::Entry(e)) = stack
-                .iter_mut()
-                .rev()
-                .find(|b| matches!(b, Block::Entry(_)))
-            else {
+            let Some(e) = innermost_entry(stack) else {
                 return;
             };
             e.initrds = words[1..]
@@ -185,6 +177,14 @@ fn run(
 }
 
 /// Removes a leading GRUB device (`(loop)`, `(cd0)`, `((cd0))` after expansion, `()`).
+/// The menu entry a `linux`/`initrd` command belongs to: the innermost open one.
+fn innermost_entry(stack: &mut [Block]) -> Option<&mut Entry> {
+    stack.iter_mut().rev().find_map(|b| match b {
+        Block::Entry(e) => Some(e),
+        _ => None,
+    })
+}
+
 fn clean_path(p: &str) -> String {
     let mut s = p.trim();
     if s.starts_with('(') {
