@@ -1,0 +1,246 @@
+#!/usr/bin/env bash
+# Builds the test ISOs: `tools/build-test-isos.sh OUTDIR` writes OUTDIR/<layout>.iso for every
+# layout below. Each ISO is shaped like the real distro's (paths, volume label, marker files)
+# so that fleetboot's detection picks the intended layout, and carries Debian's real amd64
+# kernel plus a tiny busybox initramfs whose /init prints, to ttyS0 and the console,
+#   FLEETBOOT-TEST-BOOTED layout=<layout>
+#   FLEETBOOT-CMDLINE <contents of /proc/cmdline>
+# and powers off. Everything else (squashfs, wim, ...) is a small placeholder: the Windows
+# ISO does not boot. No El Torito record: a real boot image would cost another package and
+# network boot never reads it.
+#
+# Needs Debian packages only (tools/setup.sh test installs them). The kernel comes from the
+# package linux-image-amd64 depends on, downloaded and unpacked, never installed. Results
+# are cached under target/test-assets/ and rebuilt only when missing or when this script
+# changes, so reruns are cheap. Safe to run concurrently (one builder at a time).
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+out=${1:?usage: tools/build-test-isos.sh OUTDIR}
+cache=$repo/target/test-assets
+layouts=(casper debian-installer debian-live arch fedora-pxeboot suse-loader wimboot isolinux-only)
+
+mkdir -p "$cache" "$out"
+exec 9>"$cache/.lock"
+flock 9
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+# Debian's current amd64 kernel image, cached as $cache/vmlinuz.
+fetch_kernel() {
+  [[ -s $cache/vmlinuz ]] && return
+  local sudo="" pkg
+  [[ $(id -u) -eq 0 ]] || sudo=sudo
+  pkg=$(concrete_kernel_package)
+  if [[ -z $pkg ]]; then
+    $sudo apt-get update -qq
+    pkg=$(concrete_kernel_package)
+  fi
+  [[ -n $pkg ]] || { echo "build-test-isos: no package behind linux-image-amd64" >&2; exit 1; }
+  echo "build-test-isos: downloading $pkg" >&2
+  mkdir -p "$work/deb" "$work/pkgroot"
+  # apt downloads as the user _apt when it can reach the directory (else it warns).
+  chmod 0755 "$work"
+  chmod 0777 "$work/deb"
+  (cd "$work/deb" && apt-get download -qq "$pkg")
+  # Only /boot is needed; the modules would be hundreds of MB.
+  dpkg-deb --fsys-tarfile "$work"/deb/*.deb | tar -x -C "$work/pkgroot" --wildcards './boot/vmlinuz-*'
+  install -m 0644 "$work"/pkgroot/boot/vmlinuz-* "$cache/vmlinuz.part"
+  mv "$cache/vmlinuz.part" "$cache/vmlinuz"
+}
+
+# The linux-image-<version>-amd64 package that the meta package points at.
+concrete_kernel_package() {
+  apt-cache depends linux-image-amd64 2>/dev/null |
+    awk '$1 == "Depends:" && $2 ~ /^linux-image-[0-9]/ { print $2; exit }'
+}
+
+# A gzip'd newc initramfs that reports it booted as $1 and powers off, to $2.
+build_initrd() {
+  local layout=$1 dest=$2 root="$work/initrd-$1"
+  mkdir -p "$root"/{bin,dev,proc,sys}
+  install -m 0755 /bin/busybox "$root/bin/busybox"
+  # Applet links made here, so /init needs nothing (not even /proc) before its first command.
+  local applet
+  for applet in $("$root/bin/busybox" --list); do
+    [[ $applet == busybox ]] || ln -sf busybox "$root/bin/$applet"
+  done
+  cat >"$root/init" <<EOF
+#!/bin/sh
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+for tty in /dev/ttyS0 /dev/console; do
+  printf 'FLEETBOOT-TEST-BOOTED layout=%s\nFLEETBOOT-CMDLINE %s\n' '$layout' "\$(cat /proc/cmdline)" >"\$tty" 2>/dev/null
+done
+poweroff -f
+EOF
+  chmod 0755 "$root/init"
+  (cd "$root" && find . | LC_ALL=C sort | cpio --quiet -o -H newc -R 0:0) | gzip -9n >"$dest"
+}
+
+# An empty early-microcode cpio (real ucode images are cpio archives of
+# kernel/x86/microcode/*.bin); harmless in front of the real initramfs.
+build_ucode() {
+  local root="$work/ucode"
+  mkdir -p "$root/kernel/x86/microcode"
+  (cd "$root" && find . | LC_ALL=C sort | cpio --quiet -o -H newc -R 0:0) >"$1"
+}
+
+# Helpers for the trees: the kernel, this layout's initramfs, text files, placeholders.
+kernel() { mkdir -p "$(dirname "$1")" && cp "$cache/vmlinuz" "$1"; }
+initrd() { mkdir -p "$(dirname "$1")" && cp "$initrd" "$1"; }
+text() { mkdir -p "$(dirname "$1")" && printf '%s\n' "$2" >"$1"; }
+placeholder() { local f; for f in "$@"; do text "$f" "fleetboot test placeholder: $(basename "$f")"; done; }
+
+# One function per layout: fills the tree in $1 and sets $label (the volume id).
+
+tree_casper() {
+  local t=$1
+  label="Ubuntu 24.04 LTS amd64"
+  kernel "$t/casper/vmlinuz"
+  initrd "$t/casper/initrd"
+  placeholder "$t/casper/filesystem.squashfs" "$t/casper/filesystem.manifest" "$t/casper/filesystem.size" \
+    "$t/.disk/casper-uuid-generic" "$t/preseed/ubuntu.seed" "$t/md5sum.txt"
+  text "$t/.disk/info" 'Ubuntu 24.04 LTS "Noble Numbat" - Release amd64 (20240423)'
+  text "$t/boot/grub/grub.cfg" 'menuentry "Try or Install Ubuntu" {
+	linux	/casper/vmlinuz  --- quiet splash
+	initrd	/casper/initrd
+}'
+  mkdir -p "$t/dists/noble"
+}
+
+tree_debian-installer() {
+  local t=$1
+  label="Debian 12.5.0 amd64 n"
+  kernel "$t/install.amd/vmlinuz"
+  initrd "$t/install.amd/initrd.gz"
+  text "$t/.disk/info" 'Debian GNU/Linux 12.5.0 "Bookworm" - Official amd64 NETINST with firmware 20240210-11:27'
+  placeholder "$t/dists/bookworm/Release" "$t/md5sum.txt" "$t/isolinux/menu.cfg"
+  text "$t/isolinux/txt.cfg" 'label install
+	menu label ^Install
+	kernel /install.amd/vmlinuz
+	append vga=788 initrd=/install.amd/initrd.gz --- quiet'
+  mkdir -p "$t/pool/main"
+}
+
+tree_debian-live() {
+  local t=$1
+  label="d-live 12.5.0 gn amd64"
+  kernel "$t/live/vmlinuz-6.1.0-18-amd64"
+  initrd "$t/live/initrd.img-6.1.0-18-amd64"
+  placeholder "$t/live/filesystem.squashfs" "$t/live/filesystem.packages" "$t/live/filesystem.size" "$t/md5sum.txt"
+  text "$t/.disk/info" 'Debian GNU/Linux 12.5.0 "Bookworm" - Official Live amd64 20240210'
+  text "$t/isolinux/live.cfg" 'label live-amd64
+	menu label ^Live system (amd64)
+	linux /live/vmlinuz-6.1.0-18-amd64
+	initrd /live/initrd.img-6.1.0-18-amd64
+	append boot=live components quiet splash'
+}
+
+tree_arch() {
+  local t=$1
+  label="ARCH_202405"
+  kernel "$t/arch/boot/x86_64/vmlinuz-linux"
+  initrd "$t/arch/boot/x86_64/initramfs-linux.img"
+  build_ucode "$work/ucode.img"
+  mkdir -p "$t/arch/boot"
+  cp "$work/ucode.img" "$t/arch/boot/intel-ucode.img"
+  cp "$work/ucode.img" "$t/arch/boot/amd-ucode.img"
+  placeholder "$t/arch/x86_64/airootfs.sfs" "$t/arch/x86_64/airootfs.sha512" "$t/arch/grubenv" \
+    "$t/loader/entries/01-archiso-x86_64-linux.conf"
+  text "$t/arch/version" "2024.05.01"
+  text "$t/arch/pkglist.x86_64.txt" 'arch-install-scripts 28-1
+archinstall 2.8.0-1
+base 3-2'
+}
+
+tree_fedora-pxeboot() {
+  local t=$1
+  label="Fedora-E-dvd-x86_64-40"
+  kernel "$t/images/pxeboot/vmlinuz"
+  initrd "$t/images/pxeboot/initrd.img"
+  placeholder "$t/images/install.img" "$t/images/efiboot.img" "$t/.discinfo"
+  text "$t/.treeinfo" '[general]
+family = Fedora
+name = Fedora 40
+version = 40
+arch = x86_64
+
+[images-x86_64]
+kernel = images/pxeboot/vmlinuz
+initrd = images/pxeboot/initrd.img
+
+[stage2]
+mainimage = images/install.img'
+  text "$t/EFI/BOOT/grub.cfg" "menuentry 'Install Fedora 40' {
+	linuxefi /images/pxeboot/vmlinuz inst.stage2=hd:LABEL=Fedora-E-dvd-x86_64-40 quiet
+	initrdefi /images/pxeboot/initrd.img
+}"
+}
+
+tree_suse-loader() {
+  local t=$1
+  label="openSUSE-Tumbleweed-NET-x86_64"
+  kernel "$t/boot/x86_64/loader/linux"
+  initrd "$t/boot/x86_64/loader/initrd"
+  placeholder "$t/boot/x86_64/loader/isolinux.cfg" "$t/boot/x86_64/efi" "$t/EFI/BOOT/grub.cfg" "$t/media.1/media"
+  text "$t/media.1/products" '/ openSUSE-Tumbleweed 20240501-0'
+}
+
+tree_wimboot() {
+  local t=$1
+  label="WINPE_AMD64"
+  placeholder "$t/bootmgr" "$t/bootmgr.efi" "$t/boot/bcd" "$t/boot/boot.sdi" "$t/boot/etfsboot.com" \
+    "$t/efi/microsoft/boot/bcd" "$t/sources/boot.wim"
+}
+
+tree_isolinux-only() {
+  local t=$1
+  label="MYDISTRO_1_0"
+  kernel "$t/mykernel/bzImage"
+  initrd "$t/mykernel/init.gz"
+  placeholder "$t/mydistro/root.img"
+  text "$t/isolinux/isolinux.cfg" 'DEFAULT mydistro
+PROMPT 0
+TIMEOUT 50
+
+LABEL rescue
+  MENU LABEL MyDistro rescue shell
+  KERNEL /mykernel/bzImage
+  INITRD /mykernel/init.gz
+  APPEND mydistro.mode=rescue
+
+LABEL mydistro
+  MENU LABEL MyDistro live
+  KERNEL /mykernel/bzImage
+  INITRD /mykernel/init.gz
+  APPEND mydistro.mode=live quiet'
+}
+
+# The ISOs live in a directory named after this script's hash, so editing a recipe rebuilds.
+stamp=$(sha256sum "$0" | cut -c1-12)
+isos=$cache/isos-$stamp
+if [[ ! -d $isos ]]; then
+  fetch_kernel
+  mkdir -p "$work/isos"
+  for layout in "${layouts[@]}"; do
+    initrd="$work/initrd-$layout.gz"
+    build_initrd "$layout" "$initrd"
+    label=""
+    "tree_$layout" "$work/tree-$layout"
+    if ! xorriso -as mkisofs -quiet -R -J -joliet-long -V "$label" \
+        -o "$work/isos/$layout.iso" "$work/tree-$layout" 2>"$work/xorriso.log"; then
+      cat "$work/xorriso.log" >&2
+      exit 1
+    fi
+  done
+  rm -rf "$cache"/isos-*
+  mv "$work/isos" "$isos"
+fi
+
+for layout in "${layouts[@]}"; do
+  cmp -s "$isos/$layout.iso" "$out/$layout.iso" 2>/dev/null || cp "$isos/$layout.iso" "$out/$layout.iso"
+done
