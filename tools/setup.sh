@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-run}
 run_pkgs=(ipxe ca-certificates)
-test_pkgs=(tftp-hpa atftp curl xorriso busybox-static cpio iproute2 nftables procps)
+test_pkgs=(tftp-hpa atftp curl xorriso busybox-static cpio iproute2 nftables procps qemu-system-x86 ipxe-qemu ovmf dnsmasq-base kea-admin)
 case $what in
   run) tools/install-packages.sh "${run_pkgs[@]}" ;;
   test) tools/install-packages.sh "${run_pkgs[@]}" "${test_pkgs[@]}" ;;
