@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::blob::BlobSlice;
+use crate::boot::BootPolicy;
 
 /// Which protocols may fetch an object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +39,7 @@ impl Exposure {
 pub struct Catalog {
     tftp: HashMap<String, BlobSlice>,
     http: HashMap<String, BlobSlice>,
+    boot: BootPolicy,
 }
 
 impl Catalog {
@@ -54,6 +56,11 @@ impl Catalog {
     /// Looks up a normalised HTTP path (no leading slash).
     pub fn http(&self, key: &str) -> Option<&BlobSlice> {
         self.http.get(key)
+    }
+
+    /// Who gets which `/boot.ipxe` script.
+    pub fn boot(&self) -> &BootPolicy {
+        &self.boot
     }
 
     /// Number of distinct names (TFTP, HTTP).
@@ -83,6 +90,12 @@ impl CatalogBuilder {
         if exposure.http {
             self.catalog.http.insert(key.to_owned(), slice);
         }
+        self
+    }
+
+    /// Sets the boot policy.
+    pub fn boot_policy(&mut self, policy: BootPolicy) -> &mut Self {
+        self.catalog.boot = policy;
         self
     }
 

@@ -9,6 +9,11 @@ use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 
+use crate::boot::{Inventory, ScriptServed};
+use crate::dhcp::reply::Port;
+use crate::dhcp::request::PxeRequest;
+use crate::mac::Mac;
+
 /// The protocol an event happened on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Protocol {
@@ -16,6 +21,8 @@ pub enum Protocol {
     Tftp,
     /// HTTP request.
     Http,
+    /// proxyDHCP answer.
+    Dhcp,
 }
 
 /// How a transfer ended.
@@ -48,6 +55,67 @@ pub struct BootEvent {
     pub duration: Duration,
     /// How it ended.
     pub outcome: Outcome,
+    /// What the request taught us about the client, when anything.
+    pub detail: Detail,
+}
+
+/// Client facts an event carries beyond the transfer itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Detail {
+    /// A file transfer: nothing beyond the address.
+    Transfer,
+    /// A proxyDHCP exchange.
+    Dhcp(DhcpSeen),
+    /// A `/boot.ipxe` request with the client's inventory.
+    BootScript(Box<BootScriptSeen>),
+}
+
+/// What a PXE client said about itself over DHCP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DhcpSeen {
+    /// Hardware address.
+    pub mac: Mac,
+    /// Firmware (option 93), e.g. `bios`, `efi-x64`.
+    pub firmware: String,
+    /// Option 60.
+    pub vendor_class: String,
+    /// Transaction ID.
+    pub xid: u32,
+    /// The client was iPXE.
+    pub ipxe: bool,
+    /// Option 97 as hex, when sent.
+    pub guid: Option<String>,
+    /// The port it asked on: 67 or 4011.
+    pub port: u16,
+}
+
+impl DhcpSeen {
+    pub(crate) fn from_request(r: &PxeRequest, port: Port) -> DhcpSeen {
+        DhcpSeen {
+            mac: r.mac,
+            firmware: r.firmware.name(),
+            vendor_class: r.vendor_class.clone(),
+            xid: r.xid,
+            ipxe: r.ipxe,
+            guid: r
+                .guid
+                .as_ref()
+                .map(|g| g.iter().map(|b| format!("{b:02x}")).collect()),
+            port: match port {
+                Port::Dhcp => 67,
+                Port::BootServer => 4011,
+            },
+        }
+    }
+}
+
+/// A boot script request: who asked, what it reported, what it got.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BootScriptSeen {
+    /// The client's report (query parameters).
+    pub inventory: Inventory,
+    /// What was served.
+    pub served: ScriptServed,
 }
 
 /// The sending side, cloned into every core.

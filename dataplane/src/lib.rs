@@ -1,5 +1,5 @@
-//! fleetboot's data plane: a thread-per-core io_uring server for TFTP and HTTP that sends
-//! boot files straight from memory-mapped files.
+//! fleetboot's data plane: a thread-per-core io_uring server for proxyDHCP, TFTP and HTTP that
+//! sends boot files straight from memory-mapped files.
 //!
 //! Its whole interface: serve byte ranges of [`Blob`]s named in a [`Catalog`] (published by
 //! the control plane through a [`CatalogHandle`]), and report what happened as
@@ -7,9 +7,12 @@
 #![warn(missing_docs)]
 
 pub mod blob;
+pub mod boot;
 pub mod catalog;
+pub mod dhcp;
 pub mod events;
 pub mod http;
+pub mod mac;
 pub mod path;
 pub mod runtime;
 pub mod stats;
@@ -18,7 +21,9 @@ pub mod tftp;
 pub mod wire;
 
 pub use blob::{Blob, BlobSlice};
+pub use boot::{BootPolicy, ClientScript, Inventory, ScriptServed};
 pub use catalog::{Catalog, CatalogHandle, Exposure};
-pub use events::{BootEvent, EventSink, Outcome, Protocol};
+pub use events::{BootEvent, BootScriptSeen, Detail, DhcpSeen, EventSink, Outcome, Protocol};
+pub use mac::Mac;
 pub use runtime::{Config, DataPlane, Driver};
 pub use stats::Stats;

@@ -13,9 +13,10 @@ use std::time::{Duration, Instant};
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::catalog::{CatalogHandle, CatalogReader};
+use crate::dhcp::reply::Port;
 use crate::events::EventSink;
 use crate::stats::Stats;
-use crate::{http, tftp};
+use crate::{dhcp, http, tftp};
 
 /// Which kernel interface drives I/O.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -56,6 +57,8 @@ pub struct Config {
     pub tftp: tftp::Config,
     /// HTTP settings.
     pub http: http::Config,
+    /// proxyDHCP; `None` disables it.
+    pub dhcp: Option<dhcp::Config>,
 }
 
 /// What one core's tasks share: core-local, so plain `Rc`/`RefCell`.
@@ -92,12 +95,15 @@ pub struct DataPlane {
     stats: Arc<Stats>,
     tftp_addr: Option<SocketAddr>,
     http_addr: Option<SocketAddr>,
+    dhcp_addrs: Option<(SocketAddr, SocketAddr)>,
     driver: &'static str,
 }
 
 struct CoreSockets {
     tftp: Option<std::net::UdpSocket>,
     http: Option<std::net::TcpListener>,
+    /// Ports 67 and 4011.
+    dhcp: Option<(std::net::UdpSocket, std::net::UdpSocket)>,
 }
 
 impl DataPlane {
@@ -120,6 +126,8 @@ impl DataPlane {
         let mut per_core = Vec::with_capacity(cores);
         let mut tftp_addr = config.tftp_listen;
         let mut http_addr = config.http_listen;
+        let mut dhcp_addrs = config.dhcp.as_ref().map(|d| (d.dhcp_listen, d.pxe_listen));
+        let dhcp_interface = config.dhcp.as_ref().and_then(|d| d.interface.clone());
         for _ in 0..cores {
             // The first bind settles an ephemeral port (port 0); the others join that port.
             let tftp = tftp_addr.map(bind_udp).transpose()?;
@@ -132,7 +140,19 @@ impl DataPlane {
             if let Some(s) = &http {
                 http_addr = Some(s.local_addr()?);
             }
-            per_core.push(CoreSockets { tftp, http });
+            let dhcp = dhcp_addrs
+                .map(|(d, p)| -> io::Result<_> {
+                    let interface = dhcp_interface.as_deref();
+                    Ok((
+                        dhcp::server::bind(d, interface)?,
+                        dhcp::server::bind(p, interface)?,
+                    ))
+                })
+                .transpose()?;
+            if let Some((d, p)) = &dhcp {
+                dhcp_addrs = Some((d.local_addr()?, p.local_addr()?));
+            }
+            per_core.push(CoreSockets { tftp, http, dhcp });
         }
         let drain = Arc::new(Drain::default());
         let stats = Arc::new(Stats::default());
@@ -164,6 +184,7 @@ impl DataPlane {
             stats,
             tftp_addr,
             http_addr,
+            dhcp_addrs,
             driver: match driver {
                 Driver::Epoll => "epoll",
                 _ => "io_uring",
@@ -179,6 +200,11 @@ impl DataPlane {
     /// The bound HTTP address (port resolved), if enabled.
     pub fn http_addr(&self) -> Option<SocketAddr> {
         self.http_addr
+    }
+
+    /// The bound proxyDHCP addresses (ports 67 and 4011, resolved), if enabled.
+    pub fn dhcp_addrs(&self) -> Option<(SocketAddr, SocketAddr)> {
+        self.dhcp_addrs
     }
 
     /// The driver in use: "io_uring" or "epoll".
@@ -279,6 +305,30 @@ async fn core_main(init: CoreInit, sockets: CoreSockets) -> io::Result<()> {
             init.config.http.clone(),
         ))
     });
+    let dhcp = match (sockets.dhcp, init.config.dhcp) {
+        (Some((d, p)), Some(config)) => {
+            let policy = Rc::new(config.policy);
+            Some((
+                monoio::spawn(dhcp::server::serve(
+                    core.clone(),
+                    d,
+                    Port::Dhcp,
+                    policy.clone(),
+                )),
+                monoio::spawn(dhcp::server::serve(
+                    core.clone(),
+                    p,
+                    Port::BootServer,
+                    policy,
+                )),
+            ))
+        }
+        _ => None,
+    };
+    if let Some((d, p)) = dhcp {
+        d.await?;
+        p.await?;
+    }
     if let Some(t) = tftp {
         t.await?;
     }
@@ -297,12 +347,22 @@ async fn core_main(init: CoreInit, sockets: CoreSockets) -> io::Result<()> {
 }
 
 fn bind_udp(addr: SocketAddr) -> io::Result<std::net::UdpSocket> {
+    udp_socket(addr, |_| Ok(()))
+}
+
+/// A nonblocking SO_REUSEPORT UDP socket with a deep receive queue, set up by `configure`
+/// before it is bound.
+pub(crate) fn udp_socket(
+    addr: SocketAddr,
+    configure: impl FnOnce(&Socket) -> io::Result<()>,
+) -> io::Result<std::net::UdpSocket> {
     let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
     socket.set_reuse_address(true)?;
     socket.set_reuse_port(true)?;
     socket.set_nonblocking(true)?;
-    // A burst of RRQs from a rack powering on must not overflow the queue.
+    // A burst of requests from a rack powering on must not overflow the queue.
     let _ = socket.set_recv_buffer_size(4 << 20);
+    configure(&socket)?;
     socket
         .bind(&addr.into())
         .map_err(|e| io::Error::new(e.kind(), format!("bind UDP {addr}: {e}")))?;

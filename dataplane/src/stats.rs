@@ -24,6 +24,12 @@ pub struct Stats {
     pub http_inflight: AtomicUsize,
     /// HTTP connections closed for a timeout (idle, slow head, stalled reader).
     pub http_timeouts: AtomicU64,
+    /// proxyDHCP replies sent.
+    pub dhcp_answered: AtomicU64,
+    /// Well-formed DHCP messages not for us (no PXE class, other server's REQUEST, …).
+    pub dhcp_ignored: AtomicU64,
+    /// Datagrams on a DHCP port that did not parse.
+    pub dhcp_malformed: AtomicU64,
     /// Payload bytes sent, both protocols.
     pub bytes_sent: AtomicU64,
 }

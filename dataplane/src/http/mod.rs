@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+pub mod boot_script;
 pub mod mime;
 pub mod multipart;
 pub mod range;

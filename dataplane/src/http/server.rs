@@ -14,9 +14,9 @@ use monoio::net::{TcpListener, TcpStream};
 
 use super::multipart::plan_multipart;
 use super::range::{self, Selection, Validators};
-use super::{mime, Config};
+use super::{boot_script, mime, Config};
 use crate::blob::BlobSlice;
-use crate::events::{BootEvent, Outcome, Protocol};
+use crate::events::{BootEvent, Detail, Outcome, Protocol};
 use crate::path::{self, PathError};
 use crate::runtime::Core;
 use crate::stats::{GaugeGuard, Stats};
@@ -74,6 +74,7 @@ struct Answer {
     body_bytes: u64,
     object: String,
     outcome: Outcome,
+    detail: Detail,
 }
 
 async fn connection(
@@ -116,6 +117,7 @@ async fn connection(
                     bytes: sent,
                     duration: started.elapsed(),
                     outcome,
+                    detail: answer.detail,
                 });
                 if written.is_err() || !keep_alive {
                     return;
@@ -198,6 +200,7 @@ fn answer(core: &Core, head: &RequestHead<'_>, scratch: &mut Scratch) -> Answer 
         body_bytes: 0,
         object,
         outcome,
+        detail: Detail::Transfer,
     };
     let raw_target = || String::from_utf8_lossy(head.target).into_owned();
     if head.has_body {
@@ -237,6 +240,7 @@ fn answer(core: &Core, head: &RequestHead<'_>, scratch: &mut Scratch) -> Answer 
             body_bytes: 0,
             object: raw_target(),
             outcome: Outcome::Refused("method"),
+            detail: Detail::Transfer,
         };
     }
     let path = head.target.split(|b| *b == b'?').next().unwrap_or_default();
@@ -264,6 +268,16 @@ fn answer(core: &Core, head: &RequestHead<'_>, scratch: &mut Scratch) -> Answer 
             );
         }
     }
+    if scratch.key == boot_script::PATH {
+        let query = head
+            .target
+            .splitn(2, |b| *b == b'?')
+            .nth(1)
+            .unwrap_or_default();
+        let (script, seen) =
+            boot_script::respond(core.catalog.borrow_mut().current().boot(), query);
+        return script_answer(head, keep_alive, script.into_bytes(), seen);
+    }
     let object = scratch.key.clone();
     let found = core.catalog.borrow_mut().current().http(&object).cloned();
     let Some(slice) = found else {
@@ -289,6 +303,41 @@ fn answer(core: &Core, head: &RequestHead<'_>, scratch: &mut Scratch) -> Answer 
     let mut answer = serve_slice(head, &slice, &object, keep_alive);
     answer.object = object;
     answer
+}
+
+/// A generated iPXE script: never cached (it changes with assignments), HEAD supported.
+fn script_answer(head: &RequestHead<'_>, keep_alive: bool, body: Vec<u8>, seen: Detail) -> Answer {
+    let mut out = Vec::with_capacity(256 + body.len());
+    render_response(
+        &ResponseHead {
+            status: Status::Ok200,
+            version: head.version,
+            content_type: Some("text/plain; charset=utf-8"),
+            content_length: body.len() as u64,
+            content_range: None,
+            etag: None,
+            last_modified: None,
+            accept_ranges: false,
+            keep_alive,
+            allow: None,
+            extra: &[("Cache-Control", "no-store")],
+        },
+        &mut out,
+    );
+    let body_bytes = if head.method == Method::Head {
+        0
+    } else {
+        out.extend_from_slice(&body);
+        body.len() as u64
+    };
+    Answer {
+        pieces: vec![Piece::Owned(out)],
+        keep_alive,
+        body_bytes,
+        object: boot_script::PATH.to_owned(),
+        outcome: Outcome::Complete,
+        detail: seen,
+    }
 }
 
 /// Builds the response for a found object: 200, 206 (single or multipart), 304 or 416.
@@ -385,6 +434,7 @@ fn serve_slice(head: &RequestHead<'_>, slice: &BlobSlice, key: &str, keep_alive:
         body_bytes,
         object: String::new(),
         outcome,
+        detail: Detail::Transfer,
     }
 }
 

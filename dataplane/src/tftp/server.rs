@@ -15,7 +15,7 @@ use super::options::{negotiate, Limits, Negotiated, NegotiationError};
 use super::session::{self, Status, Transfer, Transmit};
 use super::Config;
 use crate::blob::{Blob, BlobSlice};
-use crate::events::{BootEvent, Outcome, Protocol};
+use crate::events::{BootEvent, Detail, Outcome, Protocol};
 use crate::path::{self, PathError};
 use crate::runtime::Core;
 use crate::stats::{GaugeGuard, Stats};
@@ -118,6 +118,7 @@ async fn run_transfer(core: Rc<Core>, config: Rc<Config>, local_ip: std::net::Ip
         bytes,
         duration: started.elapsed(),
         outcome,
+        detail: Detail::Transfer,
     });
 }
 
