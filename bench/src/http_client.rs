@@ -1,0 +1,177 @@
+//! A keep-alive HTTP/1.1 client for range requests, written apart from the server's codec:
+//! one request at a time, the response head parsed just enough to check the status,
+//! `Content-Range`, `Content-Length` and that the server keeps the connection open.
+
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+
+/// Largest response head accepted.
+const MAX_HEAD: usize = 16 * 1024;
+
+/// One connection.
+#[derive(Debug)]
+pub struct Connection {
+    stream: TcpStream,
+    host: String,
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+}
+
+fn invalid(msg: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, msg)
+}
+
+impl Connection {
+    /// Connects to `server`.
+    ///
+    /// # Errors
+    /// The connect failed.
+    pub fn open(server: SocketAddr) -> io::Result<Connection> {
+        let stream = TcpStream::connect(server)?;
+        stream.set_nodelay(true)?;
+        Ok(Connection {
+            stream,
+            host: server.to_string(),
+            buf: vec![0; 64 * 1024],
+            start: 0,
+            end: 0,
+        })
+    }
+
+    /// Fetches bytes `offset..offset + len` (`len` > 0) of `path` into `body`.
+    ///
+    /// # Errors
+    /// I/O errors; `InvalidData` when the response is not a keep-alive 206 for exactly that
+    /// range; `UnexpectedEof` when the server closed the connection.
+    pub fn get_range(
+        &mut self,
+        path: &str,
+        offset: u64,
+        len: u64,
+        body: &mut Vec<u8>,
+    ) -> io::Result<()> {
+        let last = offset + len - 1;
+        let request = format!(
+            "GET {path} HTTP/1.1\r\nHost: {}\r\nRange: bytes={offset}-{last}\r\n\r\n",
+            self.host
+        );
+        self.stream.write_all(request.as_bytes())?;
+        let head_len = self.read_head()?;
+        let head = std::str::from_utf8(&self.buf[self.start..self.start + head_len])
+            .map_err(|_| invalid("response head is not UTF-8".into()))?;
+        check_head(head, offset, last, len)?;
+        self.start += head_len;
+        body.clear();
+        body.resize(len as usize, 0);
+        let buffered = (self.end - self.start).min(body.len());
+        body[..buffered].copy_from_slice(&self.buf[self.start..self.start + buffered]);
+        self.start += buffered;
+        self.stream.read_exact(&mut body[buffered..])
+    }
+
+    /// Reads until the buffer holds a whole head; returns its length including the blank line.
+    fn read_head(&mut self) -> io::Result<usize> {
+        loop {
+            let window = &self.buf[self.start..self.end];
+            if let Some(at) = window.windows(4).position(|w| w == b"\r\n\r\n") {
+                return Ok(at + 4);
+            }
+            if self.end - self.start >= MAX_HEAD {
+                return Err(invalid("response head too long".into()));
+            }
+            if self.start > 0 {
+                self.buf.copy_within(self.start..self.end, 0);
+                self.end -= self.start;
+                self.start = 0;
+            }
+            let n = self.stream.read(&mut self.buf[self.end..])?;
+            if n == 0 {
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+            self.end += n;
+        }
+    }
+}
+
+/// Checks a 206 head for `first..=last` with a `len`-byte body on a connection kept open.
+fn check_head(head: &str, first: u64, last: u64, len: u64) -> io::Result<()> {
+    let mut lines = head.split("\r\n");
+    let status = lines.next().unwrap_or_default();
+    if !status.starts_with("HTTP/1.1 206 ") {
+        return Err(invalid(format!("status {status:?}")));
+    }
+    let (mut length, mut range) = (None, None);
+    for line in lines {
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
+        let value = value.trim();
+        match name.trim().to_ascii_lowercase().as_str() {
+            "content-length" => length = value.parse::<u64>().ok(),
+            "content-range" => range = Some(value.to_owned()),
+            "connection" if value.eq_ignore_ascii_case("close") => {
+                return Err(invalid("server closes the connection".into()))
+            }
+            _ => {}
+        }
+    }
+    if length != Some(len) {
+        return Err(invalid(format!("Content-Length {length:?}, asked {len}")));
+    }
+    let want = format!("bytes {first}-{last}/");
+    match range {
+        Some(r) if r.starts_with(&want) => Ok(()),
+        r => Err(invalid(format!("Content-Range {r:?}, asked {want}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    #[test]
+    fn head_checks() {
+        let ok =
+            "HTTP/1.1 206 Partial Content\r\ncontent-length: 3\r\nContent-Range: bytes 5-7/100\r\n";
+        assert!(check_head(ok, 5, 7, 3).is_ok());
+        assert!(check_head(ok, 4, 6, 3).is_err());
+        assert!(check_head(&ok.replace("206", "200"), 5, 7, 3).is_err());
+        assert!(check_head(&format!("{ok}Connection: close\r\n"), 5, 7, 3).is_err());
+    }
+
+    #[test]
+    fn keeps_bytes_of_the_next_response_for_the_next_call() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            let mut seen = Vec::new();
+            let mut chunk = [0u8; 1024];
+            while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = s.read(&mut chunk).unwrap();
+                seen.extend_from_slice(&chunk[..n]);
+            }
+            // Both answers in one write: the second must stay buffered for the next call.
+            s.write_all(
+                b"HTTP/1.1 206 P\r\nContent-Length: 2\r\nContent-Range: bytes 0-1/4\r\n\r\nab",
+            )
+            .unwrap();
+            s.write_all(
+                b"HTTP/1.1 206 P\r\nContent-Length: 2\r\nContent-Range: bytes 2-3/4\r\n\r\ncd",
+            )
+            .unwrap();
+            // Hold the connection until the client is done with it.
+            let _ = s.read_to_end(&mut Vec::new());
+        });
+        let mut c = Connection::open(addr).unwrap();
+        let mut body = Vec::new();
+        c.get_range("/f", 0, 2, &mut body).unwrap();
+        assert_eq!(body, b"ab");
+        c.get_range("/f", 2, 2, &mut body).unwrap();
+        assert_eq!(body, b"cd");
+        drop(c);
+        server.join().unwrap();
+    }
+}
