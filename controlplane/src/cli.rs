@@ -1,7 +1,7 @@
 //! The command line. Every `serve` flag can also come from `FLEETBOOT_<NAME>` in the
 //! environment or from the TOML file (see [`crate::config`]).
 
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
@@ -23,6 +23,44 @@ pub enum Command {
     /// Inspect the ISO images (works beside a running server).
     #[command(subcommand)]
     Images(ImagesCommand),
+    /// Machines seen and their assignments (talks to a running server, else the database).
+    #[command(subcommand)]
+    Clients(ClientsCommand),
+}
+
+/// `fleetboot clients …`
+#[derive(Debug, Subcommand)]
+pub enum ClientsCommand {
+    /// List every client seen, with inventory and assignment.
+    List {
+        /// Print a JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Data directory [default: ./data].
+        #[arg(long, env = "FLEETBOOT_DATA_DIR", default_value = "./data")]
+        data_dir: PathBuf,
+    },
+    /// Boot IMAGE_ID on the machine with MAC instead of showing the menu.
+    Assign {
+        /// MAC address, e.g. 52:54:00:12:34:56.
+        mac: String,
+        /// Image id (see `images list`).
+        image_id: String,
+        /// For the next boot only; then the menu again.
+        #[arg(long)]
+        once: bool,
+        /// Data directory [default: ./data].
+        #[arg(long, env = "FLEETBOOT_DATA_DIR", default_value = "./data")]
+        data_dir: PathBuf,
+    },
+    /// Remove MAC's assignment: it gets the menu again.
+    Unassign {
+        /// MAC address.
+        mac: String,
+        /// Data directory [default: ./data].
+        #[arg(long, env = "FLEETBOOT_DATA_DIR", default_value = "./data")]
+        data_dir: PathBuf,
+    },
 }
 
 /// `fleetboot images …`
@@ -89,4 +127,36 @@ pub struct ServeArgs {
     /// Time allowed to send a complete request head, in ms [default: 10000].
     #[arg(long, env = "FLEETBOOT_HTTP_HEAD_TIMEOUT_MS")]
     pub http_head_timeout_ms: Option<u64>,
+    /// proxyDHCP: proxy or off [default: proxy].
+    #[arg(long, env = "FLEETBOOT_DHCP_MODE")]
+    pub dhcp_mode: Option<String>,
+    /// Serve proxyDHCP on this interface only [default: all].
+    #[arg(long, env = "FLEETBOOT_DHCP_INTERFACE")]
+    pub dhcp_interface: Option<String>,
+    /// The address clients reach this server on [default: the interface's, or the
+    /// default route's].
+    #[arg(long, env = "FLEETBOOT_SERVER_ADDR")]
+    pub server_addr: Option<Ipv4Addr>,
+    /// proxyDHCP port [default: 67].
+    #[arg(long, env = "FLEETBOOT_DHCP_PORT")]
+    pub dhcp_port: Option<u16>,
+    /// PXE boot server port [default: 4011].
+    #[arg(long, env = "FLEETBOOT_PXE_PORT")]
+    pub pxe_port: Option<u16>,
+    /// How UEFI PXE firmware gets its bootfile: in-offer or boot-server (port 4011)
+    /// [default: in-offer].
+    #[arg(long, env = "FLEETBOOT_UEFI_PXE")]
+    pub uefi_pxe: Option<String>,
+    /// Menu title [default: fleetboot].
+    #[arg(long, env = "FLEETBOOT_MENU_TITLE")]
+    pub menu_title: Option<String>,
+    /// Seconds before the menu boots its default; 0 waits forever [default: 10].
+    #[arg(long, env = "FLEETBOOT_MENU_TIMEOUT")]
+    pub menu_timeout: Option<u64>,
+    /// Image id the menu boots on timeout, or "local" [default: local].
+    #[arg(long, env = "FLEETBOOT_MENU_DEFAULT")]
+    pub menu_default: Option<String>,
+    /// Appended to every kernel command line, e.g. "console=ttyS0,115200".
+    #[arg(long, env = "FLEETBOOT_KERNEL_ARGS", allow_hyphen_values = true)]
+    pub kernel_args: Option<String>,
 }

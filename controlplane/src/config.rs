@@ -2,7 +2,7 @@
 //! TOML file (`--config`, or `fleetboot.toml` in the working directory if present) > default.
 //! Flags and environment are merged by clap (`#[arg(env)]`); the file and the defaults here.
 
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -33,6 +33,33 @@ pub struct Settings {
     pub tftp: dataplane::tftp::Config,
     /// HTTP tuning.
     pub http: dataplane::http::Config,
+    /// proxyDHCP and boot menu.
+    pub boot: BootSettings,
+}
+
+/// proxyDHCP and boot script settings.
+#[derive(Debug, Clone)]
+pub struct BootSettings {
+    /// proxyDHCP on (`true`, mode `proxy`) or off.
+    pub dhcp: bool,
+    /// Interface proxyDHCP is bound to.
+    pub interface: Option<String>,
+    /// The address clients reach us on; worked out at start when unset.
+    pub server_addr: Option<Ipv4Addr>,
+    /// proxyDHCP port (67).
+    pub dhcp_port: u16,
+    /// PXE boot server port (4011).
+    pub pxe_port: u16,
+    /// UEFI PXE strategy.
+    pub uefi: dataplane::dhcp::UefiStrategy,
+    /// Menu title.
+    pub menu_title: String,
+    /// Menu timeout; zero waits.
+    pub menu_timeout: Duration,
+    /// Menu default image id (`None`: local disk).
+    pub menu_default: Option<String>,
+    /// Appended to every kernel command line.
+    pub kernel_args: String,
 }
 
 /// The TOML file. Unknown keys are an error, so a typo never silently does nothing.
@@ -51,6 +78,30 @@ pub struct FileConfig {
     tftp: TftpFile,
     #[serde(default)]
     http: HttpFile,
+    #[serde(default)]
+    dhcp: DhcpFile,
+    #[serde(default)]
+    menu: MenuFile,
+    kernel_args: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DhcpFile {
+    mode: Option<String>,
+    interface: Option<String>,
+    server_addr: Option<Ipv4Addr>,
+    port: Option<u16>,
+    pxe_port: Option<u16>,
+    uefi_pxe: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MenuFile {
+    title: Option<String>,
+    timeout_secs: Option<u64>,
+    default: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -147,6 +198,7 @@ impl Settings {
             http.write_timeout = Duration::from_millis(ms.max(10));
         }
         http.max_connections = h.max_connections.unwrap_or(http.max_connections);
+        let boot = boot_settings(args, file.dhcp, file.menu, file.kernel_args)?;
         Ok(Settings {
             data_dir: args
                 .data_dir
@@ -176,8 +228,55 @@ impl Settings {
             drain_grace,
             tftp,
             http,
+            boot,
         })
     }
+}
+
+fn boot_settings(
+    args: &ServeArgs,
+    d: DhcpFile,
+    m: MenuFile,
+    kernel_args: Option<String>,
+) -> Result<BootSettings, ConfigError> {
+    let dhcp = match args.dhcp_mode.clone().or(d.mode).as_deref() {
+        None | Some("proxy") => true,
+        Some("off") => false,
+        Some(other) => {
+            return Err(ConfigError::Invalid(format!(
+                "dhcp mode {other:?} (proxy, off)"
+            )))
+        }
+    };
+    let uefi = match args.uefi_pxe.clone().or(d.uefi_pxe).as_deref() {
+        None | Some("in-offer") => dataplane::dhcp::UefiStrategy::InOffer,
+        Some("boot-server") => dataplane::dhcp::UefiStrategy::BootServer,
+        Some(other) => {
+            return Err(ConfigError::Invalid(format!(
+                "uefi pxe strategy {other:?} (in-offer, boot-server)"
+            )))
+        }
+    };
+    Ok(BootSettings {
+        dhcp,
+        interface: args.dhcp_interface.clone().or(d.interface),
+        server_addr: args.server_addr.or(d.server_addr),
+        dhcp_port: args.dhcp_port.or(d.port).unwrap_or(67),
+        pxe_port: args.pxe_port.or(d.pxe_port).unwrap_or(4011),
+        uefi,
+        menu_title: args
+            .menu_title
+            .clone()
+            .or(m.title)
+            .unwrap_or_else(|| "fleetboot".into()),
+        menu_timeout: Duration::from_secs(args.menu_timeout.or(m.timeout_secs).unwrap_or(10)),
+        menu_default: args
+            .menu_default
+            .clone()
+            .or(m.default)
+            .filter(|d| d != "local"),
+        kernel_args: args.kernel_args.clone().or(kernel_args).unwrap_or_default(),
+    })
 }
 
 fn load_file(explicit: Option<&Path>) -> Result<FileConfig, ConfigError> {

@@ -3,12 +3,16 @@
 //! (`main.rs`) is a thin shell over this crate.
 
 pub mod api;
+pub mod boot;
 pub mod bootloaders;
 pub mod cli;
+pub mod clients;
 pub mod config;
+pub mod coordinator;
 pub mod distro;
 pub mod images;
 pub mod iso;
+pub mod netaddr;
 pub mod publish;
 pub mod scan;
 pub mod serve;

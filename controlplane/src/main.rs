@@ -1,7 +1,9 @@
 //! The `fleetboot` binary: parse the command line, set up logging, run the subcommand.
 
 use clap::Parser;
-use controlplane::cli::{Cli, Command, ImagesCommand};
+use controlplane::cli::{Cli, ClientsCommand, Command, ImagesCommand};
+use controlplane::clients::command;
+use controlplane::clients::control::Request;
 use controlplane::config::Settings;
 use controlplane::images::report;
 
@@ -27,6 +29,29 @@ fn main() -> std::process::ExitCode {
         }
         Command::Images(ImagesCommand::Show { id, json, data_dir }) => {
             report::show(&data_dir, &id, json).map(|text| print!("{text}"))
+        }
+        Command::Clients(c) => {
+            let (data_dir, request, json) = match c {
+                ClientsCommand::List { json, data_dir } => (data_dir, Request::List, json),
+                ClientsCommand::Assign {
+                    mac,
+                    image_id,
+                    once,
+                    data_dir,
+                } => (
+                    data_dir,
+                    Request::Assign {
+                        mac,
+                        image: image_id,
+                        once,
+                    },
+                    false,
+                ),
+                ClientsCommand::Unassign { mac, data_dir } => {
+                    (data_dir, Request::Unassign { mac }, false)
+                }
+            };
+            command::run(&data_dir, request, json).map(|text| print!("{text}"))
         }
     };
     match result {

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use dataplane::{Blob, BlobSlice, Catalog, CatalogHandle, Exposure};
+use dataplane::{Blob, BlobSlice, BootPolicy, Catalog, CatalogHandle, Exposure};
 
 use crate::bootloaders::Bootloader;
 use crate::images::Image;
@@ -21,6 +21,7 @@ pub struct Publisher {
     mapped: HashMap<String, (FileRecord, Arc<Blob>)>,
     published: Option<Vec<FileRecord>>,
     images: Vec<Image>,
+    boot: BootPolicy,
 }
 
 impl Publisher {
@@ -32,6 +33,7 @@ impl Publisher {
             mapped: HashMap::new(),
             published: None,
             images: Vec::new(),
+            boot: BootPolicy::default(),
         }
     }
 
@@ -41,6 +43,21 @@ impl Publisher {
             p.len() == found.len() && p.iter().zip(found).all(|(a, b)| *a == b.record)
         });
         !same
+    }
+
+    /// Sets the boot policy the next snapshot carries.
+    pub fn set_boot(&mut self, policy: BootPolicy) {
+        self.boot = policy;
+    }
+
+    /// Publishes the current files and images again (after [`Publisher::set_boot`]).
+    pub fn republish(&self) {
+        self.handle.publish(self.build());
+    }
+
+    /// Whether `name` is among the bootloaders.
+    pub fn has_bootloader(&self, name: &str) -> bool {
+        self.bootloaders.iter().any(|b| b.name == name)
     }
 
     /// Publishes a new snapshot of `found` files and the files inside `images`.
@@ -74,6 +91,7 @@ impl Publisher {
 
     fn build(&self) -> Catalog {
         let mut b = Catalog::builder();
+        b.boot_policy(self.boot.clone());
         for boot in &self.bootloaders {
             let slice = BlobSlice::whole(boot.blob.clone());
             b.insert(&boot.name, slice.clone(), Exposure::BOTH);

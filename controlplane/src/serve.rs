@@ -1,16 +1,18 @@
-//! `fleetboot serve`: wires the planes together. Opens the store, loads bootloaders, publishes
-//! the first catalog, starts the data plane and the admin service, rescans on an interval,
-//! logs boot events, and drains on SIGINT/SIGTERM.
+//! `fleetboot serve`: wires the planes together. Opens the store, loads bootloaders, starts the
+//! data plane (proxyDHCP, TFTP, HTTP), hands the store to the [`Coordinator`] (scans, clients,
+//! publishing), opens the control socket and the admin service, and drains on SIGINT/SIGTERM.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use dataplane::{BootEvent, Catalog, CatalogHandle, DataPlane, EventSink, Outcome};
 
+use crate::boot::{MenuSettings, Site};
+use crate::clients::control::{self, Response};
 use crate::config::Settings;
+use crate::coordinator::{Coordinator, Message};
 use crate::publish::Publisher;
 use crate::store::Store;
-use crate::{api, bootloaders, images, scan};
+use crate::{api, bootloaders, netaddr, scan};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -19,7 +21,7 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// # Errors
 /// Start-up failures: the database, a port that cannot be bound.
 pub fn run(settings: Settings) -> Result<(), BoxError> {
-    let store = Arc::new(Store::open(&settings.data_dir)?);
+    let store = Store::open(&settings.data_dir)?;
     for sub in scan::SERVED_ROOTS.iter().chain(&["bootloaders"]) {
         std::fs::create_dir_all(settings.data_dir.join(sub))?;
     }
@@ -38,9 +40,15 @@ pub fn run(settings: Settings) -> Result<(), BoxError> {
             tracing::info!("{line}");
         }
     }
+    let boot = &settings.boot;
+    let server = netaddr::server_addr(
+        boot.server_addr,
+        boot.interface.as_deref(),
+        settings.http_listen.ip(),
+    )?;
+    let bootfiles = bootfiles(&loaded);
     let handle = CatalogHandle::new(Catalog::default());
-    let mut publisher = Publisher::new(handle.clone(), loaded);
-    rescan(&settings, &store, &mut publisher);
+    let publisher = Publisher::new(handle.clone(), loaded);
 
     let (events, event_rx) = EventSink::bounded(65_536);
     let dataplane = DataPlane::start(
@@ -51,17 +59,48 @@ pub fn run(settings: Settings) -> Result<(), BoxError> {
             driver: settings.driver,
             tftp: settings.tftp.clone(),
             http: settings.http.clone(),
+            dhcp: boot.dhcp.then(|| dataplane::dhcp::Config {
+                dhcp_listen: (std::net::Ipv4Addr::UNSPECIFIED, boot.dhcp_port).into(),
+                pxe_listen: (std::net::Ipv4Addr::UNSPECIFIED, boot.pxe_port).into(),
+                interface: boot.interface.clone(),
+                policy: dataplane::dhcp::Policy {
+                    server,
+                    http_port: 0,
+                    bootfiles,
+                    uefi: boot.uefi,
+                },
+            }),
         },
         handle.clone(),
         events,
     )?;
-    std::thread::Builder::new()
-        .name("fleetboot-events".into())
-        .spawn(move || {
-            for event in event_rx {
-                log_event(&event);
-            }
-        })?;
+    let http_port = dataplane.http_addr().map_or(0, |a| a.port());
+    let site = Site {
+        base: format!("http://{server}:{http_port}"),
+        kernel_args: boot.kernel_args.clone(),
+        has_wimboot: publisher.has_bootloader("wimboot"),
+    };
+    let menu = MenuSettings {
+        title: boot.menu_title.clone(),
+        timeout: boot.menu_timeout,
+        default: boot.menu_default.clone(),
+    };
+    // Scans and publishes the first catalog before "ready".
+    let coordinator = Coordinator::new(settings.clone(), store, publisher, site, menu);
+    let (messages, message_rx) = crossbeam_channel::bounded::<Message>(64);
+    let commands = messages.clone();
+    control::listen(&settings.data_dir, move |request| {
+        let (reply, answer) = crossbeam_channel::bounded(1);
+        if commands.send(Message::Command(request, reply)).is_err() {
+            return Response::Error("server is shutting down".into());
+        }
+        answer
+            .recv_timeout(Duration::from_secs(5))
+            .unwrap_or_else(|_| Response::Error("server did not answer".into()))
+    })?;
+    let coordinating = std::thread::Builder::new()
+        .name("fleetboot-coordinator".into())
+        .spawn(move || coordinator.run(event_rx, message_rx))?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -77,9 +116,12 @@ pub fn run(settings: Settings) -> Result<(), BoxError> {
         .block_on(tokio::net::TcpListener::bind(settings.admin_listen))
         .map_err(|e| format!("bind admin {}: {e}", settings.admin_listen))?;
     let admin_addr = admin.local_addr()?;
+    let dhcp_addrs = dataplane.dhcp_addrs();
     tracing::info!(
         tftp = ?dataplane.tftp_addr(),
         http = ?dataplane.http_addr(),
+        dhcp = ?dhcp_addrs,
+        server = %server,
         admin = %admin_addr,
         driver = dataplane.driver(),
         cores = settings.cores,
@@ -88,31 +130,15 @@ pub fn run(settings: Settings) -> Result<(), BoxError> {
     );
     // Handlers before "ready": a SIGTERM right after start must drain, not kill.
     let signals = runtime.block_on(async { Signals::install() })?;
-    let (stop_scan, stop_rx) = crossbeam_channel::bounded::<()>(1);
-    let scanner = {
-        let settings = settings.clone();
-        let store = store.clone();
-        std::thread::Builder::new()
-            .name("fleetboot-scan".into())
-            .spawn(move || {
-                // Wakes every interval; a message (or a dropped sender) ends it.
-                while let Err(crossbeam_channel::RecvTimeoutError::Timeout) =
-                    stop_rx.recv_timeout(settings.scan_interval)
-                {
-                    rescan(&settings, &store, &mut publisher);
-                }
-            })?
-    };
+    let off = || "off".to_owned();
     // One machine-readable line on stdout: scripts and tests wait for it.
     println!(
-        "fleetboot ready tftp={} http={} admin={admin_addr} driver={}",
-        dataplane
-            .tftp_addr()
-            .map_or("off".into(), |a| a.to_string()),
-        dataplane
-            .http_addr()
-            .map_or("off".into(), |a| a.to_string()),
-        dataplane.driver()
+        "fleetboot ready tftp={} http={} admin={admin_addr} driver={} dhcp={} pxe={}",
+        dataplane.tftp_addr().map_or_else(off, |a| a.to_string()),
+        dataplane.http_addr().map_or_else(off, |a| a.to_string()),
+        dataplane.driver(),
+        dhcp_addrs.map_or_else(off, |(d, _)| d.to_string()),
+        dhcp_addrs.map_or_else(off, |(_, p)| p.to_string()),
     );
     runtime.block_on(async {
         axum::serve(admin, api::app(state))
@@ -120,48 +146,48 @@ pub fn run(settings: Settings) -> Result<(), BoxError> {
             .await
     })?;
     tracing::info!(grace = ?settings.drain_grace, "shutting down: draining transfers");
-    let _ = stop_scan.send(());
     dataplane.shutdown(settings.drain_grace);
+    let _ = messages.send(Message::Stop);
+    let _ = std::fs::remove_file(control::socket_path(&settings.data_dir));
     runtime.shutdown_timeout(Duration::from_millis(200));
-    let _ = scanner.join();
-    // The last handle: redb closes cleanly, so the next open needs no repair.
-    drop(store);
+    // The coordinator hands the store back; dropping it here closes redb cleanly.
+    if let Ok(store) = coordinating.join() {
+        drop(store);
+    }
     Ok(())
 }
 
-fn rescan(settings: &Settings, store: &Store, publisher: &mut Publisher) {
-    let found = scan::scan(&settings.data_dir);
-    if !publisher.is_stale(&found) {
-        return;
-    }
-    let known = store.images().unwrap_or_else(|e| {
-        tracing::error!(error = %e, "cannot read stored images; re-indexing");
-        Vec::new()
-    });
-    let layouts = images::load_layouts(&settings.data_dir);
-    let images = images::refresh(&found, &known, &layouts);
-    publisher.publish(&found, &images);
-    let records: Vec<_> = found.iter().map(|f| f.record.clone()).collect();
-    let recorded = store.sync_files(&records).and_then(|changed| {
-        store.sync_images(&images)?;
-        Ok(changed)
-    });
-    match recorded {
-        Ok(changed) => tracing::info!(
-            files = found.len(),
-            images = images.len(),
-            changed,
-            "catalog published"
-        ),
-        Err(e) => tracing::error!(error = %e, "catalog published but not recorded"),
+/// proxyDHCP's bootfiles from what is loaded (arm64 builds live in `arm64/`).
+fn bootfiles(loaded: &[bootloaders::Bootloader]) -> dataplane::dhcp::Bootfiles {
+    let has = |n: &str| loaded.iter().any(|b| b.name == n);
+    let pick = |n: &str| has(n).then(|| n.to_owned());
+    dataplane::dhcp::Bootfiles {
+        bios: "undionly.kpxe".into(),
+        uefi_x64: "ipxe.efi".into(),
+        uefi_ia32: pick("i386/ipxe.efi"),
+        uefi_arm64: pick("arm64/ipxe.efi"),
     }
 }
 
-fn log_event(e: &BootEvent) {
+/// One log line per boot event.
+pub(crate) fn log_event(e: &BootEvent) {
     let proto = match e.protocol {
         dataplane::Protocol::Tftp => "tftp",
         dataplane::Protocol::Http => "http",
+        dataplane::Protocol::Dhcp => "dhcp",
     };
+    if let dataplane::Detail::Dhcp(d) = &e.detail {
+        match &e.outcome {
+            Outcome::Complete => {
+                tracing::info!(proto, client = %e.client, mac = %d.mac, arch = %d.firmware, ipxe = d.ipxe, port = d.port, xid = d.xid, offered = %e.object, "answered")
+            }
+            Outcome::Refused(why) => {
+                tracing::warn!(proto, mac = %d.mac, arch = %d.firmware, why, "not answered")
+            }
+            _ => tracing::warn!(proto, mac = %d.mac, outcome = ?e.outcome, "answer failed"),
+        }
+        return;
+    }
     match &e.outcome {
         Outcome::Complete | Outcome::NoBody => {
             tracing::info!(proto, client = %e.client, object = %e.object, bytes = e.bytes, ms = e.duration.as_millis() as u64, "served")

@@ -6,6 +6,7 @@
 //! - `meta`: `&str → &str` — `schema` = "1"; `admin_password` = `sha256:<salt hex>:<hash hex>`.
 //! - `files`: `&str → &[u8]` — path relative to the data dir → JSON [`FileRecord`].
 //! - `images`: `&str → &[u8]` — image id → JSON [`Image`] (with its ISO index).
+//! - `clients`: `&str → &[u8]` — MAC (`52:54:00:12:34:56`) → JSON [`Client`].
 
 use std::path::{Path, PathBuf};
 
@@ -15,11 +16,13 @@ use redb::{
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::clients::Client;
 use crate::images::Image;
 
 const META: TableDefinition<&str, &str> = TableDefinition::new("meta");
 const FILES: TableDefinition<&str, &[u8]> = TableDefinition::new("files");
 const IMAGES: TableDefinition<&str, &[u8]> = TableDefinition::new("images");
+const CLIENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("clients");
 const SCHEMA: &str = "1";
 
 /// One served file, as last seen by a scan.
@@ -220,7 +223,36 @@ impl Store {
     /// # Errors
     /// Database failure or a corrupt record.
     pub fn images(&self) -> Result<Vec<Image>, StoreError> {
-        read_images(&self.db)
+        read_all(&self.db, IMAGES, "list images")
+    }
+
+    /// Writes (creates or replaces) client records, in one transaction.
+    ///
+    /// # Errors
+    /// Database failure.
+    pub fn put_clients<'a>(
+        &self,
+        clients: impl IntoIterator<Item = &'a Client>,
+    ) -> Result<(), StoreError> {
+        let txn = self.db.begin_write().map_err(err("save clients"))?;
+        {
+            let mut table = txn.open_table(CLIENTS).map_err(err("save clients"))?;
+            for client in clients {
+                let json = serde_json::to_vec(client).map_err(err("save clients"))?;
+                table
+                    .insert(client.mac.to_string().as_str(), json.as_slice())
+                    .map_err(err("save clients"))?;
+            }
+        }
+        txn.commit().map_err(err("save clients"))
+    }
+
+    /// Every client, sorted by MAC.
+    ///
+    /// # Errors
+    /// Database failure or a corrupt record.
+    pub fn clients(&self) -> Result<Vec<Client>, StoreError> {
+        read_all(&self.db, CLIENTS, "list clients")
     }
 }
 
@@ -257,21 +289,34 @@ impl ReadOnlyStore {
     /// # Errors
     /// Database failure or a corrupt record.
     pub fn images(&self) -> Result<Vec<Image>, StoreError> {
-        read_images(&self.db)
+        read_all(&self.db, IMAGES, "list images")
+    }
+
+    /// Every client, sorted by MAC.
+    ///
+    /// # Errors
+    /// Database failure or a corrupt record.
+    pub fn clients(&self) -> Result<Vec<Client>, StoreError> {
+        read_all(&self.db, CLIENTS, "list clients")
     }
 }
 
-fn read_images(db: &impl ReadableDatabase) -> Result<Vec<Image>, StoreError> {
-    let txn = db.begin_read().map_err(err("list images"))?;
-    let table = match txn.open_table(IMAGES) {
+/// Every JSON record of a `&str → &[u8]` table, in key order; a table never written is empty.
+fn read_all<T: serde::de::DeserializeOwned>(
+    db: &impl ReadableDatabase,
+    definition: TableDefinition<&str, &[u8]>,
+    op: &'static str,
+) -> Result<Vec<T>, StoreError> {
+    let txn = db.begin_read().map_err(err(op))?;
+    let table = match txn.open_table(definition) {
         Ok(t) => t,
         Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-        Err(e) => return Err(err("list images")(e)),
+        Err(e) => return Err(err(op)(e)),
     };
     let mut out = Vec::new();
-    for row in table.iter().map_err(err("list images"))? {
-        let (_, v) = row.map_err(err("list images"))?;
-        out.push(serde_json::from_slice(v.value()).map_err(err("list images"))?);
+    for row in table.iter().map_err(err(op))? {
+        let (_, v) = row.map_err(err(op))?;
+        out.push(serde_json::from_slice(v.value()).map_err(err(op))?);
     }
     Ok(out)
 }

@@ -113,7 +113,7 @@ impl DataPlane {
     /// # Errors
     /// Binding failures, or io_uring unavailable with [`Driver::IoUring`].
     pub fn start(
-        config: Config,
+        mut config: Config,
         catalog: CatalogHandle,
         events: EventSink,
     ) -> io::Result<DataPlane> {
@@ -153,6 +153,12 @@ impl DataPlane {
                 dhcp_addrs = Some((d.local_addr()?, p.local_addr()?));
             }
             per_core.push(CoreSockets { tftp, http, dhcp });
+        }
+        // proxyDHCP points iPXE at our own HTTP port unless told otherwise.
+        if let (Some(dhcp), Some(http)) = (config.dhcp.as_mut(), http_addr) {
+            if dhcp.policy.http_port == 0 {
+                dhcp.policy.http_port = http.port();
+            }
         }
         let drain = Arc::new(Drain::default());
         let stats = Arc::new(Stats::default());

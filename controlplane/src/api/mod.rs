@@ -35,6 +35,9 @@ struct Health {
     http_objects: usize,
     tftp_active: usize,
     tftp_malformed: u64,
+    dhcp_answered: u64,
+    dhcp_ignored: u64,
+    dhcp_malformed: u64,
 }
 
 async fn health(State(state): State<AppState>) -> Json<Health> {
@@ -49,5 +52,8 @@ async fn health(State(state): State<AppState>) -> Json<Health> {
             .tftp_active
             .load(std::sync::atomic::Ordering::Relaxed),
         tftp_malformed: Stats::read(&state.stats.tftp_malformed),
+        dhcp_answered: Stats::read(&state.stats.dhcp_answered),
+        dhcp_ignored: Stats::read(&state.stats.dhcp_ignored),
+        dhcp_malformed: Stats::read(&state.stats.dhcp_malformed),
     })
 }

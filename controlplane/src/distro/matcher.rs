@@ -233,7 +233,7 @@ pub(crate) fn try_layout(layout: &Layout, ctx: &Ctx<'_, '_>) -> Result<BootRecip
     Ok(BootRecipe {
         layout: layout.id.clone(),
         distro: layout.distro.clone(),
-        method: layout.method.clone(),
+        method: layout.method,
         kernel,
         initrds,
         cmdline,

@@ -63,7 +63,7 @@ pub struct IsoView<'a> {
 }
 
 /// How a recipe boots.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Method {
     /// Load `kernel` + `initrds` with `cmdline`.
     Kernel,

@@ -61,7 +61,7 @@ pub struct Bootfiles {
 pub struct Policy {
     /// The address clients reach TFTP and HTTP on (also next-server and server identifier).
     pub server: Ipv4Addr,
-    /// The HTTP port.
+    /// The HTTP port; 0 means the data plane's own HTTP port.
     pub http_port: u16,
     /// Bootloaders.
     pub bootfiles: Bootfiles,

@@ -1,0 +1,41 @@
+//! The boot policy the data plane serves at `/boot.ipxe`: the menu for everyone, and a script
+//! of its own for each client with an assignment. Rebuilt whenever images or assignments
+//! change.
+
+pub mod ipxe;
+pub mod script;
+
+use dataplane::{BootPolicy, ClientScript};
+
+use crate::clients::Client;
+use crate::images::Image;
+pub use script::{MenuSettings, Site};
+
+/// Builds the policy. Assignments naming an image that no longer exists fall back to the
+/// menu (and are logged), rather than leaving a machine unable to boot.
+pub fn policy(
+    images: &[Image],
+    clients: &[Client],
+    site: &Site,
+    menu: &MenuSettings,
+) -> BootPolicy {
+    let mut policy = BootPolicy::new(script::menu(images, site, menu));
+    for client in clients {
+        let Some(id) = &client.assigned else {
+            continue;
+        };
+        let Some(image) = images.iter().find(|i| &i.id == id) else {
+            tracing::warn!(mac = %client.mac, image = %id, "assigned image not found; client gets the menu");
+            continue;
+        };
+        policy.assign(
+            client.mac,
+            ClientScript {
+                script: script::image_script(image, site, client.mac),
+                image: id.clone(),
+                once: client.once,
+            },
+        );
+    }
+    policy
+}

@@ -1,0 +1,99 @@
+//! `fleetboot clients list|assign|unassign`: through the control socket of a running server,
+//! or straight on the database when none runs (the change is then picked up at next start).
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use super::control::{self, Request, Response};
+use super::Client;
+use crate::store::Store;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Runs `request` and renders its answer (`json`: machine-readable).
+///
+/// # Errors
+/// The request failed (unknown image, bad MAC, no database).
+pub fn run(data_dir: &Path, request: Request, json: bool) -> Result<String, BoxError> {
+    let response = match control::call(data_dir, &request)? {
+        Some(r) => r,
+        None => offline(data_dir, request)?,
+    };
+    match response {
+        Response::Error(e) => Err(e.into()),
+        Response::Clients(list) if json => Ok(serde_json::to_string_pretty(&list)? + "\n"),
+        Response::Clients(list) => Ok(table(&list)),
+        Response::Client(c) if json => Ok(serde_json::to_string_pretty(&c)? + "\n"),
+        Response::Client(c) => Ok(match &c.assigned {
+            Some(image) if c.once => format!("{}: boots {image} next time, then the menu\n", c.mac),
+            Some(image) => format!("{}: boots {image}\n", c.mac),
+            None => format!("{}: menu\n", c.mac),
+        }),
+    }
+}
+
+/// The same requests against the database, when no server holds it.
+fn offline(data_dir: &Path, request: Request) -> Result<Response, BoxError> {
+    if !data_dir.join("fleetboot.redb").is_file() {
+        return Err(format!(
+            "no database in {} (run `fleetboot serve` once)",
+            data_dir.display()
+        )
+        .into());
+    }
+    let store = Store::open(data_dir)?;
+    let clients = store.clients()?;
+    let (mac, assigned, once) = match &request {
+        Request::List => return Ok(Response::Clients(clients)),
+        Request::Assign { mac, image, once } => {
+            if !store.images()?.iter().any(|i| &i.id == image) {
+                return Ok(Response::Error(format!(
+                    "no image {image:?} (see `fleetboot images list`)"
+                )));
+            }
+            (mac, Some(image.clone()), *once)
+        }
+        Request::Unassign { mac } => (mac, None, false),
+    };
+    let mac = mac.parse()?;
+    let mut client = clients
+        .into_iter()
+        .find(|c| c.mac == mac)
+        .unwrap_or_else(|| Client::new(mac, crate::coordinator::unix_now()));
+    client.assigned = assigned;
+    client.once = once;
+    store.put_clients([&client])?;
+    Ok(Response::Client(Box::new(client)))
+}
+
+fn table(clients: &[Client]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<17}  {:<10}  {:<15}  {:<24}  {:<20}  LAST BOOT",
+        "MAC", "ARCH", "IP", "MACHINE", "ASSIGNED"
+    );
+    for c in clients {
+        let machine = [c.manufacturer.as_deref(), c.product.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" ");
+        let assigned = match &c.assigned {
+            Some(i) if c.once => format!("{i} (once)"),
+            Some(i) => i.clone(),
+            None => "-".into(),
+        };
+        let _ = writeln!(
+            out,
+            "{:<17}  {:<10}  {:<15}  {:<24}  {:<20}  {}",
+            c.mac.to_string(),
+            c.arch.as_deref().unwrap_or("-"),
+            c.ip.as_deref().unwrap_or("-"),
+            if machine.is_empty() { "-" } else { &machine },
+            assigned,
+            c.last_boot.as_deref().unwrap_or("-")
+        );
+    }
+    out
+}

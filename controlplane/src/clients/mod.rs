@@ -1,0 +1,160 @@
+//! Client records: every machine seen (by proxyDHCP or `/boot.ipxe`) with what it told us,
+//! and its assignment. Records are created on first sight and updated from boot events; the
+//! assignment is set by the `clients` commands.
+
+pub mod command;
+pub mod control;
+
+use dataplane::{BootEvent, Detail, Mac, ScriptServed};
+use serde::{Deserialize, Serialize};
+
+/// One machine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Client {
+    /// Hardware address.
+    #[serde(with = "mac_text")]
+    pub mac: Mac,
+    /// First seen, seconds since the epoch.
+    pub first_seen: u64,
+    /// Last seen, seconds since the epoch.
+    pub last_seen: u64,
+    /// Last address it used, when known.
+    pub ip: Option<String>,
+    /// Firmware from DHCP option 93 (`bios`, `efi-x64`, …).
+    pub arch: Option<String>,
+    /// DHCP option 60.
+    pub vendor_class: Option<String>,
+    /// SMBIOS UUID (from iPXE) or DHCP option 97.
+    pub uuid: Option<String>,
+    /// iPXE platform (`pcbios`, `efi`).
+    pub platform: Option<String>,
+    /// SMBIOS manufacturer.
+    pub manufacturer: Option<String>,
+    /// SMBIOS product.
+    pub product: Option<String>,
+    /// SMBIOS serial.
+    pub serial: Option<String>,
+    /// SMBIOS asset tag.
+    pub asset: Option<String>,
+    /// Memory, MiB.
+    pub memsize: Option<String>,
+    /// Image id it boots instead of the menu.
+    pub assigned: Option<String>,
+    /// The assignment is for the next boot only.
+    pub once: bool,
+    /// What `/boot.ipxe` last gave it: `menu` or an image id.
+    pub last_boot: Option<String>,
+}
+
+impl Client {
+    /// A record for a machine seen now for the first time.
+    pub fn new(mac: Mac, now: u64) -> Client {
+        Client {
+            mac,
+            first_seen: now,
+            last_seen: now,
+            ip: None,
+            arch: None,
+            vendor_class: None,
+            uuid: None,
+            platform: None,
+            manufacturer: None,
+            product: None,
+            serial: None,
+            asset: None,
+            memsize: None,
+            assigned: None,
+            once: false,
+            last_boot: None,
+        }
+    }
+}
+
+/// What an event changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// Nothing to record.
+    None,
+    /// Facts about the client (inventory, last seen).
+    Seen,
+    /// A once-assignment was used up: the boot policy must be rebuilt.
+    OnceServed,
+}
+
+/// The MAC an event is about, if it names one.
+pub fn mac_of(event: &BootEvent) -> Option<Mac> {
+    match &event.detail {
+        Detail::Dhcp(d) => Some(d.mac),
+        Detail::BootScript(b) => b.inventory.mac,
+        Detail::Transfer => None,
+    }
+}
+
+/// Applies `event` to `client`'s record.
+pub fn apply(client: &mut Client, event: &BootEvent, now: u64) -> Change {
+    client.last_seen = now;
+    if !event.client.ip().is_unspecified() {
+        client.ip = Some(event.client.ip().to_string());
+    }
+    match &event.detail {
+        Detail::Transfer => Change::None,
+        Detail::Dhcp(d) => {
+            // iPXE reports its own build, not the firmware; keep the firmware's word.
+            if !d.ipxe || client.arch.is_none() {
+                client.arch = Some(d.firmware.clone());
+            }
+            client.vendor_class = Some(d.vendor_class.clone());
+            if client.uuid.is_none() {
+                client.uuid.clone_from(&d.guid);
+            }
+            Change::Seen
+        }
+        Detail::BootScript(b) => {
+            let inv = &b.inventory;
+            let update = |slot: &mut Option<String>, value: &Option<String>| {
+                if value.is_some() {
+                    slot.clone_from(value);
+                }
+            };
+            update(&mut client.uuid, &inv.uuid);
+            update(&mut client.platform, &inv.platform);
+            update(&mut client.manufacturer, &inv.manufacturer);
+            update(&mut client.product, &inv.product);
+            update(&mut client.serial, &inv.serial);
+            update(&mut client.asset, &inv.asset);
+            update(&mut client.memsize, &inv.memsize);
+            match &b.served {
+                ScriptServed::Chain => Change::Seen,
+                ScriptServed::Menu => {
+                    client.last_boot = Some("menu".into());
+                    Change::Seen
+                }
+                ScriptServed::Image { id, once } => {
+                    client.last_boot = Some(id.clone());
+                    if *once && client.assigned.as_deref() == Some(id) && client.once {
+                        client.assigned = None;
+                        client.once = false;
+                        Change::OnceServed
+                    } else {
+                        Change::Seen
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Serde as `52:54:00:12:34:56`.
+mod mac_text {
+    use dataplane::Mac;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(mac: &Mac, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(mac)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Mac, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}

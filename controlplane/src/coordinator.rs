@@ -1,0 +1,228 @@
+//! The one thread that changes state: rescans the data dir, records what boot events teach
+//! about clients, answers `clients` commands, and republishes the catalog when images or
+//! assignments change. Owning the store, the publisher and the client table on one thread
+//! means no locks, and redb sees one writer.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crossbeam_channel::Receiver;
+use dataplane::{BootEvent, Mac};
+
+use crate::boot::{self, MenuSettings, Site};
+use crate::clients::control::{Request, Response};
+use crate::clients::{self, Change, Client};
+use crate::config::Settings;
+use crate::images::{self, Image};
+use crate::publish::Publisher;
+use crate::scan;
+use crate::store::Store;
+
+/// Messages from other threads.
+pub enum Message {
+    /// A `clients` command and where to send its answer.
+    Command(Request, crossbeam_channel::Sender<Response>),
+    /// Stop.
+    Stop,
+}
+
+/// The coordinator's state.
+pub struct Coordinator {
+    settings: Settings,
+    store: Store,
+    publisher: Publisher,
+    site: Site,
+    menu: MenuSettings,
+    images: Vec<Image>,
+    clients: BTreeMap<Mac, Client>,
+}
+
+/// Events handled per database transaction, at most.
+const EVENT_BATCH: usize = 4096;
+
+impl Coordinator {
+    /// Loads clients from the store, scans, publishes the first catalog.
+    pub fn new(
+        settings: Settings,
+        store: Store,
+        publisher: Publisher,
+        site: Site,
+        menu: MenuSettings,
+    ) -> Coordinator {
+        let clients = store
+            .clients()
+            .unwrap_or_else(|e| {
+                tracing::error!(error = %e, "cannot read stored clients");
+                Vec::new()
+            })
+            .into_iter()
+            .map(|c| (c.mac, c))
+            .collect();
+        let mut c = Coordinator {
+            settings,
+            store,
+            publisher,
+            site,
+            menu,
+            images: Vec::new(),
+            clients,
+        };
+        c.rescan();
+        c
+    }
+
+    /// Runs until [`Message::Stop`] or until both channels close; returns the store so the
+    /// caller decides when the database closes.
+    pub fn run(mut self, events: Receiver<BootEvent>, messages: Receiver<Message>) -> Store {
+        let mut next_scan = Instant::now() + self.settings.scan_interval;
+        loop {
+            let wait = next_scan.saturating_duration_since(Instant::now());
+            crossbeam_channel::select! {
+                recv(events) -> e => match e {
+                    Ok(first) => {
+                        let mut batch = vec![first];
+                        batch.extend(events.try_iter().take(EVENT_BATCH - 1));
+                        self.on_events(&batch);
+                    }
+                    Err(_) => return self.store,
+                },
+                recv(messages) -> m => match m {
+                    Ok(Message::Command(request, reply)) => {
+                        let _ = reply.send(self.on_request(request));
+                    }
+                    Ok(Message::Stop) | Err(_) => return self.store,
+                },
+                default(wait) => {
+                    self.rescan();
+                    next_scan = Instant::now() + self.settings.scan_interval;
+                }
+            }
+        }
+    }
+
+    fn rescan(&mut self) {
+        let found = scan::scan(&self.settings.data_dir);
+        if !self.publisher.is_stale(&found) {
+            return;
+        }
+        let known = self.store.images().unwrap_or_else(|e| {
+            tracing::error!(error = %e, "cannot read stored images; re-indexing");
+            Vec::new()
+        });
+        let layouts = images::load_layouts(&self.settings.data_dir);
+        self.images = images::refresh(&found, &known, &layouts);
+        self.publisher.set_boot(self.policy());
+        self.publisher.publish(&found, &self.images);
+        let records: Vec<_> = found.iter().map(|f| f.record.clone()).collect();
+        let recorded = self.store.sync_files(&records).and_then(|changed| {
+            self.store.sync_images(&self.images)?;
+            Ok(changed)
+        });
+        match recorded {
+            Ok(changed) => tracing::info!(
+                files = found.len(),
+                images = self.images.len(),
+                changed,
+                "catalog published"
+            ),
+            Err(e) => tracing::error!(error = %e, "catalog published but not recorded"),
+        }
+    }
+
+    fn policy(&self) -> dataplane::BootPolicy {
+        let clients: Vec<Client> = self.clients.values().cloned().collect();
+        boot::policy(&self.images, &clients, &self.site, &self.menu)
+    }
+
+    fn republish_policy(&mut self) {
+        self.publisher.set_boot(self.policy());
+        self.publisher.republish();
+    }
+
+    fn on_events(&mut self, batch: &[BootEvent]) {
+        let now = unix_now();
+        let mut touched = Vec::new();
+        let mut policy_changed = false;
+        for event in batch {
+            crate::serve::log_event(event);
+            let Some(mac) = clients::mac_of(event) else {
+                continue;
+            };
+            let client = self.clients.entry(mac).or_insert_with(|| {
+                tracing::info!(%mac, "new client");
+                Client::new(mac, now)
+            });
+            match clients::apply(client, event, now) {
+                Change::None => continue,
+                Change::Seen => {}
+                Change::OnceServed => {
+                    tracing::info!(%mac, "next-boot-once assignment used; back to the menu");
+                    policy_changed = true;
+                }
+            }
+            if !touched.contains(&mac) {
+                touched.push(mac);
+            }
+        }
+        // The policy first: a once-assignment must stop being served as soon as possible.
+        if policy_changed {
+            self.republish_policy();
+        }
+        if let Err(e) = self
+            .store
+            .put_clients(touched.iter().filter_map(|m| self.clients.get(m)))
+        {
+            tracing::error!(error = %e, "client records not saved");
+        }
+    }
+
+    fn on_request(&mut self, request: Request) -> Response {
+        match request {
+            Request::List => Response::Clients(self.clients.values().cloned().collect()),
+            Request::Assign { mac, image, once } => {
+                let mac: Mac = match mac.parse() {
+                    Ok(m) => m,
+                    Err(e) => return Response::Error(e),
+                };
+                if !self.images.iter().any(|i| i.id == image) {
+                    return Response::Error(format!(
+                        "no image {image:?} (see `fleetboot images list`)"
+                    ));
+                }
+                self.change(mac, |c| {
+                    c.assigned = Some(image);
+                    c.once = once;
+                })
+            }
+            Request::Unassign { mac } => match mac.parse() {
+                Ok(mac) => self.change(mac, |c| {
+                    c.assigned = None;
+                    c.once = false;
+                }),
+                Err(e) => Response::Error(e),
+            },
+        }
+    }
+
+    fn change(&mut self, mac: Mac, edit: impl FnOnce(&mut Client)) -> Response {
+        let client = self
+            .clients
+            .entry(mac)
+            .or_insert_with(|| Client::new(mac, unix_now()));
+        edit(client);
+        let saved = client.clone();
+        if let Err(e) = self.store.put_clients([&saved]) {
+            return Response::Error(e.to_string());
+        }
+        self.republish_policy();
+        Response::Client(Box::new(saved))
+    }
+}
+
+/// Seconds since the epoch.
+pub fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .as_secs()
+}
