@@ -1,9 +1,13 @@
 //! Fuzzes the data plane's wire codecs with arbitrary packets: TFTP datagrams, HTTP request
-//! heads (with range/conditional evaluation), and request names. Round trip where the codec
+//! heads (with range/conditional evaluation), request names, DHCP requests (decided and
+//! answered, the answer decoded back by dhcproto) and `/boot.ipxe` queries. Round trip where the codec
 //! has both directions: an ACK emitted from a parsed ACK parses back to the same block.
 #![no_main]
 
+use dataplane::dhcp::reply::{self, Bootfiles, Decision, Policy, Port, UefiStrategy};
+use dataplane::dhcp::request::{self, Seen};
 use dataplane::http::range::{select, Validators};
+use dhcproto::{Decodable, Decoder};
 use dataplane::wire::http::{parse_request, Limits};
 use dataplane::wire::tftp::{emit_ack, Packet};
 use libfuzzer_sys::fuzz_target;
@@ -27,6 +31,28 @@ fuzz_target!(|data: &[u8]| {
             let _ = select(&head, len, &validators);
         }
     }
+    if let Ok(Seen::Pxe(req)) = request::parse(data) {
+        let policy = Policy {
+            server: [10, 0, 0, 2].into(),
+            http_port: 8080,
+            bootfiles: Bootfiles {
+                bios: "undionly.kpxe".into(),
+                uefi_x64: "ipxe.efi".into(),
+                uefi_ia32: None,
+                uefi_arm64: Some("arm64/ipxe.efi".into()),
+            },
+            uefi: UefiStrategy::BootServer,
+        };
+        for port in [Port::Dhcp, Port::BootServer] {
+            if let Decision::Answer(answer) = reply::decide(&req, port, &policy) {
+                let bytes = reply::encode(&req, &answer, &policy);
+                let back = dhcproto::v4::Message::decode(&mut Decoder::new(&bytes)).unwrap();
+                assert_eq!(back.xid(), req.xid);
+                assert!(back.yiaddr().is_unspecified());
+            }
+        }
+    }
+    let _ = dataplane::Inventory::from_query(data);
     let mut key = String::new();
     if dataplane::path::normalize_into(data, &mut key).is_ok() {
         assert!(!key.split('/').any(|s| s == ".." || s.is_empty()));
