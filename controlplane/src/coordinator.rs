@@ -13,6 +13,7 @@ use crate::boot::{self, MenuSettings, Site};
 use crate::clients::control::{Request, Response};
 use crate::clients::{self, Change, Client};
 use crate::config::Settings;
+use crate::images::layout_file::LayoutFile;
 use crate::images::{self, Image};
 use crate::publish::Publisher;
 use crate::scan;
@@ -34,6 +35,7 @@ pub struct Coordinator {
     site: Site,
     menu: MenuSettings,
     images: Vec<Image>,
+    layouts: LayoutFile,
     clients: BTreeMap<Mac, Client>,
 }
 
@@ -65,6 +67,7 @@ impl Coordinator {
             site,
             menu,
             images: Vec::new(),
+            layouts: LayoutFile::default(),
             clients,
         };
         c.rescan();
@@ -102,15 +105,15 @@ impl Coordinator {
 
     fn rescan(&mut self) {
         let found = scan::scan(&self.settings.data_dir);
-        if !self.publisher.is_stale(&found) {
+        let redetect = self.layouts.reload(&self.settings.data_dir);
+        if !redetect && !self.publisher.is_stale(&found) {
             return;
         }
         let known = self.store.images().unwrap_or_else(|e| {
             tracing::error!(error = %e, "cannot read stored images; re-indexing");
             Vec::new()
         });
-        let layouts = images::load_layouts(&self.settings.data_dir);
-        self.images = images::refresh(&found, &known, &layouts);
+        self.images = images::refresh(&found, &known, self.layouts.table(), redetect);
         self.publisher.set_boot(self.policy());
         self.publisher.publish(&found, &self.images);
         let records: Vec<_> = found.iter().map(|f| f.record.clone()).collect();
@@ -190,14 +193,17 @@ impl Coordinator {
                     ));
                 }
                 self.change(mac, |c| {
-                    c.assigned = Some(image);
-                    c.once = once;
+                    if once {
+                        c.next_boot = Some(image);
+                    } else {
+                        c.assigned = Some(image);
+                    }
                 })
             }
             Request::Unassign { mac } => match mac.parse() {
                 Ok(mac) => self.change(mac, |c| {
                     c.assigned = None;
-                    c.once = false;
+                    c.next_boot = None;
                 }),
                 Err(e) => Response::Error(e),
             },

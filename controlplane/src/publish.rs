@@ -9,7 +9,7 @@ use std::sync::Arc;
 use dataplane::{Blob, BlobSlice, BootPolicy, Catalog, CatalogHandle, Exposure};
 
 use crate::bootloaders::Bootloader;
-use crate::images::Image;
+use crate::images::{manual_override, Image};
 use crate::iso::{Entry, Kind};
 use crate::scan::Found;
 use crate::store::FileRecord;
@@ -113,6 +113,19 @@ impl Publisher {
                     b.insert(
                         &format!("images/{}/{}", image.id, entry.path),
                         slice,
+                        Exposure::BOTH,
+                    );
+                }
+            }
+        }
+        // Manual overrides: files beside the ISO, served as part of the image (inserted after
+        // the ISO's own entries, so they win).
+        for image in &self.images {
+            for (served, scanned) in manual_override::served_files(image) {
+                if let Some((_, blob)) = self.mapped.get(&scanned) {
+                    b.insert(
+                        &format!("images/{}/{served}", image.id),
+                        BlobSlice::whole(blob.clone()),
                         Exposure::BOTH,
                     );
                 }

@@ -21,7 +21,12 @@ pub fn policy(
 ) -> BootPolicy {
     let mut policy = BootPolicy::new(script::menu(images, site, menu));
     for client in clients {
-        let Some(id) = &client.assigned else {
+        // The next-boot-once image comes before the permanent assignment.
+        let wanted = [(&client.next_boot, true), (&client.assigned, false)];
+        let Some((id, once)) = wanted
+            .into_iter()
+            .find_map(|(id, once)| id.as_ref().map(|id| (id, once)))
+        else {
             continue;
         };
         let Some(image) = images.iter().find(|i| &i.id == id) else {
@@ -33,7 +38,7 @@ pub fn policy(
             ClientScript {
                 script: script::image_script(image, site, client.mac),
                 image: id.clone(),
-                once: client.once,
+                once,
             },
         );
     }

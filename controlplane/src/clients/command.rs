@@ -24,11 +24,13 @@ pub fn run(data_dir: &Path, request: Request, json: bool) -> Result<String, BoxE
         Response::Clients(list) if json => Ok(serde_json::to_string_pretty(&list)? + "\n"),
         Response::Clients(list) => Ok(table(&list)),
         Response::Client(c) if json => Ok(serde_json::to_string_pretty(&c)? + "\n"),
-        Response::Client(c) => Ok(match &c.assigned {
-            Some(image) if c.once => format!("{}: boots {image} next time, then the menu\n", c.mac),
-            Some(image) => format!("{}: boots {image}\n", c.mac),
-            None => format!("{}: menu\n", c.mac),
-        }),
+        Response::Client(c) => {
+            let then = c.assigned.as_deref().unwrap_or("the menu");
+            Ok(match &c.next_boot {
+                Some(next) => format!("{}: boots {next} next time, then {then}\n", c.mac),
+                None => format!("{}: boots {then}\n", c.mac),
+            })
+        }
     }
 }
 
@@ -60,8 +62,13 @@ fn offline(data_dir: &Path, request: Request) -> Result<Response, BoxError> {
         .into_iter()
         .find(|c| c.mac == mac)
         .unwrap_or_else(|| Client::new(mac, crate::coordinator::unix_now()));
-    client.assigned = assigned;
-    client.once = once;
+    match (assigned, once) {
+        (Some(image), true) => client.next_boot = Some(image),
+        (assigned, _) => {
+            client.assigned = assigned;
+            client.next_boot = None;
+        }
+    }
     store.put_clients([&client])?;
     Ok(Response::Client(Box::new(client)))
 }
@@ -79,10 +86,11 @@ fn table(clients: &[Client]) -> String {
             .flatten()
             .collect::<Vec<_>>()
             .join(" ");
-        let assigned = match &c.assigned {
-            Some(i) if c.once => format!("{i} (once)"),
-            Some(i) => i.clone(),
-            None => "-".into(),
+        let assigned = match (&c.next_boot, &c.assigned) {
+            (Some(next), Some(i)) => format!("{next} (once), {i}"),
+            (Some(next), None) => format!("{next} (once)"),
+            (None, Some(i)) => i.clone(),
+            (None, None) => "-".into(),
         };
         let _ = writeln!(
             out,

@@ -1,6 +1,6 @@
 //! Client records: every machine seen (by proxyDHCP or `/boot.ipxe`) with what it told us,
 //! and its assignment. Records are created on first sight and updated from boot events; the
-//! assignment is set by the `clients` commands.
+//! assignments (permanent, and next-boot-once) are set by the `clients` commands.
 
 pub mod command;
 pub mod control;
@@ -40,8 +40,8 @@ pub struct Client {
     pub memsize: Option<String>,
     /// Image id it boots instead of the menu.
     pub assigned: Option<String>,
-    /// The assignment is for the next boot only.
-    pub once: bool,
+    /// Image id it boots next time only (before `assigned`); cleared once served.
+    pub next_boot: Option<String>,
     /// What `/boot.ipxe` last gave it: `menu` or an image id.
     pub last_boot: Option<String>,
 }
@@ -64,7 +64,7 @@ impl Client {
             asset: None,
             memsize: None,
             assigned: None,
-            once: false,
+            next_boot: None,
             last_boot: None,
         }
     }
@@ -131,9 +131,8 @@ pub fn apply(client: &mut Client, event: &BootEvent, now: u64) -> Change {
                 }
                 ScriptServed::Image { id, once } => {
                     client.last_boot = Some(id.clone());
-                    if *once && client.assigned.as_deref() == Some(id) && client.once {
-                        client.assigned = None;
-                        client.once = false;
+                    if *once && client.next_boot.as_deref() == Some(id) {
+                        client.next_boot = None;
                         Change::OnceServed
                     } else {
                         Change::Seen

@@ -2,8 +2,11 @@
 //! folders (`linux/servers/x.iso` → `linux` › `servers`), and an index of its files (see
 //! [`crate::iso`]) so that every file inside is served as a slice of the ISO's mapping at
 //! `images/<id>/<path inside the ISO>` — no extraction, no copy. Indexes are kept in redb and
-//! reused while the ISO's size, mtime and inode are unchanged.
+//! reused while the ISO's size, mtime and inode are unchanged. Recipes come from the layout
+//! table ([`layout_file`]) unless files beside the ISO override them ([`manual_override`]).
 
+pub mod layout_file;
+pub mod manual_override;
 pub mod report;
 
 use serde::{Deserialize, Serialize};
@@ -82,9 +85,10 @@ pub fn group_of(rel: &str) -> Vec<String> {
 }
 
 /// Builds the image list from a scan, reusing indexes from `known` (by path) when the file is
-/// unchanged, and detecting the layout of new ones with `layouts`. A broken image gets its
-/// error recorded; it never affects the others.
-pub fn refresh(found: &[Found], known: &[Image], layouts: &Layouts) -> Vec<Image> {
+/// unchanged, and detecting the layout of new ones with `layouts` (of every one when
+/// `redetect`: the table changed). Manual overrides among `found` are applied last. A broken
+/// image gets its error recorded; it never affects the others.
+pub fn refresh(found: &[Found], known: &[Image], layouts: &Layouts, redetect: bool) -> Vec<Image> {
     found
         .iter()
         .filter_map(|f| {
@@ -92,39 +96,70 @@ pub fn refresh(found: &[Found], known: &[Image], layouts: &Layouts) -> Vec<Image
             is_iso(rel).then_some((f, rel))
         })
         .map(|(f, rel)| {
-            if let Some(old) = known.iter().find(|i| i.path == rel && i.stamp == f.record) {
-                return old.clone();
-            }
-            let started = std::time::Instant::now();
-            let source = FileSource::open(&f.abs).map_err(|e| format!("cannot open: {e}"));
-            let index = source
-                .as_ref()
-                .map_err(Clone::clone)
-                .and_then(|src| IsoIndex::read(src).map_err(|e| e.to_string()));
-            let recipe = match (&source, &index) {
-                (Ok(src), Ok(ix)) => Some(detect(src, ix, layouts)),
-                _ => None,
+            let mut image = match known.iter().find(|i| i.path == rel && i.stamp == f.record) {
+                Some(old) => reuse(old, f, layouts, redetect),
+                None => index(f, rel, layouts),
             };
-            match &index {
-                Ok(ix) => tracing::info!(
-                    iso = rel,
-                    files = ix.entries.len(),
-                    ms = started.elapsed().as_millis() as u64,
-                    "indexed"
-                ),
-                Err(e) => tracing::warn!(iso = rel, error = %e, "cannot index ISO; it is still served whole"),
-            }
-            Image {
-                id: image_id(rel),
-                path: rel.to_owned(),
-                group: group_of(rel),
-                size: f.record.size,
-                stamp: f.record.clone(),
-                index,
-                recipe,
-            }
+            image.recipe = manual_override::apply(rel, image.recipe.take(), found);
+            image
         })
         .collect()
+}
+
+/// An unchanged ISO keeps its index. Its recipe is detected again when the table changed, or
+/// when an override replaced it (the override may have changed or gone, and the detected
+/// recipe is what remains).
+fn reuse(old: &Image, f: &Found, layouts: &Layouts, redetect: bool) -> Image {
+    let mut image = old.clone();
+    if !redetect && !manual_override::is_applied(old.recipe.as_ref()) {
+        return image;
+    }
+    image.recipe = old
+        .index
+        .as_ref()
+        .ok()
+        .and_then(|ix| match FileSource::open(&f.abs) {
+            Ok(src) => Some(detect(&src, ix, layouts)),
+            Err(e) => {
+                tracing::warn!(iso = %old.path, error = %e, "cannot open ISO to detect its layout");
+                None
+            }
+        });
+    image
+}
+
+/// Indexes a new or changed ISO and detects its layout.
+fn index(f: &Found, rel: &str, layouts: &Layouts) -> Image {
+    let started = std::time::Instant::now();
+    let source = FileSource::open(&f.abs).map_err(|e| format!("cannot open: {e}"));
+    let index = source
+        .as_ref()
+        .map_err(Clone::clone)
+        .and_then(|src| IsoIndex::read(src).map_err(|e| e.to_string()));
+    let recipe = match (&source, &index) {
+        (Ok(src), Ok(ix)) => Some(detect(src, ix, layouts)),
+        _ => None,
+    };
+    match &index {
+        Ok(ix) => tracing::info!(
+            iso = rel,
+            files = ix.entries.len(),
+            ms = started.elapsed().as_millis() as u64,
+            "indexed"
+        ),
+        Err(e) => {
+            tracing::warn!(iso = rel, error = %e, "cannot index ISO; it is still served whole")
+        }
+    }
+    Image {
+        id: image_id(rel),
+        path: rel.to_owned(),
+        group: group_of(rel),
+        size: f.record.size,
+        stamp: f.record.clone(),
+        index,
+        recipe,
+    }
 }
 
 /// Runs the layout table over an indexed ISO, reading small text files through `src`.
@@ -148,19 +183,6 @@ fn detect(src: &FileSource, index: &IsoIndex, layouts: &Layouts) -> BootRecipe {
         paths: &paths,
         read_text: &read_text,
     })
-}
-
-/// The layout table: built-in, plus `<data dir>/layouts.toml` when present. A broken user
-/// file is reported and ignored, never fatal.
-pub fn load_layouts(data_dir: &std::path::Path) -> Layouts {
-    let path = data_dir.join("layouts.toml");
-    match std::fs::read_to_string(&path) {
-        Ok(text) => Layouts::with_overrides(&text).unwrap_or_else(|e| {
-            tracing::error!(file = %path.display(), error = %e, "user layouts ignored");
-            Layouts::builtin()
-        }),
-        Err(_) => Layouts::builtin(),
-    }
 }
 
 #[cfg(test)]
