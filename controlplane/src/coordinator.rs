@@ -3,7 +3,8 @@
 //! assignments change. Owning the store, the publisher and the client table on one thread
 //! means no locks, and redb sees one writer.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crossbeam_channel::Receiver;
@@ -37,6 +38,8 @@ pub struct Coordinator {
     images: Vec<Image>,
     layouts: LayoutFile,
     clients: BTreeMap<Mac, Client>,
+    /// Last address of each client, for transfers (which carry only an address).
+    by_ip: HashMap<IpAddr, Mac>,
 }
 
 /// Events handled per database transaction, at most.
@@ -51,7 +54,7 @@ impl Coordinator {
         site: Site,
         menu: MenuSettings,
     ) -> Coordinator {
-        let clients = store
+        let clients: BTreeMap<Mac, Client> = store
             .clients()
             .unwrap_or_else(|e| {
                 tracing::error!(error = %e, "cannot read stored clients");
@@ -68,6 +71,10 @@ impl Coordinator {
             menu,
             images: Vec::new(),
             layouts: LayoutFile::default(),
+            by_ip: clients
+                .values()
+                .filter_map(|c| Some((c.ip.as_deref()?.parse().ok()?, c.mac)))
+                .collect(),
             clients,
         };
         c.rescan();
@@ -148,15 +155,17 @@ impl Coordinator {
         let mut policy_changed = false;
         for event in batch {
             crate::serve::log_event(event);
-            let Some(mac) = clients::mac_of(event) else {
+            let Some(mac) = clients::mac_of(event).or_else(|| self.mac_by_address(event)) else {
                 continue;
             };
             let client = self.clients.entry(mac).or_insert_with(|| {
                 tracing::info!(%mac, "new client");
                 Client::new(mac, now)
             });
+            if !event.client.ip().is_unspecified() {
+                self.by_ip.insert(event.client.ip(), mac);
+            }
             match clients::apply(client, event, now) {
-                Change::None => continue,
                 Change::Seen => {}
                 Change::OnceServed => {
                     tracing::info!(%mac, "next-boot-once assignment used; back to the menu");
@@ -177,6 +186,16 @@ impl Coordinator {
         {
             tracing::error!(error = %e, "client records not saved");
         }
+    }
+
+    /// For transfers, which carry only an address: a known client's last address, else the
+    /// kernel's ARP table (which only knows machines on our own links).
+    fn mac_by_address(&self, event: &BootEvent) -> Option<Mac> {
+        let ip = event.client.ip();
+        self.by_ip
+            .get(&ip)
+            .copied()
+            .or_else(|| clients::arp::lookup(ip))
     }
 
     fn on_request(&mut self, request: Request) -> Response {

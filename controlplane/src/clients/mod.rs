@@ -2,6 +2,7 @@
 //! and its assignment. Records are created on first sight and updated from boot events; the
 //! assignments (permanent, and next-boot-once) are set by the `clients` commands.
 
+pub mod arp;
 pub mod command;
 pub mod control;
 
@@ -73,8 +74,6 @@ impl Client {
 /// What an event changes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
-    /// Nothing to record.
-    None,
     /// Facts about the client (inventory, last seen).
     Seen,
     /// A once-assignment was used up: the boot policy must be rebuilt.
@@ -97,7 +96,7 @@ pub fn apply(client: &mut Client, event: &BootEvent, now: u64) -> Change {
         client.ip = Some(event.client.ip().to_string());
     }
     match &event.detail {
-        Detail::Transfer => Change::None,
+        Detail::Transfer => Change::Seen,
         Detail::Dhcp(d) => {
             // iPXE reports its own build, not the firmware; keep the firmware's word.
             if !d.ipxe || client.arch.is_none() {

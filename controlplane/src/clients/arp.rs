@@ -1,0 +1,48 @@
+//! Who is behind an IP address: the kernel's ARP table (`/proc/net/arp`). TFTP and HTTP
+//! requests carry only an address; this lets a machine's first TFTP fetch (firmware that did
+//! its own DHCP, no proxy answer) still create or refresh its client record.
+
+use std::net::IpAddr;
+
+use dataplane::Mac;
+
+/// The MAC the kernel has for `ip`, if a complete entry exists.
+pub fn lookup(ip: IpAddr) -> Option<Mac> {
+    let table = std::fs::read_to_string("/proc/net/arp").ok()?;
+    find(&table, ip)
+}
+
+/// Looks `ip` up in the text of `/proc/net/arp`.
+fn find(table: &str, ip: IpAddr) -> Option<Mac> {
+    let wanted = ip.to_string();
+    table.lines().skip(1).find_map(|line| {
+        let mut fields = line.split_whitespace();
+        let (addr, _hw_type, flags, mac) = (
+            fields.next()?,
+            fields.next()?,
+            fields.next()?,
+            fields.next()?,
+        );
+        // ATF_COM (0x2): the entry is complete; incomplete ones read as all zeros.
+        let complete = u32::from_str_radix(flags.trim_start_matches("0x"), 16).ok()? & 0x2 != 0;
+        (addr == wanted && complete).then(|| mac.parse().ok())?
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_complete_entries_only() {
+        let table =
+            "IP address       HW type     Flags       HW address            Mask     Device\n\
+10.0.0.50        0x1         0x2         52:54:00:12:34:56     *        br0\n\
+10.0.0.51        0x1         0x0         00:00:00:00:00:00     *        br0\n";
+        let mac = find(table, "10.0.0.50".parse().unwrap());
+        assert_eq!(mac, Some("52:54:00:12:34:56".parse().unwrap()));
+        assert_eq!(find(table, "10.0.0.51".parse().unwrap()), None);
+        assert_eq!(find(table, "10.0.0.52".parse().unwrap()), None);
+        assert_eq!(find("garbage", "10.0.0.50".parse().unwrap()), None);
+    }
+}
