@@ -1,6 +1,7 @@
 //! Criterion benches of the data plane's per-packet and per-request work, without I/O:
 //! TFTP codec and window bookkeeping, HTTP head parse + range selection + head render, name
-//! normalisation + catalog lookup. Throughput is in payload bytes (or requests) so the
+//! normalisation + catalog lookup, proxyDHCP decode + decide + encode, `/boot.ipxe` query
+//! parse + policy lookup. Throughput is in payload bytes (or requests) so the
 //! report reads directly against line rate: 10 GbE = 1.25 GB/s, 25 GbE = 3.125 GB/s,
 //! 100 GbE = 12.5 GB/s per core.
 
@@ -8,6 +9,9 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use dataplane::dhcp::reply::{self, Bootfiles, Decision, Policy, Port, UefiStrategy};
+use dataplane::dhcp::request::{self as dhcp_request, Seen};
+use dataplane::http::boot_script;
 use dataplane::http::range::{self, Validators};
 use dataplane::tftp::options::{negotiate, Limits};
 use dataplane::tftp::session::{Status, Transfer, Transmit};
@@ -16,7 +20,7 @@ use dataplane::wire::http_response::{
     render_response, ContentRange, ResponseHead, Status as HttpStatus,
 };
 use dataplane::wire::tftp::{self, Packet, RequestOptions};
-use dataplane::{path, Blob, BlobSlice, Catalog, Exposure};
+use dataplane::{path, Blob, BlobSlice, BootPolicy, Catalog, ClientScript, Exposure, Mac};
 
 const RRQ: &[u8] = b"\x00\x01files/ubuntu/casper/vmlinuz\x00octet\x00blksize\x001468\x00tsize\x000\x00windowsize\x0016\x00";
 const IPXE_GET: &[u8] = b"GET /isos/ubuntu-24.04.iso HTTP/1.1\r\nConnection: keep-alive\r\nUser-Agent: iPXE/1.21.1+ (g988d2)\r\nHost: 10.0.0.2:8080\r\nRange: bytes=1048576-2097151\r\n\r\n";
@@ -142,9 +146,79 @@ fn catalog_lookup(c: &mut Criterion) {
     g.finish();
 }
 
+/// A BIOS PXE DISCOVER as firmware sends it: BOOTP header, cookie, options 53, 60, 93, 97.
+fn pxe_discover() -> Vec<u8> {
+    let mut p = vec![0u8; 236];
+    p[..4].copy_from_slice(&[1, 1, 6, 0]);
+    p[4..8].copy_from_slice(&0xdead_beef_u32.to_be_bytes());
+    p[10] = 0x80;
+    p[28..34].copy_from_slice(&[0x52, 0x54, 0, 0x12, 0x34, 0x56]);
+    p.extend_from_slice(&[99, 130, 83, 99, 53, 1, 1]);
+    let class = b"PXEClient:Arch:00000:UNDI:002001";
+    p.extend_from_slice(&[60, class.len() as u8]);
+    p.extend_from_slice(class);
+    p.extend_from_slice(&[93, 2, 0, 0, 97, 17]);
+    p.extend_from_slice(&[0; 17]);
+    p.push(255);
+    p
+}
+
+fn proxy_dhcp(c: &mut Criterion) {
+    let mut g = c.benchmark_group("dhcp");
+    g.throughput(Throughput::Elements(1));
+    let discover = pxe_discover();
+    let policy = Policy {
+        server: [10, 0, 0, 2].into(),
+        http_port: 8080,
+        bootfiles: Bootfiles {
+            bios: "undionly.kpxe".into(),
+            uefi_x64: "ipxe.efi".into(),
+            uefi_ia32: None,
+            uefi_arm64: None,
+        },
+        uefi: UefiStrategy::InOffer,
+    };
+    g.bench_function("discover_to_offer", |b| {
+        b.iter(|| {
+            let Ok(Seen::Pxe(req)) = dhcp_request::parse(black_box(&discover)) else {
+                unreachable!("the bench packet is a PXE DISCOVER")
+            };
+            match reply::decide(&req, Port::Dhcp, &policy) {
+                Decision::Answer(a) => reply::encode(&req, &a, &policy).len(),
+                _ => 0,
+            }
+        })
+    });
+    g.finish();
+}
+
+fn boot_script_lookup(c: &mut Criterion) {
+    let mut g = c.benchmark_group("boot_script");
+    g.throughput(Throughput::Elements(1));
+    let mut policy = BootPolicy::new("#!ipxe\nmenu\n".repeat(200));
+    for n in 0..10_000u32 {
+        let b = n.to_be_bytes();
+        policy.assign(
+            Mac([0x52, 0x54, b[0], b[1], b[2], b[3]]),
+            ClientScript {
+                script: format!(
+                    "#!ipxe\nkernel http://10.0.0.2:8080/images/x/vmlinuz n={n}\nboot\n"
+                ),
+                image: "x".into(),
+                once: false,
+            },
+        );
+    }
+    let query = b"mac=52:54:00:00:13:88&uuid=4c4c4544-0042-3510-8052-b4c04f4e4d32&arch=x86_64&platform=efi&manufacturer=Dell%20Inc.&product=PowerEdge%20R650&serial=ABC1234&asset=&memsize=262144";
+    g.bench_function("query_to_script_10k_clients", |b| {
+        b.iter(|| boot_script::respond(&policy, black_box(query)).0.len())
+    });
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1));
-    targets = tftp, http_request, catalog_lookup
+    targets = tftp, http_request, catalog_lookup, proxy_dhcp, boot_script_lookup
 }
 criterion_main!(benches);
