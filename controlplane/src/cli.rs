@@ -147,6 +147,10 @@ pub struct ServeArgs {
     /// [default: in-offer].
     #[arg(long, env = "FLEETBOOT_UEFI_PXE")]
     pub uefi_pxe: Option<String>,
+    /// iPXE build for x86-64 UEFI: ipxe.efi (own drivers) or snponly.efi (firmware's network
+    /// driver) [default: ipxe.efi].
+    #[arg(long, env = "FLEETBOOT_UEFI_BOOTFILE")]
+    pub uefi_bootfile: Option<String>,
     /// Menu title [default: fleetboot].
     #[arg(long, env = "FLEETBOOT_MENU_TITLE")]
     pub menu_title: Option<String>,

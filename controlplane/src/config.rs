@@ -52,6 +52,8 @@ pub struct BootSettings {
     pub pxe_port: u16,
     /// UEFI PXE strategy.
     pub uefi: dataplane::dhcp::UefiStrategy,
+    /// The x86-64 UEFI bootloader offered.
+    pub uefi_bootfile: String,
     /// Menu title.
     pub menu_title: String,
     /// Menu timeout; zero waits.
@@ -94,6 +96,7 @@ struct DhcpFile {
     port: Option<u16>,
     pxe_port: Option<u16>,
     uefi_pxe: Option<String>,
+    uefi_bootfile: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -264,6 +267,11 @@ fn boot_settings(
         dhcp_port: args.dhcp_port.or(d.port).unwrap_or(67),
         pxe_port: args.pxe_port.or(d.pxe_port).unwrap_or(4011),
         uefi,
+        uefi_bootfile: args
+            .uefi_bootfile
+            .clone()
+            .or(d.uefi_bootfile)
+            .unwrap_or_else(|| "ipxe.efi".into()),
         menu_title: args
             .menu_title
             .clone()

@@ -46,7 +46,7 @@ pub fn run(settings: Settings) -> Result<(), BoxError> {
         boot.interface.as_deref(),
         settings.http_listen.ip(),
     )?;
-    let bootfiles = bootfiles(&loaded);
+    let bootfiles = bootfiles(&loaded, &boot.uefi_bootfile);
     let handle = CatalogHandle::new(Catalog::default());
     let publisher = Publisher::new(handle.clone(), loaded);
 
@@ -158,12 +158,18 @@ pub fn run(settings: Settings) -> Result<(), BoxError> {
 }
 
 /// proxyDHCP's bootfiles from what is loaded (arm64 builds live in `arm64/`).
-fn bootfiles(loaded: &[bootloaders::Bootloader]) -> dataplane::dhcp::Bootfiles {
+fn bootfiles(loaded: &[bootloaders::Bootloader], uefi_x64: &str) -> dataplane::dhcp::Bootfiles {
     let has = |n: &str| loaded.iter().any(|b| b.name == n);
     let pick = |n: &str| has(n).then(|| n.to_owned());
+    if !has(uefi_x64) {
+        tracing::warn!(
+            bootfile = uefi_x64,
+            "the UEFI bootfile is not among the bootloaders; UEFI clients will fail to fetch it"
+        );
+    }
     dataplane::dhcp::Bootfiles {
         bios: "undionly.kpxe".into(),
-        uefi_x64: "ipxe.efi".into(),
+        uefi_x64: uefi_x64.to_owned(),
         uefi_ia32: pick("i386/ipxe.efi"),
         uefi_arm64: pick("arm64/ipxe.efi"),
     }
