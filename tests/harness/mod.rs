@@ -2,6 +2,8 @@
 //! throw-away data dir, runs real clients (tftp-hpa, atftp, curl) with time limits, and
 //! cleans up. The driver under test comes from `FLEETBOOT_TEST_DRIVER` (io-uring | epoll).
 
+pub mod lab;
+
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -77,14 +79,46 @@ pub struct Server {
     pub http: SocketAddr,
     /// Admin address.
     pub admin: SocketAddr,
+    /// proxyDHCP address (port 67), when on.
+    pub dhcp: Option<SocketAddr>,
+    /// PXE boot-server address (port 4011), when on.
+    pub pxe: Option<SocketAddr>,
+    netns: Option<String>,
     log: PathBuf,
     dir: TempDir,
 }
+
+/// Flags the harness sets unless a test passes its own: loopback with ephemeral ports, and no
+/// proxyDHCP (its ports are privileged and shared by the whole host).
+const DEFAULT_FLAGS: [(&str, &str); 4] = [
+    ("--tftp-listen", "127.0.0.1:0"),
+    ("--http-listen", "127.0.0.1:0"),
+    ("--admin-listen", "127.0.0.1:0"),
+    ("--dhcp-mode", "off"),
+];
 
 impl Server {
     /// Starts a server on `data` prepared by `prepare` (called with the data dir before start),
     /// with extra flags.
     pub fn start_with(prepare: impl FnOnce(&Path), extra: &[&str]) -> Server {
+        Server::launch(Command::new(binary()), None, prepare, extra)
+    }
+
+    /// Like [`Server::start_with`], inside the network namespace `netns`: its clients
+    /// ([`Server::command`], [`Server::health`]) run there too.
+    pub fn start_in_netns(netns: &str, prepare: impl FnOnce(&Path), extra: &[&str]) -> Server {
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", netns]).arg(binary());
+        Server::launch(cmd, Some(netns.to_string()), prepare, extra)
+    }
+
+    /// Runs `cmd` (the fleetboot binary, possibly behind a prefix) as `serve`.
+    fn launch(
+        mut cmd: Command,
+        netns: Option<String>,
+        prepare: impl FnOnce(&Path),
+        extra: &[&str],
+    ) -> Server {
         let dir = TempDir::new("srv");
         let data = dir.path().join("data");
         let scratch = dir.path().join("scratch");
@@ -93,16 +127,14 @@ impl Server {
         std::fs::create_dir_all(&scratch).unwrap();
         prepare(&data);
         let log = dir.path().join("server.log");
-        let mut child = Command::new(binary())
-            .args(["serve", "--data-dir"])
-            .arg(&data)
+        cmd.args(["serve", "--data-dir"]).arg(&data);
+        for (flag, value) in DEFAULT_FLAGS {
+            if !extra.contains(&flag) {
+                cmd.args([flag, value]);
+            }
+        }
+        let mut child = cmd
             .args([
-                "--tftp-listen",
-                "127.0.0.1:0",
-                "--http-listen",
-                "127.0.0.1:0",
-                "--admin-listen",
-                "127.0.0.1:0",
                 "--cores",
                 "2",
                 "--scan-interval-ms",
@@ -142,18 +174,32 @@ impl Server {
             ready.contains(&format!("driver={want}")),
             "asked for {want}: {ready}"
         );
-        let field = |name: &str| -> SocketAddr {
+        let value = |name: &str| {
             ready
                 .split_whitespace()
-                .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+                .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+        };
+        let field = |name: &str| -> SocketAddr {
+            value(name)
                 .and_then(|v| v.parse().ok())
                 .unwrap_or_else(|| panic!("no {name} in {ready:?}"))
+        };
+        // A listener that may be "off" (or absent on a server without it).
+        let optional = |name: &str| -> Option<SocketAddr> {
+            let v = value(name).filter(|v| *v != "off")?;
+            Some(
+                v.parse()
+                    .unwrap_or_else(|_| panic!("bad {name} in {ready:?}")),
+            )
         };
         Server {
             tftp: field("tftp"),
             http: field("http"),
             admin: field("admin"),
+            dhcp: optional("dhcp"),
+            pxe: optional("pxe"),
             child: Some(child),
+            netns,
             data,
             scratch,
             log,
@@ -201,10 +247,22 @@ impl Server {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// A command running `program` where the server runs (its network namespace, if any).
+    pub fn command(&self, program: &str) -> Command {
+        match &self.netns {
+            Some(ns) => {
+                let mut cmd = Command::new("ip");
+                cmd.args(["netns", "exec", ns, program]);
+                cmd
+            }
+            None => Command::new(program),
+        }
+    }
+
     /// The admin `/health` JSON body.
     pub fn health(&self) -> String {
         let out = run(
-            Command::new("curl").args([
+            self.command("curl").args([
                 "-sS",
                 "--max-time",
                 "5",

@@ -1,0 +1,373 @@
+//! Whole network boots in a namespace lab: real firmware (SeaBIOS with the iPXE ROM, OVMF's
+//! own PXE) beside a plain DHCP server, fleetboot's proxyDHCP and TFTP/HTTP, the test ISOs'
+//! kernels started with their recipe's command line; assignments, client inventory, a
+//! perfdhcp burst and garbage on the DHCP ports. Needs root, QEMU, OVMF, dnsmasq, perfdhcp.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use fleetboot_tests::lab::{Firmware, Guest, Lab};
+use fleetboot_tests::{binary, random_bytes, run, Server};
+
+/// One boot under TCG takes ~20 s; this leaves room for two at once on two cores.
+const BOOT_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// `PXEClient:Arch:00000:UNDI:002001`, the vendor class of a BIOS PXE ROM.
+const PXE_VENDOR_CLASS: &str = "PXEClient:Arch:00000:UNDI:002001";
+
+/// Builds the test ISOs (cached by the script) into `dir`.
+fn build_test_isos(dir: &Path) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tools/build-test-isos.sh");
+    let o = run(Command::new(script).arg(dir), 900);
+    assert!(o.status.success(), "build-test-isos.sh: {o:?}");
+}
+
+/// Image id per test ISO (keyed by its layout, the ISO's file stem). Ids depend only on the
+/// path under `isos/`, so one throw-away server tells the ids every lab server will use.
+fn image_id(layout: &str) -> &'static str {
+    static IDS: OnceLock<HashMap<String, String>> = OnceLock::new();
+    let ids = IDS.get_or_init(|| {
+        let mut s = Server::start_with(|data| build_test_isos(&data.join("isos")), &[]);
+        let images = images_json(&s.data);
+        s.stop();
+        images
+            .iter()
+            .map(|i| {
+                let path = i["path"].as_str().unwrap();
+                let layout = path.strip_suffix(".iso").unwrap_or(path).to_string();
+                (layout, i["id"].as_str().unwrap().to_string())
+            })
+            .collect()
+    });
+    ids.get(layout)
+        .unwrap_or_else(|| panic!("no test ISO {layout}: {ids:?}"))
+}
+
+fn images_json(data: &Path) -> Vec<serde_json::Value> {
+    fleetboot_json(&["images", "list", "--json", "--data-dir"], data)
+}
+
+/// `fleetboot clients list --json`.
+fn clients_json(s: &Server) -> Vec<serde_json::Value> {
+    fleetboot_json(&["clients", "list", "--json", "--data-dir"], &s.data)
+}
+
+fn fleetboot_json(args: &[&str], data: &Path) -> Vec<serde_json::Value> {
+    let o = run(Command::new(binary()).args(args).arg(data), 30);
+    assert!(o.status.success(), "fleetboot {args:?}: {o:?}");
+    serde_json::from_slice::<serde_json::Value>(&o.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stdout)))
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+/// `fleetboot clients ARGS --data-dir D`, which must succeed.
+fn clients_cli(s: &Server, args: &[&str]) {
+    let o = run(
+        Command::new(binary())
+            .arg("clients")
+            .args(args)
+            .arg("--data-dir")
+            .arg(&s.data),
+        30,
+    );
+    assert!(o.status.success(), "fleetboot clients {args:?}: {o:?}");
+}
+
+/// fleetboot in the lab's server namespace answering proxyDHCP on `fb0`, with the test ISOs
+/// and `default_layout` as the menu's default after one second.
+fn lab_server(lab: &Lab, default_layout: &str, extra: &[&str]) -> Server {
+    let addr = lab.server_addr().to_string();
+    let mut flags = vec![
+        "--dhcp-mode",
+        "proxy",
+        "--dhcp-interface",
+        "fb0",
+        "--server-addr",
+        &addr,
+        "--tftp-listen",
+        "0.0.0.0:69",
+        "--http-listen",
+        "0.0.0.0:8080",
+        "--kernel-args",
+        "console=ttyS0",
+        "--menu-timeout",
+        "1",
+        "--menu-default",
+        image_id(default_layout),
+    ];
+    flags.extend_from_slice(extra);
+    let s = Server::start_in_netns(
+        &lab.netns("server"),
+        |data| build_test_isos(&data.join("isos")),
+        &flags,
+    );
+    assert!(s.dhcp.is_some() && s.pxe.is_some(), "proxyDHCP is off");
+    s
+}
+
+/// A MAC of this lab.
+fn mac(lab: &Lab, i: u8) -> String {
+    format!("52:54:00:{:02x}:00:{i:02x}", lab.n)
+}
+
+/// Waits for the test kernel's report; returns (layout, kernel command line).
+fn booted(g: &mut Guest<'_>, lab: &Lab, s: &Server) -> (String, String) {
+    let started = Instant::now();
+    let out = g
+        .wait_for("FLEETBOOT-CMDLINE", BOOT_TIMEOUT)
+        .unwrap_or_else(|e| {
+            panic!(
+                "{} did not boot: {e}\n--- fleetboot log\n{}\n--- router log\n{}",
+                g.mac,
+                s.log(),
+                lab.router_log()
+            )
+        });
+    // The report is complete once the guest has powered off.
+    assert!(g.wait_exit(Duration::from_secs(20)), "no poweroff:\n{out}");
+    let out = g.serial();
+    let line = |tag: &str| {
+        out.lines()
+            .find_map(|l| l.split_once(tag).map(|(_, rest)| rest.trim().to_string()))
+            .unwrap_or_else(|| panic!("no {tag:?} in\n{out}"))
+    };
+    eprintln!("{} booted in {:?}", g.mac, started.elapsed());
+    (
+        line("FLEETBOOT-TEST-BOOTED layout="),
+        line("FLEETBOOT-CMDLINE "),
+    )
+}
+
+/// Waits (bounded) until `/health`'s `key` reaches `at_least`; returns its value.
+fn counter_reaches(s: &Server, key: &str, at_least: u64) -> u64 {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let v = s.health_number(key);
+        if v >= at_least || Instant::now() > deadline {
+            return v;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The client entry for `mac` in `clients list --json`.
+fn client<'a>(clients: &'a [serde_json::Value], mac: &str) -> &'a serde_json::Value {
+    clients
+        .iter()
+        .find(|c| c["mac"] == mac)
+        .unwrap_or_else(|| panic!("no client {mac} in {clients:#?}"))
+}
+
+#[test]
+fn bios_client_boots_casper_iso() {
+    let lab = Lab::new();
+    let s = lab_server(&lab, "casper", &[]);
+    let id = image_id("casper");
+    let mut g = lab.boot(Firmware::Bios, &mac(&lab, 1), &[]);
+    let (layout, cmdline) = booted(&mut g, &lab, &s);
+    assert_eq!(layout, "casper");
+    let image_url = format!("http://{}:8080/images/{id}/", lab.server_addr());
+    for want in ["initrd=", "boot=casper", "console=ttyS0", &image_url] {
+        assert!(cmdline.contains(want), "{want:?} not in {cmdline:?}");
+    }
+    // The router leased the address; fleetboot only added the boot options.
+    let router = lab.router_log();
+    assert!(
+        router
+            .lines()
+            .any(|l| l.contains("DHCPACK") && l.contains(&g.mac)),
+        "{router}"
+    );
+    assert!(s.health_number("dhcp_answered") >= 1, "{}", s.health());
+    assert!(s.log().contains("boot.ipxe"), "{}", s.log());
+}
+
+/// UEFI boots the menu default (debian-live): OVMF's PXE gets ipxe.efi over TFTP, which then
+/// fetches boot.ipxe over HTTP.
+#[test]
+fn uefi_client_chains_through_tftp_ipxe_efi() {
+    let lab = Lab::new();
+    let s = lab_server(&lab, "debian-live", &[]);
+    let mut g = lab.boot(Firmware::Uefi, &mac(&lab, 1), &[]);
+    let (layout, cmdline) = booted(&mut g, &lab, &s);
+    assert_eq!(layout, "debian-live");
+    assert!(cmdline.contains("boot=live"), "{cmdline}");
+    let log = s.log();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("served") && l.contains("tftp") && l.contains("ipxe.efi")),
+        "ipxe.efi not served over TFTP:\n{log}"
+    );
+    let c = clients_json(&s);
+    assert!(!client(&c, &g.mac)["last_boot"].is_null(), "{c:#?}");
+}
+
+#[test]
+fn once_assignment_then_menu_default() {
+    let lab = Lab::new();
+    let s = lab_server(&lab, "casper", &[]);
+    let m = mac(&lab, 1);
+    clients_cli(&s, &["assign", &m, image_id("fedora-pxeboot"), "--once"]);
+    let mut g = lab.boot(Firmware::Bios, &m, &[]);
+    assert_eq!(booted(&mut g, &lab, &s).0, "fedora-pxeboot");
+    drop(g);
+    let c = clients_json(&s);
+    assert_eq!(client(&c, &m)["once"], false, "{c:#?}");
+    assert!(client(&c, &m)["assigned"].is_null(), "{c:#?}");
+    let mut g = lab.boot(Firmware::Bios, &m, &[]);
+    assert_eq!(booted(&mut g, &lab, &s).0, "casper");
+}
+
+#[test]
+fn two_clients_at_once() {
+    let lab = Lab::new();
+    let s = lab_server(&lab, "casper", &[]);
+    let smbios = |n: u8| format!("type=1,manufacturer=FleetLab,product=Rack{n},serial=SN{n}");
+    let (a, b) = (smbios(1), smbios(2));
+    let mut guests = [
+        lab.boot(Firmware::Bios, &mac(&lab, 1), &["-smbios", &a]),
+        lab.boot(Firmware::Bios, &mac(&lab, 2), &["-smbios", &b]),
+    ];
+    for g in &mut guests {
+        assert_eq!(booted(g, &lab, &s).0, "casper");
+    }
+    let c = clients_json(&s);
+    for (n, g) in (1..).zip(&guests) {
+        let entry = client(&c, &g.mac);
+        assert!(!entry["arch"].is_null(), "{entry:#}");
+        assert_eq!(entry["manufacturer"], "FleetLab", "{entry:#}");
+        assert_eq!(entry["product"], format!("Rack{n}"), "{entry:#}");
+        assert_eq!(entry["serial"], format!("SN{n}"), "{entry:#}");
+    }
+}
+
+/// perfdhcp's DISCOVER-OFFER counts: (sent, received).
+fn perfdhcp(lab: &Lab, options: &[String], rate: u32, count: u32) -> (u64, u64) {
+    let mut cmd = lab.exec("load", "perfdhcp");
+    // A unicast server makes perfdhcp a relay: giaddr is 10.N.0.3 and answers come to
+    // its port 67. -i: DISCOVER/OFFER only, -R: that many distinct MACs.
+    cmd.args(["-4", "-i", "-l", &lab.addr(3).to_string()])
+        .args(["-r", &rate.to_string(), "-n", &count.to_string()])
+        .args(["-R", "1000", "-W", "2000000"]);
+    for o in options {
+        cmd.args(["-o", o]);
+    }
+    let o = run(cmd.arg(lab.server_addr().to_string()), 120);
+    let out = String::from_utf8_lossy(&o.stdout);
+    let stat = |name: &str| -> u64 {
+        out.split("Statistics for: DISCOVER-OFFER")
+            .nth(1)
+            .and_then(|stats| {
+                stats
+                    .lines()
+                    .find_map(|l| l.trim().strip_prefix(name)?.trim().parse().ok())
+            })
+            .unwrap_or_else(|| panic!("no {name} in perfdhcp output: {o:?}"))
+    };
+    (stat("sent packets:"), stat("received packets:"))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Option 60 (PXEClient) and 93 (client arch 0, BIOS).
+fn pxe_options() -> Vec<String> {
+    vec![
+        format!("60,{}", hex(PXE_VENDOR_CLASS.as_bytes())),
+        "93,0000".into(),
+    ]
+}
+
+#[test]
+fn perfdhcp_burst_all_answered() {
+    let lab = Lab::new();
+    lab.add_host("load", "ld0", 3);
+    let s = lab_server(&lab, "casper", &[]);
+    let (sent, received) = perfdhcp(&lab, &pxe_options(), 1000, 5000);
+    assert_eq!(sent, 5000);
+    assert_eq!(received, sent, "drops under load\n{}", s.health());
+    // Not a PXE client: a proxy must stay silent, and says so in its counters.
+    let ignored = s.health_number("dhcp_ignored");
+    let (sent, received) = perfdhcp(&lab, &["93,0000".into()], 500, 500);
+    assert_eq!((sent, received), (500, 0));
+    assert!(
+        counter_reaches(&s, "dhcp_ignored", ignored + 500) >= ignored + 500,
+        "{}",
+        s.health()
+    );
+}
+
+/// A valid PXE DISCOVER as a BIOS ROM sends it, broken in the ways the test needs.
+fn discover() -> Vec<u8> {
+    let mut p = vec![0u8; 240];
+    p[..4].copy_from_slice(&[1, 1, 6, 0]); // BOOTREQUEST, Ethernet, 6-byte MAC
+    p[4..8].copy_from_slice(&0x1234_5678u32.to_be_bytes());
+    p[28..34].copy_from_slice(&[0x52, 0x54, 0x00, 0xee, 0, 1]);
+    p[236..240].copy_from_slice(&[99, 130, 83, 99]);
+    p.extend_from_slice(&[53, 1, 1]);
+    p.extend_from_slice(&[60, PXE_VENDOR_CLASS.len() as u8]);
+    p.extend_from_slice(PXE_VENDOR_CLASS.as_bytes());
+    p.extend_from_slice(&[93, 2, 0, 0, 255]);
+    p
+}
+
+/// Sends one datagram from the load host (bash's /dev/udp: one write, one datagram).
+fn send_udp(lab: &Lab, port: u16, bytes: &[u8]) {
+    let escaped: String = bytes.iter().map(|b| format!("\\x{b:02x}")).collect();
+    let script = format!("printf '{escaped}' > /dev/udp/{}/{port}", lab.server_addr());
+    let o = run(lab.exec("load", "bash").args(["-c", &script]), 10);
+    assert!(o.status.success(), "{o:?}");
+}
+
+#[test]
+fn garbage_on_67_and_4011() {
+    let lab = Lab::new();
+    lab.add_host("load", "ld0", 3);
+    let s = lab_server(&lab, "casper", &[]);
+    let counters =
+        || ["dhcp_malformed", "dhcp_answered", "dhcp_ignored"].map(|k| s.health_number(k));
+    let [malformed, answered, ignored] = counters();
+    let good = discover();
+    let mut bad_cookie = good.clone();
+    bad_cookie[236..240].copy_from_slice(b"\xde\xad\xbe\xef");
+    // Option 60 claims 255 bytes, the datagram ends long before.
+    let mut huge_option = good[..240].to_vec();
+    huge_option.extend_from_slice(&[53, 1, 1, 60, 255, b'P', b'X', b'E']);
+    let junk = [
+        good[..100].to_vec(),
+        bad_cookie,
+        huge_option,
+        random_bytes(300, 67),
+    ];
+    for port in [67, 4011] {
+        for datagram in &junk {
+            send_udp(&lab, port, datagram);
+        }
+    }
+    let sent = 2 * junk.len() as u64;
+    assert_eq!(
+        counter_reaches(&s, "dhcp_malformed", malformed + sent),
+        malformed + sent,
+        "{}",
+        s.health()
+    );
+    assert_eq!(counters(), [malformed + sent, answered, ignored]);
+    // Still serving: one real PXE DISCOVER is answered.
+    assert_eq!(perfdhcp(&lab, &pxe_options(), 10, 1), (1, 1), "{}", s.log());
+}
+
+#[test]
+fn a_dropped_lab_leaves_no_namespace() {
+    let lab = Lab::new();
+    let mine = lab.netns("");
+    drop(lab);
+    let o = run(Command::new("ip").args(["netns", "list"]), 10);
+    let list = String::from_utf8_lossy(&o.stdout);
+    assert!(!list.contains(&mine), "{list}");
+}
