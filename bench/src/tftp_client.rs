@@ -39,6 +39,14 @@ pub struct Finished {
     pub digest: Sha256Digest,
     /// From the first RRQ to the last block.
     pub elapsed: Duration,
+    /// Block size in effect (the server may grant less than asked, or nothing).
+    pub blksize: usize,
+    /// Window size in effect.
+    pub windowsize: u16,
+    /// Resends after silence.
+    pub timeouts: u32,
+    /// Gaps or stale blocks answered with an early ACK.
+    pub gaps: u32,
 }
 
 /// What the I/O loop does next.
@@ -73,6 +81,8 @@ pub struct Transfer {
     started: Instant,
     deadline: Instant,
     retries_left: u32,
+    timeouts: u32,
+    gaps: u32,
 }
 
 impl Transfer {
@@ -100,6 +110,8 @@ impl Transfer {
             started: now,
             deadline: now + request.timeout,
             retries_left: request.retries,
+            timeouts: 0,
+            gaps: 0,
         }
     }
 
@@ -159,6 +171,7 @@ impl Transfer {
                 return Step::Wait;
             }
             self.gap_acked = true;
+            self.gaps += 1;
             return self.ack_last_good();
         }
         self.hasher.update(payload);
@@ -173,6 +186,10 @@ impl Transfer {
                 bytes: self.bytes,
                 digest: self.hasher.clone().finalize().into(),
                 elapsed: now - self.started,
+                blksize: self.blksize,
+                windowsize: self.windowsize,
+                timeouts: self.timeouts,
+                gaps: self.gaps,
             });
         }
         if self.in_window >= self.windowsize {
@@ -191,6 +208,7 @@ impl Transfer {
             return Step::Fail(format!("timed out at block {}", self.next));
         }
         self.retries_left -= 1;
+        self.timeouts += 1;
         self.deadline = now + self.timeout;
         if self.peer.is_none() {
             return Step::Send; // the RRQ again

@@ -47,6 +47,12 @@ pub struct Totals {
     pub latencies: Latencies,
     /// The first failure's reason, for the report.
     pub first_error: Option<String>,
+    /// Resends after silence, over the verified reads.
+    pub timeouts: u64,
+    /// Early ACKs for gaps, over the verified reads.
+    pub gaps: u64,
+    /// (blksize, windowsize) the server granted, seen on a verified read.
+    pub negotiated: Option<(usize, u16)>,
 }
 
 impl Totals {
@@ -54,8 +60,11 @@ impl Totals {
         self.ok += other.ok;
         self.failed += other.failed;
         self.bytes += other.bytes;
+        self.timeouts += other.timeouts;
+        self.gaps += other.gaps;
         self.latencies.extend(other.latencies);
         self.first_error = self.first_error.take().or(other.first_error);
+        self.negotiated = self.negotiated.or(other.negotiated);
     }
 
     fn record(&mut self, outcome: Result<Finished, String>, expected: &Sha256Digest) {
@@ -64,6 +73,9 @@ impl Totals {
                 self.ok += 1;
                 self.bytes += f.bytes;
                 self.latencies.push(f.elapsed);
+                self.timeouts += u64::from(f.timeouts);
+                self.gaps += u64::from(f.gaps);
+                self.negotiated.get_or_insert((f.blksize, f.windowsize));
             }
             Ok(f) => self.fail(format!("sha256 mismatch after {} bytes", f.bytes)),
             Err(e) => self.fail(e),

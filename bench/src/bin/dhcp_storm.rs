@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use bench::dhcp_relay::{self, Rejected};
 use bench::report::Summary;
 use clap::Parser;
+use socket2::{Domain, Socket, Type};
 
 /// PXE DISCOVER storm through a relay address.
 #[derive(Parser, Debug)]
@@ -61,7 +62,7 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &Args) -> std::io::Result<bool> {
-    let socket = UdpSocket::bind((args.relay, args.relay_port))?;
+    let socket = relay_socket(SocketAddr::from((args.relay, args.relay_port)))?;
     let receiver = socket.try_clone()?;
     receiver.set_read_timeout(Some(Duration::from_millis(50)))?;
     let sending = AtomicBool::new(true);
@@ -87,6 +88,15 @@ fn run(args: &Args) -> std::io::Result<bool> {
         eprintln!("dhcp-storm: first wrong answer: {why}");
     }
     Ok(answers.answered == sent && answers.wrong == 0)
+}
+
+/// The relay's socket, with a receive buffer large enough that a receiver thread descheduled
+/// for a few milliseconds does not drop answers (the kernel caps it at `net.core.rmem_max`).
+fn relay_socket(addr: SocketAddr) -> std::io::Result<UdpSocket> {
+    let socket = Socket::new(Domain::IPV4, Type::DGRAM, None)?;
+    socket.set_recv_buffer_size(16 << 20)?;
+    socket.bind(&addr.into())?;
+    Ok(socket.into())
 }
 
 /// Sends every DISCOVER in bursts of `batch`, each burst on its schedule for `rate`.

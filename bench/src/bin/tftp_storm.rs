@@ -94,6 +94,7 @@ fn run(args: &Args) -> Result<bool, String> {
     let elapsed = started.elapsed();
     let p50 = totals.latencies.percentile(0.5);
     let p99 = totals.latencies.percentile(0.99);
+    let (blksize, windowsize) = totals.negotiated.unwrap_or_default();
     let summary = Summary::new("tftp-storm")
         .field("ok", totals.ok)
         .field("failed", totals.failed)
@@ -102,7 +103,11 @@ fn run(args: &Args) -> Result<bool, String> {
         .rate("mib_s", totals.bytes as f64 / MIB, elapsed)
         .rate("transfers_s", totals.ok as f64, elapsed)
         .millis("p50_ms", p50)
-        .millis("p99_ms", p99);
+        .millis("p99_ms", p99)
+        .field("timeouts", totals.timeouts)
+        .field("gaps", totals.gaps)
+        .field("blksize", blksize)
+        .field("windowsize", windowsize);
     println!("{}", summary.line());
     if let Some(e) = &totals.first_error {
         eprintln!("tftp-storm: first failure: {e}");
