@@ -9,7 +9,7 @@
 #
 #   bench/peers.sh            RUNS=5 (override with RUNS=N)
 #   bench/peers.sh --quick    RUNS=1, shorter HTTP and idle phases
-# Needs root (network namespaces, port 69/67 inside them).
+# Needs root: it runs in network namespaces of its own.
 set -euo pipefail
 
 quick=0
@@ -24,28 +24,40 @@ DHCP_RATES=${DHCP_RATES:-25000 100000}
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
-[[ $(id -u) -eq 0 ]] || { echo "peers.sh: needs root (netns, ports 67/69)" >&2; exit 1; }
-tools/install-packages.sh atftpd nginx-light iperf3 dnsmasq-base iproute2 curl
-cargo build --release -q -p controlplane -p bench --bins
 bin=$repo/target/release
+
+# The whole run happens in a namespace of its own: its loopback carries no one else's traffic,
+# port 69 is free for dnsmasq, and its ephemeral port range can be widened for 10,000 transfers
+# at once (client and server each take a port per transfer) without touching the host's.
+if [[ -z ${PEERS_NETNS:-} ]]; then
+  [[ $(id -u) -eq 0 ]] || { echo "peers.sh: needs root (network namespaces)" >&2; exit 1; }
+  tools/install-packages.sh atftpd nginx-light iperf3 dnsmasq-base iproute2 curl procps
+  cargo build --release -q -p controlplane -p bench --bins
+  ns=fbp$$
+  ip netns add "$ns"
+  trap 'ip netns del "$ns"' EXIT
+  trap 'exit 130' INT TERM
+  ip -n "$ns" link set lo up
+  ip netns exec "$ns" sysctl -qw net.ipv4.ip_local_port_range="10000 65000"
+  PEERS_NETNS=$ns ip netns exec "$ns" "$repo/bench/peers.sh" "$@"
+  exit
+fi
 
 work=$(mktemp -d /tmp/fleetboot-peers.XXXXXX)
 chmod 755 "$work" # atftpd, dnsmasq and nginx workers read as nobody
-tag=fbp$$
 pids=()
 netns=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   for n in "${netns[@]}"; do ip netns del "$n" 2>/dev/null || true; done
-  ip link del "${tag}h" 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 ulimit -n "$(ulimit -Hn)" # 10,000 transfers or connections, each one descriptor, both ends
-port=$((20000 + $$ % 1000 * 10)) # below the ephemeral range, apart from other runs
+port=7000 # below the namespace's ephemeral range
 CLK_TCK=$(getconf CLK_TCK)
 log() { echo "peers.sh $(date +%T): $*" >&2; }
 
@@ -167,17 +179,15 @@ start_atftpd() {
   wait_port udp 127.0.0.1:$((port + 3))
 }
 
-# dnsmasq's TFTP port is fixed at 69: it gets a namespace of its own, and so do its clients.
-tftp_ns=${tag}tftp
+# dnsmasq's TFTP port is fixed at 69.
 start_dnsmasq_tftp() {
   link_files "$work/dnsmasq"
-  make_netns "$tftp_ns"
-  ip netns exec "$tftp_ns" dnsmasq --keep-in-foreground --conf-file=/dev/null --port=0 \
+  dnsmasq --keep-in-foreground --conf-file=/dev/null --port=0 \
     --pid-file= --log-facility=/dev/null --enable-tftp --tftp-root="$work/dnsmasq" \
     --tftp-max=20000 --listen-address=127.0.0.1 --bind-interfaces 2>>"$work/server.err" &
   dnsmasq_pid=$!
   pids+=("$dnsmasq_pid")
-  wait_port udp 127.0.0.1:69 "$tftp_ns"
+  wait_port udp 127.0.0.1:69
 }
 
 start_nginx() {
@@ -210,17 +220,16 @@ EOF
 }
 
 # ---- TFTP ----
-tftp_rows() { # SERVER PID TARGET PREFIX [NETNS-EXEC...]
+tftp_rows() { # SERVER PID TARGET PREFIX
   local server=$1 pid=$2 target=$3 prefix=$4
-  shift 4
   measure "TFTP 32 MiB x64 clients, blksize 1468 ws16" "$server" "$pid" mib_s MiB/s \
-    "$@" "$bin/tftp-storm" "$target" --local "$files/big.bin" --file "${prefix}big.bin" \
+    "$bin/tftp-storm" "$target" --local "$files/big.bin" --file "${prefix}big.bin" \
     --clients 64 --blksize 1468 --windowsize 16
   measure "TFTP 32 MiB x1 client, blksize 1468 ws16" "$server" "$pid" mib_s MiB/s \
-    "$@" "$bin/tftp-storm" "$target" --local "$files/big.bin" --file "${prefix}big.bin" \
+    "$bin/tftp-storm" "$target" --local "$files/big.bin" --file "${prefix}big.bin" \
     --clients 1 --blksize 1468 --windowsize 16
   measure "TFTP 64 KiB x$SMALL_CLIENTS at once, blksize 1468 ws16" "$server" "$pid" transfers_s transfers/s \
-    "$@" "$bin/tftp-storm" "$target" --local "$files/small.bin" --file "${prefix}small.bin" \
+    "$bin/tftp-storm" "$target" --local "$files/small.bin" --file "${prefix}small.bin" \
     --clients "$SMALL_CLIENTS" --blksize 1468 --windowsize 16
 }
 
@@ -233,7 +242,7 @@ tftp_rows atftpd "$atftpd_pid" 127.0.0.1:$((port + 3)) ""
 stop "$atftpd_pid"
 log "TFTP: dnsmasq"
 start_dnsmasq_tftp
-tftp_rows dnsmasq "$dnsmasq_pid" 127.0.0.1:69 "" ip netns exec "$tftp_ns"
+tftp_rows dnsmasq "$dnsmasq_pid" 127.0.0.1:69 ""
 stop "$dnsmasq_pid"
 
 # ---- HTTP ----
@@ -280,14 +289,14 @@ stop "$iperf_pid"
 
 # ---- proxyDHCP: server in a namespace behind a veth, dhcp-storm as the relay outside ----
 if fb_has_dhcp; then
-  dhcp_ns=${tag}dhcp
+  dhcp_ns=${PEERS_NETNS}dhcp
   make_netns "$dhcp_ns"
-  ip link add "${tag}h" type veth peer name "${tag}n" netns "$dhcp_ns"
-  ip addr add 10.213.$(($$ % 200)).1/24 dev "${tag}h"
-  ip link set "${tag}h" up
-  net=10.213.$(($$ % 200))
-  ip -n "$dhcp_ns" addr add "$net.2/24" dev "${tag}n"
-  ip -n "$dhcp_ns" link set "${tag}n" up
+  ip link add relay type veth peer name server netns "$dhcp_ns"
+  net=10.213.0
+  ip addr add "$net.1/24" dev relay
+  ip link set relay up
+  ip -n "$dhcp_ns" addr add "$net.2/24" dev server
+  ip -n "$dhcp_ns" link set server up
   dhcp_row() { # SERVER PID
     local rate
     for rate in $DHCP_RATES; do
@@ -297,7 +306,7 @@ if fb_has_dhcp; then
   }
   log "DHCP: fleetboot"
   ip netns exec "$dhcp_ns" "$bin/fleetboot" serve --data-dir "$work/fb" --dhcp-mode proxy \
-    --dhcp-interface "${tag}n" --server-addr "$net.2" --tftp-listen "$net.2:69" \
+    --dhcp-interface server --server-addr "$net.2" --tftp-listen "$net.2:69" \
     --http-listen "$net.2:8080" --admin-listen 127.0.0.1:8081 >"$work/fb-dhcp.out" 2>"$work/fb-dhcp.err" &
   fbd_pid=$!
   pids+=("$fbd_pid")
