@@ -4,12 +4,15 @@
 //! `./` and the `.` line are tolerated). Header comments: `# volume_id: <label>` and
 //! `# file <path>: <line>` (repeatable; the lines form that file's text for `read_text`).
 //! Other `#` lines are comments. `expected.toml` holds the expected recipe per list.
-//! Config-fallback cases need multi-line configs, so they live in this file.
+//! Config-fallback cases need multi-line configs, so they live in this file. Each list is also
+//! mastered into a tiny real ISO (xorriso, from `tools/setup.sh test`) and detected from the
+//! indexed image.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use controlplane::distro::{BootRecipe, IsoView, Layouts, Method};
+use controlplane::iso::{FileSource, IsoIndex, Kind, Source};
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
@@ -169,8 +172,8 @@ fn check(name: &str, got: &BootRecipe, want: &Expected) -> Vec<String> {
     errs
 }
 
-#[test]
-fn corpus_lists_detect_as_expected() {
+/// Every list by name, and what each must be detected as.
+fn corpus() -> (BTreeMap<String, Iso>, BTreeMap<String, Expected>) {
     let dir = data_dir();
     let expected: BTreeMap<String, Expected> =
         toml::from_str(&std::fs::read_to_string(dir.join("expected.toml")).unwrap()).unwrap();
@@ -189,7 +192,12 @@ fn corpus_lists_detect_as_expected() {
         listed, described,
         "every list needs an expected entry and vice versa"
     );
+    (lists, expected)
+}
 
+#[test]
+fn corpus_lists_detect_as_expected() {
+    let (lists, expected) = corpus();
     let layouts = Layouts::builtin();
     let mut errors = Vec::new();
     let mut hit: BTreeSet<String> = BTreeSet::new();
@@ -218,6 +226,112 @@ fn corpus_lists_detect_as_expected() {
     assert!(
         missing.is_empty(),
         "layouts without a corpus ISO: {missing:?}"
+    );
+}
+
+/// A scratch directory removed on drop.
+struct Scratch(PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+impl Iso {
+    /// Masters the list as a real Rock Ridge image at `iso` with xorriso, building the tree
+    /// in `tree`: a path with entries below it is a directory, any other is a file holding
+    /// its `# file` text (or nothing).
+    fn master(&self, tree: &Path, iso: &Path) {
+        let dirs: BTreeSet<&str> = self
+            .paths
+            .iter()
+            .flat_map(|p| p.match_indices('/').map(move |(i, _)| &p[..i]))
+            .collect();
+        for p in &self.paths {
+            let at = tree.join(p);
+            if dirs.contains(p.as_str()) {
+                std::fs::create_dir_all(&at).unwrap();
+            } else {
+                std::fs::create_dir_all(at.parent().unwrap()).unwrap();
+                let text = self.files.get(p).map_or("", String::as_str);
+                std::fs::write(&at, text).unwrap();
+            }
+        }
+        let out = std::process::Command::new("xorriso")
+            .args([
+                "-as",
+                "mkisofs",
+                "-quiet",
+                "-R",
+                "-V",
+                &self.volume_id,
+                "-o",
+            ])
+            .arg(iso)
+            .arg(tree)
+            .output()
+            .expect("xorriso is not installed: run `tools/setup.sh test`");
+        assert!(
+            out.status.success(),
+            "xorriso: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// Indexes an image and detects its layout as the server does, reading text through the
+/// index's extents.
+fn detect_image(iso: &Path, layouts: &Layouts) -> BootRecipe {
+    let src = FileSource::open(iso).unwrap();
+    let index = IsoIndex::read(&src).unwrap();
+    let paths: Vec<String> = index.entries.iter().map(|e| e.path.clone()).collect();
+    let read_text = |path: &str| -> Option<String> {
+        let entry = index.get(path).filter(|e| e.kind == Kind::File)?;
+        let mut bytes = Vec::new();
+        for x in &entry.extents {
+            let start = bytes.len();
+            bytes.resize(start + x.len as usize, 0);
+            src.read_at(x.offset, &mut bytes[start..]).ok()?;
+        }
+        Some(String::from_utf8_lossy(&bytes).into_owned())
+    };
+    layouts.detect(&IsoView {
+        volume_id: &index.volume_id,
+        paths: &paths,
+        read_text: &read_text,
+    })
+}
+
+/// The corpus as real images: each list mastered by xorriso (empty files, config texts as
+/// given), read back by the ISO indexer and detected from the index. Same expectations, and
+/// the very recipe the bare list gives.
+#[test]
+fn corpus_lists_mastered_as_isos_detect_as_expected() {
+    let (lists, expected) = corpus();
+    let layouts = Layouts::builtin();
+    let scratch =
+        Scratch(std::env::temp_dir().join(format!("fleetboot-corpus-isos-{}", std::process::id())));
+    let mut errors = Vec::new();
+    for (name, list) in &lists {
+        let dir = scratch.0.join(name);
+        let iso = dir.join("image.iso");
+        list.master(&dir.join("tree"), &iso);
+        let got = detect_image(&iso, &layouts);
+        errors.extend(check(name, &got, &expected[name]));
+        let from_list = list.detect(&layouts);
+        if got != from_list {
+            errors.push(format!(
+                "{name}: the image gives {got:?}, its list {from_list:?}"
+            ));
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+    assert!(
+        errors.is_empty(),
+        "{} mismatches:\n{}",
+        errors.len(),
+        errors.join("\n")
     );
 }
 
