@@ -198,9 +198,14 @@ fn uefi_client_chains_through_tftp_ipxe_efi() {
     assert_eq!(layout, "debian-live");
     assert!(cmdline.contains("boot=live"), "{cmdline}");
     let log = s.log();
+    let whole_ipxe_efi = |l: &str| {
+        l.contains("served")
+            && l.contains("tftp")
+            && l.contains("object=ipxe.efi ")
+            && !l.contains(" bytes=0 ")
+    };
     assert!(
-        log.lines()
-            .any(|l| l.contains("served") && l.contains("tftp") && l.contains("ipxe.efi")),
+        log.lines().any(whole_ipxe_efi),
         "ipxe.efi not served over TFTP:\n{log}"
     );
     let c = clients_json(&s);
@@ -246,13 +251,14 @@ fn two_clients_at_once() {
     }
 }
 
-/// perfdhcp's DISCOVER-OFFER counts: (sent, received).
-fn perfdhcp(lab: &Lab, options: &[String], rate: u32, count: u32) -> (u64, u64) {
+/// perfdhcp's DISCOVER-OFFER counts after sending at `rate` for `seconds`: (sent, received).
+fn perfdhcp(lab: &Lab, options: &[String], rate: u32, seconds: u32) -> (u64, u64) {
     let mut cmd = lab.exec("load", "perfdhcp");
     // A unicast server makes perfdhcp a relay: giaddr is 10.N.0.3 and answers come to
-    // its port 67. -i: DISCOVER/OFFER only, -R: that many distinct MACs.
+    // its port 67. -i: DISCOVER/OFFER only, -R: that many distinct MACs, -W: wait 2 s for
+    // the last answers before counting (perfdhcp 2.2 refuses -W with -i and -n, hence -p).
     cmd.args(["-4", "-i", "-l", &lab.addr(3).to_string()])
-        .args(["-r", &rate.to_string(), "-n", &count.to_string()])
+        .args(["-r", &rate.to_string(), "-p", &seconds.to_string()])
         .args(["-R", "1000", "-W", "2000000"]);
     for o in options {
         cmd.args(["-o", o]);
@@ -289,15 +295,16 @@ fn perfdhcp_burst_all_answered() {
     let lab = Lab::new();
     lab.add_host("load", "ld0", 3);
     let s = lab_server(&lab, "casper", &[]);
-    let (sent, received) = perfdhcp(&lab, &pxe_options(), 1000, 5000);
-    assert_eq!(sent, 5000);
+    let (sent, received) = perfdhcp(&lab, &pxe_options(), 1000, 5);
+    assert!(sent >= 4000, "perfdhcp sent only {sent}");
     assert_eq!(received, sent, "drops under load\n{}", s.health());
     // Not a PXE client: a proxy must stay silent, and says so in its counters.
     let ignored = s.health_number("dhcp_ignored");
-    let (sent, received) = perfdhcp(&lab, &["93,0000".into()], 500, 500);
-    assert_eq!((sent, received), (500, 0));
+    let (sent, received) = perfdhcp(&lab, &["93,0000".into()], 500, 1);
+    assert!(sent >= 400, "perfdhcp sent only {sent}");
+    assert_eq!(received, 0);
     assert!(
-        counter_reaches(&s, "dhcp_ignored", ignored + 500) >= ignored + 500,
+        counter_reaches(&s, "dhcp_ignored", ignored + sent) >= ignored + sent,
         "{}",
         s.health()
     );
@@ -317,10 +324,16 @@ fn discover() -> Vec<u8> {
     p
 }
 
-/// Sends one datagram from the load host (bash's /dev/udp: one write, one datagram).
-fn send_udp(lab: &Lab, port: u16, bytes: &[u8]) {
-    let escaped: String = bytes.iter().map(|b| format!("\\x{b:02x}")).collect();
-    let script = format!("printf '{escaped}' > /dev/udp/{}/{port}", lab.server_addr());
+/// Sends one datagram from the load host: bash's /dev/udp is a connected UDP socket, and `cat`
+/// copies a small file with one write, so one datagram (printf would split at newlines).
+fn send_udp(lab: &Lab, s: &Server, port: u16, bytes: &[u8]) {
+    let file = s.scratch.join("datagram");
+    std::fs::write(&file, bytes).unwrap();
+    let script = format!(
+        "cat '{}' > /dev/udp/{}/{port}",
+        file.display(),
+        lab.server_addr()
+    );
     let o = run(lab.exec("load", "bash").args(["-c", &script]), 10);
     assert!(o.status.success(), "{o:?}");
 }
@@ -347,7 +360,7 @@ fn garbage_on_67_and_4011() {
     ];
     for port in [67, 4011] {
         for datagram in &junk {
-            send_udp(&lab, port, datagram);
+            send_udp(&lab, &s, port, datagram);
         }
     }
     let sent = 2 * junk.len() as u64;
@@ -359,7 +372,11 @@ fn garbage_on_67_and_4011() {
     );
     assert_eq!(counters(), [malformed + sent, answered, ignored]);
     // Still serving: one real PXE DISCOVER is answered.
-    assert_eq!(perfdhcp(&lab, &pxe_options(), 10, 1), (1, 1), "{}", s.log());
+    let (sent, received) = perfdhcp(&lab, &pxe_options(), 10, 1);
+    assert!(
+        sent > 0 && received == sent,
+        "{sent} sent, {received} answered"
+    );
 }
 
 #[test]

@@ -23,6 +23,9 @@ use crate::{run, TempDir};
 
 /// OVMF firmware as Debian's `ovmf` package installs it.
 const OVMF_CODE: &str = "/usr/share/OVMF/OVMF_CODE_4M.fd";
+/// What the firmware prints when every boot option failed: SeaBIOS, OVMF without and with
+/// its shell. Waiting longer after these is pointless.
+const FIRMWARE_GAVE_UP: [&str; 3] = ["No bootable device", "No bootable option", "Shell> "];
 /// Template of the per-machine UEFI variable store (copied per guest: OVMF writes to it).
 const OVMF_VARS: &str = "/usr/share/OVMF/OVMF_VARS_4M.fd";
 
@@ -293,7 +296,8 @@ impl Guest<'_> {
     /// Waits until the serial output contains `pattern`; returns the output.
     ///
     /// # Errors
-    /// The output so far, when the time runs out or QEMU exits without printing `pattern`.
+    /// The output so far, when the time runs out, QEMU exits or the firmware has given up
+    /// booting without printing `pattern`.
     pub fn wait_for(&mut self, pattern: &str, timeout: Duration) -> Result<String, String> {
         let deadline = Instant::now() + timeout;
         loop {
@@ -304,6 +308,11 @@ impl Guest<'_> {
             }
             if let Some(status) = exited {
                 return Err(format!("qemu exited ({status}) before {pattern:?}:\n{out}"));
+            }
+            if let Some(end) = FIRMWARE_GAVE_UP.iter().find(|end| out.contains(*end)) {
+                return Err(format!(
+                    "firmware gave up ({end:?}) before {pattern:?}:\n{out}"
+                ));
             }
             if Instant::now() > deadline {
                 return Err(format!("no {pattern:?} within {timeout:?}:\n{out}"));
