@@ -23,9 +23,15 @@ use crate::{run, TempDir};
 
 /// OVMF firmware as Debian's `ovmf` package installs it.
 const OVMF_CODE: &str = "/usr/share/OVMF/OVMF_CODE_4M.fd";
-/// What the firmware prints when every boot option failed: SeaBIOS, OVMF without and with
-/// its shell. Waiting longer after these is pointless.
-const FIRMWARE_GAVE_UP: [&str; 3] = ["No bootable device", "No bootable option", "Shell> "];
+/// What the firmware prints when it has given up: iPXE after its last boot attempt, SeaBIOS,
+/// OVMF without and with its shell. Waiting longer after these is pointless.
+const FIRMWARE_GAVE_UP: [&str; 4] = [
+    "No more network devices",
+    "No bootable device",
+    "No bootable option",
+    "Shell> ",
+];
+
 /// Template of the per-machine UEFI variable store (copied per guest: OVMF writes to it).
 const OVMF_VARS: &str = "/usr/share/OVMF/OVMF_VARS_4M.fd";
 
