@@ -246,12 +246,14 @@ fn boot_script_follows_assignments_and_records_inventory() {
     } else {
         (&ids[1], &ids[0])
     };
-    // No MAC yet: a chain carrying the inventory.
+    // No MAC yet: a chain back to the absolute URL asked (old iPXE cannot chain relative
+    // ones), carrying the inventory.
     let chain = curl(&s.url("boot.ipxe"));
-    assert!(
-        chain.contains("boot.ipxe?mac=${netX/mac}&uuid=${uuid}"),
-        "{chain}"
+    let back = format!(
+        "chain --autofree {}?mac=${{netX/mac}}&uuid=${{uuid}}",
+        s.url("boot.ipxe")
     );
+    assert!(chain.contains(&back), "{chain}");
     let mac = "52:54:00:fb:00:01";
     let me = format!(
         "boot.ipxe?mac={mac}&manufacturer=Fleet%20Lab&product=R1&serial=SN1&platform=pcbios"

@@ -2,6 +2,7 @@
 //! renders every script (menu, per-client assignments) and publishes them in the catalog; the
 //! data plane only picks one by MAC, so a request costs a hash lookup.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use crate::mac::Mac;
@@ -54,43 +55,53 @@ impl BootPolicy {
         self.clients.insert(mac, script);
     }
 
-    /// The script for a client that reported `inventory`.
-    pub fn script_for(&self, inventory: &Inventory) -> (&str, ScriptServed) {
+    /// The script for a client that reported `inventory`, asking at `url` (this script's own
+    /// absolute URL, `http://host:port/boot.ipxe`, or `None` when the request did not say).
+    pub fn script_for(
+        &self,
+        inventory: &Inventory,
+        url: Option<&str>,
+    ) -> (Cow<'_, str>, ScriptServed) {
+        // Older iPXE (Debian's 2019 build) cannot chain a relative URI and leaves `${cwuri}`
+        // empty: scripts that come back here use the absolute URL, else the DHCP filename.
+        let own = url.unwrap_or("${filename}");
         let Some(mac) = inventory.mac else {
-            return (CHAIN_SCRIPT, ScriptServed::Chain);
+            return (Cow::Owned(chain_script(own)), ScriptServed::Chain);
         };
         match self.clients.get(&mac) {
             Some(c) => (
-                &c.script,
+                Cow::Borrowed(&c.script),
                 ScriptServed::Image {
                     id: c.image.clone(),
                     once: c.once,
                 },
             ),
-            None if self.menu.is_empty() => (NO_POLICY_SCRIPT, ScriptServed::Menu),
-            None => (&self.menu, ScriptServed::Menu),
+            None if self.menu.is_empty() => (
+                Cow::Owned(format!(
+                    "#!ipxe\necho fleetboot is starting; retrying in 5 s\nsleep 5\nchain --autofree --replace {own} || exit 1\n"
+                )),
+                ScriptServed::Menu,
+            ),
+            None => (Cow::Borrowed(&self.menu), ScriptServed::Menu),
         }
     }
 }
 
-/// Re-requests this script with the MAC and inventory iPXE knows. Relative, so it resolves
-/// against whatever address and port the client used. `netX` is the interface iPXE booted
-/// from; `uristring` percent-encodes vendors' free text.
-const CHAIN_SCRIPT: &str = "#!ipxe\n\
-chain --autofree boot.ipxe?mac=${netX/mac}&uuid=${uuid}&arch=${buildarch}&platform=${platform}\
-&manufacturer=${manufacturer:uristring}&product=${product:uristring}&serial=${serial:uristring}\
-&asset=${asset:uristring}&memsize=${memsize} || goto failed\n\
+/// Re-requests this script with the MAC and inventory iPXE knows. `netX` is the interface
+/// iPXE booted from; `uristring` percent-encodes vendors' free text.
+fn chain_script(own: &str) -> String {
+    format!(
+        "#!ipxe\n\
+chain --autofree {own}?mac=${{netX/mac}}&uuid=${{uuid}}&arch=${{buildarch}}&platform=${{platform}}\
+&manufacturer=${{manufacturer:uristring}}&product=${{product:uristring}}&serial=${{serial:uristring}}\
+&asset=${{asset:uristring}}&memsize=${{memsize}} || goto failed\n\
 exit\n\
 :failed\n\
 echo fleetboot: chaining the boot script failed; local boot in 10 s\n\
 sleep 10\n\
-exit 1\n";
-
-/// Before the control plane published a policy.
-const NO_POLICY_SCRIPT: &str = "#!ipxe\n\
-echo fleetboot is starting; retrying in 5 s\n\
-sleep 5\n\
-chain --autofree --replace ${cwuri} || exit 1\n";
+exit 1\n"
+    )
+}
 
 /// What a client reports in `/boot.ipxe`'s query. Unknown keys are ignored, repeated keys keep
 /// the first value, empty values count as absent (iPXE expands unset settings to "").
@@ -120,7 +131,8 @@ pub struct Inventory {
 const MAX_VALUE: usize = 128;
 
 impl Inventory {
-    /// Parses a query string (`a=b&c=d`, percent-encoded, `+` as space).
+    /// Parses a query string (`a=b&c=d`, percent-encoded). `+` stays `+`: iPXE's `uristring`
+    /// leaves it unescaped in vendor strings ("i440FX + PIIX").
     pub fn from_query(query: &[u8]) -> Inventory {
         let mut inv = Inventory::default();
         for pair in query.split(|b| *b == b'&') {
@@ -172,7 +184,6 @@ fn decode_component(raw: &[u8]) -> String {
                 }
                 None => b'%',
             },
-            b'+' => b' ',
             b => b,
         };
         i += 1;
@@ -190,11 +201,11 @@ mod tests {
     #[test]
     fn query_parses_into_inventory() {
         let q = b"mac=52%3a54%3a00%3a12%3a34%3a56&uuid=0f1e&arch=x86_64&platform=pcbios\
-&manufacturer=QEMU%20Corp&product=Standard+PC&serial=&asset=%zz&memsize=512&mac=00:00:00:00:00:01";
+&manufacturer=QEMU%20Corp&product=i440FX%20+%20PIIX&serial=&asset=%zz&memsize=512&mac=00:00:00:00:00:01";
         let inv = Inventory::from_query(q);
         assert_eq!(inv.mac, Some("52:54:00:12:34:56".parse().unwrap()));
         assert_eq!(inv.manufacturer.as_deref(), Some("QEMU Corp"));
-        assert_eq!(inv.product.as_deref(), Some("Standard PC"));
+        assert_eq!(inv.product.as_deref(), Some("i440FX + PIIX"));
         assert_eq!(inv.serial, None);
         assert_eq!(inv.asset.as_deref(), Some("%zz"));
         assert_eq!(inv.memsize.as_deref(), Some("512"));
@@ -226,7 +237,8 @@ mod tests {
             mac: m,
             ..Inventory::default()
         };
-        let (s, served) = policy.script_for(&with(Some(mac)));
+        let url = Some("http://10.0.0.2:8080/boot.ipxe");
+        let (s, served) = policy.script_for(&with(Some(mac)), url);
         assert_eq!(s, "#!ipxe\nimage\n");
         assert_eq!(
             served,
@@ -236,9 +248,13 @@ mod tests {
             }
         );
         let other = "52:54:00:00:00:02".parse().ok();
-        assert_eq!(policy.script_for(&with(other)).1, ScriptServed::Menu);
-        let (chain, served) = policy.script_for(&with(None));
+        assert_eq!(policy.script_for(&with(other), url).1, ScriptServed::Menu);
+        let (chain, served) = policy.script_for(&with(None), url);
         assert_eq!(served, ScriptServed::Chain);
-        assert!(chain.contains("boot.ipxe?mac=${netX/mac}"));
+        assert!(chain.contains(
+            "chain --autofree http://10.0.0.2:8080/boot.ipxe?mac=${netX/mac}&uuid=${uuid}&"
+        ));
+        let (fallback, _) = policy.script_for(&with(None), None);
+        assert!(fallback.contains("chain --autofree ${filename}?mac="));
     }
 }

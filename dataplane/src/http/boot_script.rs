@@ -7,10 +7,43 @@ use crate::events::{BootScriptSeen, Detail};
 /// The path (normalised, no leading slash).
 pub const PATH: &str = "boot.ipxe";
 
-/// The script for the client that sent `query`, and what it told us.
-pub fn respond(policy: &BootPolicy, query: &[u8]) -> (String, Detail) {
+/// The script for the client that sent `query` with `host` (the `Host` header), and what it
+/// told us.
+pub fn respond(policy: &BootPolicy, query: &[u8], host: Option<&[u8]>) -> (String, Detail) {
     let inventory = Inventory::from_query(query);
-    let (script, served) = policy.script_for(&inventory);
+    let url = host.and_then(own_url);
+    let (script, served) = policy.script_for(&inventory, url.as_deref());
     let seen = BootScriptSeen { inventory, served };
-    (script.to_owned(), Detail::BootScript(Box::new(seen)))
+    (script.into_owned(), Detail::BootScript(Box::new(seen)))
+}
+
+/// `http://<host>/boot.ipxe` when `host` is a plain host[:port] (it goes into a script, so
+/// nothing that iPXE would expand or split is let through).
+fn own_url(host: &[u8]) -> Option<String> {
+    let plain = !host.is_empty()
+        && host.len() <= 255
+        && host
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'));
+    plain.then(|| format!("http://{}/{PATH}", String::from_utf8_lossy(host)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plain_hosts_make_the_url() {
+        assert_eq!(
+            own_url(b"10.0.0.2:8080").as_deref(),
+            Some("http://10.0.0.2:8080/boot.ipxe")
+        );
+        assert_eq!(
+            own_url(b"[fd00::2]:8080").as_deref(),
+            Some("http://[fd00::2]:8080/boot.ipxe")
+        );
+        for bad in [&b""[..], b"a b", b"${evil}", b"x\ny", b"h/p"] {
+            assert_eq!(own_url(bad), None);
+        }
+    }
 }

@@ -275,7 +275,7 @@ fn answer(core: &Core, head: &RequestHead<'_>, scratch: &mut Scratch) -> Answer 
             .nth(1)
             .unwrap_or_default();
         let (script, seen) =
-            boot_script::respond(core.catalog.borrow_mut().current().boot(), query);
+            boot_script::respond(core.catalog.borrow_mut().current().boot(), query, head.host);
         return script_answer(head, keep_alive, script.into_bytes(), seen);
     }
     let object = scratch.key.clone();
