@@ -211,7 +211,11 @@ fn boot_script_lookup(c: &mut Criterion) {
     }
     let query = b"mac=52:54:00:00:13:88&uuid=4c4c4544-0042-3510-8052-b4c04f4e4d32&arch=x86_64&platform=efi&manufacturer=Dell%20Inc.&product=PowerEdge%20R650&serial=ABC1234&asset=&memsize=262144";
     g.bench_function("query_to_script_10k_clients", |b| {
-        b.iter(|| boot_script::respond(&policy, black_box(query), Some(b"10.0.0.2:8080")).0.len())
+        b.iter(|| {
+            boot_script::respond(&policy, black_box(query), Some(b"10.0.0.2:8080"))
+                .0
+                .len()
+        })
     });
     g.finish();
 }
