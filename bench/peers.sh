@@ -245,6 +245,13 @@ start_dnsmasq_tftp
 tftp_rows dnsmasq "$dnsmasq_pid" 127.0.0.1:69 ""
 stop "$dnsmasq_pid"
 
+# What fleetboot still holds once every TFTP transfer is over (its retries end within 6 s);
+# then HTTP starts on a fresh process, so a leak here cannot starve the HTTP rows.
+sleep 10
+note_row "fleetboot descriptors 10 s after the TFTP rows|fleetboot|$(find "/proc/$fb_pid/fd" -mindepth 1 | wc -l) open||||$(grep -c '^' <(ss -Huan state established) || true) connected UDP sockets in the namespace"
+stop "$fb_pid"
+start_fleetboot "${fb_off_dhcp[@]}"
+
 # ---- HTTP ----
 http_rows() { # SERVER PID ADDR PATH-PREFIX
   measure "HTTP 1 MiB random ranges of 256 MiB, 64 conns, ${HTTP_SECS}s" "$1" "$2" mib_s MiB/s \

@@ -4,9 +4,13 @@
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
 
 /// Largest response head accepted.
 const MAX_HEAD: usize = 16 * 1024;
+
+/// A server that stops answering fails the request instead of hanging the run.
+const IO_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// One connection.
 #[derive(Debug)]
@@ -26,10 +30,12 @@ impl Connection {
     /// Connects to `server`.
     ///
     /// # Errors
-    /// The connect failed.
+    /// The connect failed. Reads and writes on the connection time out after 30 s.
     pub fn open(server: SocketAddr) -> io::Result<Connection> {
         let stream = TcpStream::connect(server)?;
         stream.set_nodelay(true)?;
+        stream.set_read_timeout(Some(IO_TIMEOUT))?;
+        stream.set_write_timeout(Some(IO_TIMEOUT))?;
         Ok(Connection {
             stream,
             host: server.to_string(),
