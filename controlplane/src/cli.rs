@@ -75,6 +75,21 @@ pub enum ImagesCommand {
         #[arg(long, env = "FLEETBOOT_DATA_DIR", default_value = "./data")]
         data_dir: PathBuf,
     },
+    /// Fetch the netboot tree of a needs-netboot image into data/files/netboot/<id>/; the
+    /// server then boots the image from it.
+    Netboot {
+        /// The image id (see `images list`).
+        id: String,
+        /// The tarball's URL (http:// only) [default: the recipe's netboot_url].
+        #[arg(long)]
+        url: Option<String>,
+        /// The tarball's expected SHA-256, in hex.
+        #[arg(long)]
+        sha256: Option<String>,
+        /// Data directory [default: ./data].
+        #[arg(long, env = "FLEETBOOT_DATA_DIR", default_value = "./data")]
+        data_dir: PathBuf,
+    },
     /// Show one image: recipe, El Torito entries, why the layout matched.
     Show {
         /// The image id (see `images list`).

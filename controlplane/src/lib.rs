@@ -13,6 +13,7 @@ pub mod distro;
 pub mod images;
 pub mod iso;
 pub mod netaddr;
+pub mod netboot;
 pub mod publish;
 pub mod scan;
 pub mod serve;

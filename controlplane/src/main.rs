@@ -6,6 +6,7 @@ use controlplane::clients::command;
 use controlplane::clients::control::Request;
 use controlplane::config::Settings;
 use controlplane::images::report;
+use controlplane::netboot;
 
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
@@ -27,6 +28,13 @@ fn main() -> std::process::ExitCode {
         Command::Images(ImagesCommand::List { json, data_dir }) => {
             report::list(&data_dir, json).map(|text| print!("{text}"))
         }
+        Command::Images(ImagesCommand::Netboot {
+            id,
+            url,
+            sha256,
+            data_dir,
+        }) => netboot::command(&data_dir, &id, url.as_deref(), sha256.as_deref())
+            .map(|text| print!("{text}")),
         Command::Images(ImagesCommand::Show { id, json, data_dir }) => {
             report::show(&data_dir, &id, json).map(|text| print!("{text}"))
         }

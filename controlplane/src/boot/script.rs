@@ -82,15 +82,15 @@ pub fn boot_lines(image: &Image, site: &Site, mac: Option<Mac>, on_error: &str) 
             }
             let _ = writeln!(
                 s,
-                "kernel {image_url}/{} {} || goto {on_error}",
-                url_path(kernel),
+                "kernel {} {} || goto {on_error}",
+                file_url(site, &image_url, kernel),
                 cmdline.trim()
             );
             for (path, n) in recipe.initrds.iter().zip(&initrds) {
                 let _ = writeln!(
                     s,
-                    "initrd --name {n} {image_url}/{} || goto {on_error}",
-                    url_path(path)
+                    "initrd --name {n} {} || goto {on_error}",
+                    file_url(site, &image_url, path)
                 );
             }
             let _ = writeln!(s, "boot || goto {on_error}");
@@ -117,6 +117,15 @@ pub fn boot_lines(image: &Image, site: &Site, mac: Option<Mac>, on_error: &str) 
         _ => s.push_str(&sanboot),
     }
     s
+}
+
+/// The URL of a recipe's kernel or initrd: a path inside the ISO, or, with a leading `/`, a
+/// path on this server (a fetched netboot tree, see [`crate::netboot`]).
+fn file_url(site: &Site, image_url: &str, path: &str) -> String {
+    match path.strip_prefix('/') {
+        Some(served) => format!("{}/{}", site.base, url_path(served)),
+        None => format!("{image_url}/{}", url_path(path)),
+    }
 }
 
 /// A whole script booting one image (an assignment).

@@ -3,7 +3,8 @@
 //! [`crate::iso`]) so that every file inside is served as a slice of the ISO's mapping at
 //! `images/<id>/<path inside the ISO>` — no extraction, no copy. Indexes are kept in redb and
 //! reused while the ISO's size, mtime and inode are unchanged. Recipes come from the layout
-//! table ([`layout_file`]) unless files beside the ISO override them ([`manual_override`]).
+//! table ([`layout_file`]) unless files beside the ISO override them ([`manual_override`]), or
+//! a netboot tree was fetched for it ([`crate::netboot`]).
 
 pub mod layout_file;
 pub mod manual_override;
@@ -14,6 +15,7 @@ use sha2::{Digest, Sha256};
 
 use crate::distro::{BootRecipe, IsoView, Layouts};
 use crate::iso::{FileSource, IsoIndex, Kind, Source};
+use crate::netboot;
 use crate::scan::Found;
 use crate::store::FileRecord;
 
@@ -101,17 +103,20 @@ pub fn refresh(found: &[Found], known: &[Image], layouts: &Layouts, redetect: bo
                 None => index(f, rel, layouts),
             };
             image.recipe = manual_override::apply(rel, image.recipe.take(), found);
+            image.recipe = netboot::apply(&image.id, image.recipe.take(), found);
             image
         })
         .collect()
 }
 
 /// An unchanged ISO keeps its index. Its recipe is detected again when the table changed, or
-/// when an override replaced it (the override may have changed or gone, and the detected
-/// recipe is what remains).
+/// when an override or a netboot tree replaced it (either may have changed or gone, and the
+/// detected recipe is what remains).
 fn reuse(old: &Image, f: &Found, layouts: &Layouts, redetect: bool) -> Image {
     let mut image = old.clone();
-    if !redetect && !manual_override::is_applied(old.recipe.as_ref()) {
+    let replaced = manual_override::is_applied(old.recipe.as_ref())
+        || netboot::is_applied(old.recipe.as_ref());
+    if !redetect && !replaced {
         return image;
     }
     image.recipe = old
