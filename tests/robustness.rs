@@ -1,6 +1,7 @@
 //! The server survives what operators and networks do to it: files truncated or replaced while
 //! being served, garbage datagrams, and a SIGTERM in the middle of transfers (drained, exit 0).
 
+use std::io::{Read, Write};
 use std::net::UdpSocket;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -147,4 +148,95 @@ fn sigterm_drains_transfers_then_exits_zero() {
         std::net::TcpStream::connect(http).is_err(),
         "still accepting after exit"
     );
+}
+
+/// One raw RRQ with options, as firmware sends it.
+fn rrq(name: &str, options: &[(&str, &str)]) -> Vec<u8> {
+    let mut p = vec![0, 1];
+    for field in [name, "octet"]
+        .into_iter()
+        .chain(options.iter().flat_map(|(k, v)| [*k, *v]))
+    {
+        p.extend_from_slice(field.as_bytes());
+        p.push(0);
+    }
+    p
+}
+
+#[test]
+fn tftp_clients_that_vanish_leave_no_transfer_or_descriptor_behind() {
+    let data = random_bytes(1 << 20, 24);
+    let s = Server::start(&[("big.bin", &data)]);
+    let baseline = s.open_fds();
+    let options = [("blksize", "1428"), ("timeout", "1"), ("windowsize", "4")];
+    for i in 0..30 {
+        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+        sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let request = rrq("files/big.bin", &options);
+        sock.send_to(&request, s.tftp).unwrap();
+        if i % 3 == 0 {
+            // A client that asks twice (its first answer was slow) is one transfer.
+            sock.send_to(&request, s.tftp).unwrap();
+        }
+        let mut buf = [0u8; 1600];
+        let (n, from) = sock.recv_from(&mut buf).unwrap();
+        assert_eq!(&buf[..2], &[0, 6], "expected an OACK, got {:?}", &buf[..n]);
+        if i % 2 == 0 {
+            // Takes the first window, then reboots: no ACK, no ERROR ever again.
+            sock.send_to(&[0, 4, 0, 0], from).unwrap();
+            let (n, _) = sock.recv_from(&mut buf).unwrap();
+            assert_eq!(&buf[..4], &[0, 3, 0, 1], "{:?}", &buf[..n.min(8)]);
+        }
+    }
+    // timeout 1 s, 5 retries: every transfer gives up within ~6 s.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while s.health_number("tftp_active") > 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(s.health_number("tftp_active"), 0, "{}", s.health());
+    // Their sockets are closed too, not only their counters.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while s.open_fds() > baseline + 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        s.open_fds() <= baseline + 2,
+        "{} descriptors open, {baseline} before the clients came",
+        s.open_fds()
+    );
+    assert_eq!(
+        s.health_number("tftp_transfers"),
+        30,
+        "a repeated RRQ started a second transfer"
+    );
+    let out = s.scratch.join("big.bin");
+    let o = run(&mut s.tftp_get("binary", "files/big.bin", &out), 30);
+    assert!(o.status.success());
+    assert_eq!(sha256_file(&out), sha256(&data));
+}
+
+#[test]
+fn a_client_that_goes_silent_mid_head_sees_the_connection_closed() {
+    let s = Server::start_with(|_| {}, &["--http-head-timeout-ms", "500"]);
+    let baseline = s.open_fds();
+    let mut clients = Vec::new();
+    for _ in 0..20 {
+        let mut c = std::net::TcpStream::connect(s.http).unwrap();
+        c.write_all(b"GET /files/x HTTP/1.1\r\n").unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        clients.push(c);
+    }
+    for mut c in clients.drain(..) {
+        let mut buf = [0u8; 64];
+        match c.read(&mut buf) {
+            Ok(0) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+            other => panic!("expected the server to close the connection, got {other:?}"),
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while s.open_fds() > baseline + 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(s.open_fds() <= baseline + 2, "{} open", s.open_fds());
 }

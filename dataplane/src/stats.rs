@@ -13,6 +13,8 @@ pub struct Stats {
     pub tftp_transfers: AtomicU64,
     /// TFTP transfers refused because the concurrency cap was reached.
     pub tftp_busy: AtomicU64,
+    /// RRQs repeated by a peer whose transfer is already running (answered by that transfer).
+    pub tftp_duplicate_requests: AtomicU64,
     /// TFTP transfers running now.
     pub tftp_active: AtomicUsize,
     /// HTTP requests answered.

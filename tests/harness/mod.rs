@@ -308,6 +308,14 @@ impl Server {
         None
     }
 
+    /// How many descriptors the server process holds open now.
+    pub fn open_fds(&self) -> usize {
+        let pid = self.child.as_ref().expect("server running").id();
+        std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .map(|dir| dir.count())
+            .unwrap_or(0)
+    }
+
     /// Keeps the temp dir alive for as long as the server.
     pub fn dir(&self) -> &Path {
         self.dir.path()

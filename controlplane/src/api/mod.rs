@@ -1,5 +1,6 @@
 //! The admin HTTP service (axum). One `router()` per resource, merged in [`app`].
 
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -34,7 +35,14 @@ struct Health {
     tftp_objects: usize,
     http_objects: usize,
     tftp_active: usize,
+    tftp_transfers: u64,
+    tftp_duplicate_requests: u64,
+    tftp_busy: u64,
     tftp_malformed: u64,
+    http_connections: usize,
+    http_requests: u64,
+    http_timeouts: u64,
+    bytes_sent: u64,
     dhcp_answered: u64,
     dhcp_ignored: u64,
     dhcp_malformed: u64,
@@ -47,11 +55,15 @@ async fn health(State(state): State<AppState>) -> Json<Health> {
         driver: state.driver,
         tftp_objects,
         http_objects,
-        tftp_active: state
-            .stats
-            .tftp_active
-            .load(std::sync::atomic::Ordering::Relaxed),
+        tftp_active: state.stats.tftp_active.load(Relaxed),
+        tftp_transfers: Stats::read(&state.stats.tftp_transfers),
+        tftp_duplicate_requests: Stats::read(&state.stats.tftp_duplicate_requests),
+        tftp_busy: Stats::read(&state.stats.tftp_busy),
         tftp_malformed: Stats::read(&state.stats.tftp_malformed),
+        http_connections: state.stats.http_connections.load(Relaxed),
+        http_requests: Stats::read(&state.stats.http_requests),
+        http_timeouts: Stats::read(&state.stats.http_timeouts),
+        bytes_sent: Stats::read(&state.stats.bytes_sent),
         dhcp_answered: Stats::read(&state.stats.dhcp_answered),
         dhcp_ignored: Stats::read(&state.stats.dhcp_ignored),
         dhcp_malformed: Stats::read(&state.stats.dhcp_malformed),

@@ -3,11 +3,14 @@
 //! [`super::session::Transfer`] state machine with ACKs and timeouts and sends what
 //! it asks for: a whole window of DATA packets in one `sendmmsg`, bytes straight from the blob.
 
+use std::cell::RefCell;
+use std::collections::HashSet;
 use std::io;
 use std::net::{SocketAddr, UdpSocket as StdUdpSocket};
 use std::os::fd::AsRawFd;
+use std::pin::pin;
 use std::rc::Rc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use monoio::net::udp::UdpSocket;
 
@@ -30,6 +33,7 @@ pub(crate) async fn serve(core: Rc<Core>, socket: StdUdpSocket, config: Config) 
     let local_ip = socket.local_addr()?.ip();
     let socket = UdpSocket::from_std(socket)?;
     let config = Rc::new(config);
+    let in_flight = InFlight::default();
     let mut buf = vec![0u8; MAX_REQUEST];
     loop {
         let received = monoio::select! {
@@ -50,8 +54,21 @@ pub(crate) async fn serve(core: Rc<Core>, socket: StdUdpSocket, config: Config) 
         };
         match Packet::parse(datagram) {
             Ok(Packet::Read(request)) => {
+                // A client whose first answer was slow asks again from the same port; the
+                // transfer already running is its answer. SO_REUSEPORT hashes a peer to one
+                // core, so this core sees all of its requests.
+                let Some(claim) = in_flight.claim(peer) else {
+                    Stats::bump(&core.stats.tftp_duplicate_requests);
+                    continue;
+                };
                 let job = Job::from_request(&request, peer);
-                monoio::spawn(run_transfer(core.clone(), config.clone(), local_ip, job));
+                monoio::spawn(run_transfer(
+                    core.clone(),
+                    config.clone(),
+                    local_ip,
+                    job,
+                    claim,
+                ));
             }
             Ok(Packet::Write(_)) => {
                 Stats::bump(&core.stats.tftp_malformed);
@@ -66,6 +83,32 @@ pub(crate) async fn serve(core: Rc<Core>, socket: StdUdpSocket, config: Config) 
             // ACK/DATA/ERROR to port 69 belong to no transfer: drop them, count them.
             Ok(_) | Err(_) => Stats::bump(&core.stats.tftp_malformed),
         }
+    }
+}
+
+/// The peers this core is running a transfer for.
+#[derive(Default, Clone)]
+struct InFlight(Rc<RefCell<HashSet<SocketAddr>>>);
+
+impl InFlight {
+    /// Marks `peer` busy until the returned claim drops; `None` if it already is.
+    fn claim(&self, peer: SocketAddr) -> Option<Claim> {
+        self.0.borrow_mut().insert(peer).then(|| Claim {
+            peers: self.clone(),
+            peer,
+        })
+    }
+}
+
+/// A peer's place in [`InFlight`], released when its transfer ends however it ends.
+struct Claim {
+    peers: InFlight,
+    peer: SocketAddr,
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        self.peers.0.borrow_mut().remove(&self.peer);
     }
 }
 
@@ -94,7 +137,13 @@ async fn reply_error(socket: &UdpSocket, peer: SocketAddr, code: ErrorCode, mess
     let _ = socket.send_to(out, peer).await;
 }
 
-async fn run_transfer(core: Rc<Core>, config: Rc<Config>, local_ip: std::net::IpAddr, job: Job) {
+async fn run_transfer(
+    core: Rc<Core>,
+    config: Rc<Config>,
+    local_ip: std::net::IpAddr,
+    job: Job,
+    _claim: Claim,
+) {
     let started = Instant::now();
     let name = String::from_utf8_lossy(&job.filename).into_owned();
     let socket = match transfer_socket(local_ip, job.peer) {
@@ -201,6 +250,10 @@ async fn transfer(
 }
 
 /// Runs the state machine to its end.
+///
+/// One receive stays posted across timeouts: cancelling it at every timeout could drop an ACK
+/// that arrives as the timer fires, and a receive abandoned without cancellation would hold
+/// the socket open after the transfer.
 async fn drive(
     socket: &UdpSocket,
     slice: &BlobSlice,
@@ -213,66 +266,71 @@ async fn drive(
     }
     let mut buf = vec![0u8; 1024];
     loop {
-        match machine.poll_transmit(Instant::now()) {
-            Transmit::Oack => {
-                let (res, back) = socket.send(oack).await;
-                oack = back;
-                if res.is_err() {
-                    return Outcome::Failed("send failed");
-                }
+        let mut receive = pin!(socket.recv(buf));
+        let (result, back) = loop {
+            if let Err(e) = transmit(socket, slice, machine, &mut oack).await {
+                tracing::debug!(error = %e, "tftp send");
+                return Outcome::Failed("send failed");
             }
-            Transmit::Blocks { first, count } => {
-                if let Err(e) = send_window(socket, slice, machine, first, count).await {
-                    tracing::debug!(error = %e, "tftp send");
-                    return Outcome::Failed("send failed");
-                }
+            if let Some(outcome) = finished(machine, negotiated) {
+                return outcome;
             }
-            Transmit::Nothing => {}
-        }
-        match machine.status() {
-            Status::Active => {}
-            Status::Complete => return Outcome::Complete,
-            Status::Failed(session::FailReason::TimedOut) => return Outcome::Failed("timed out"),
-            // PXE ROMs ask with tsize, read the size from the OACK, then abort with an ERROR
-            // and ask again: a size probe, not a failure.
-            Status::Failed(session::FailReason::PeerError)
-                if negotiated.oack.is_some() && machine.bytes_acked() == 0 =>
-            {
-                return Outcome::NoBody
+            let Some(deadline) = machine.poll_at() else {
+                return Outcome::Failed("no deadline");
+            };
+            monoio::select! {
+                received = &mut receive => break received,
+                _ = monoio::time::sleep_until(deadline.into()) => machine.on_timeout(Instant::now()),
             }
-            Status::Failed(session::FailReason::PeerError) => {
-                return Outcome::Failed("client error")
-            }
-        }
-        let Some(deadline) = machine.poll_at() else {
-            return Outcome::Failed("no deadline");
         };
-        let wait = deadline.saturating_duration_since(Instant::now());
-        match monoio::time::timeout(wait, socket.recv(buf)).await {
-            Ok((Ok(n), back)) => {
-                buf = back;
-                match Packet::parse(&buf[..n.min(buf.len())]) {
-                    Ok(Packet::Ack { block }) => machine.on_ack(block, Instant::now()),
-                    Ok(Packet::Error { .. }) => machine.on_peer_error(),
-                    _ => {}
-                }
-            }
-            Ok((Err(e), back)) => {
-                buf = back;
-                // ECONNREFUSED: the client's port is gone (ICMP unreachable). Let the timeout
-                // logic decide; a reboot mid-transfer should not spin.
-                tracing::trace!(error = %e, "tftp recv");
-                monoio::time::sleep(wait.min(Duration::from_millis(100))).await;
-                if Instant::now() >= deadline {
-                    machine.on_timeout(Instant::now());
-                }
-            }
-            Err(_elapsed) => {
-                // The buffer went down with the cancelled receive.
-                buf = vec![0u8; 1024];
-                machine.on_timeout(Instant::now());
-            }
+        buf = back;
+        match result {
+            Ok(n) => match Packet::parse(&buf[..n.min(buf.len())]) {
+                Ok(Packet::Ack { block }) => machine.on_ack(block, Instant::now()),
+                Ok(Packet::Error { .. }) => machine.on_peer_error(),
+                _ => {}
+            },
+            // ECONNREFUSED (ICMP port unreachable) is reported once per datagram we sent to a
+            // closed port: the client may be rebooting. The timeouts decide when to give up.
+            Err(e) => tracing::trace!(error = %e, "tftp recv"),
         }
+    }
+}
+
+/// Sends what the state machine asks for now.
+async fn transmit(
+    socket: &UdpSocket,
+    slice: &BlobSlice,
+    machine: &mut Transfer,
+    oack: &mut Vec<u8>,
+) -> io::Result<()> {
+    match machine.poll_transmit(Instant::now()) {
+        Transmit::Oack => {
+            let (res, back) = socket.send(std::mem::take(oack)).await;
+            *oack = back;
+            res.map(drop)
+        }
+        Transmit::Blocks { first, count } => {
+            send_window(socket, slice, machine, first, count).await
+        }
+        Transmit::Nothing => Ok(()),
+    }
+}
+
+/// How the transfer ended, once it has.
+fn finished(machine: &Transfer, negotiated: &Negotiated) -> Option<Outcome> {
+    match machine.status() {
+        Status::Active => None,
+        Status::Complete => Some(Outcome::Complete),
+        Status::Failed(session::FailReason::TimedOut) => Some(Outcome::Failed("timed out")),
+        // PXE ROMs ask with tsize, read the size from the OACK, then abort with an ERROR and
+        // ask again: a size probe, not a failure.
+        Status::Failed(session::FailReason::PeerError)
+            if negotiated.oack.is_some() && machine.bytes_acked() == 0 =>
+        {
+            Some(Outcome::NoBody)
+        }
+        Status::Failed(session::FailReason::PeerError) => Some(Outcome::Failed("client error")),
     }
 }
 
