@@ -3,7 +3,7 @@
 //! assignments change. Owning the store, the publisher and the client table on one thread
 //! means no locks, and redb sees one writer.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -40,10 +40,21 @@ pub struct Coordinator {
     clients: BTreeMap<Mac, Client>,
     /// Last address of each client, for transfers (which carry only an address).
     by_ip: HashMap<IpAddr, Mac>,
+    /// Clients whose sightings are not saved yet, and when they will be.
+    unsaved: BTreeSet<Mac>,
+    save_at: Option<Instant>,
 }
 
-/// Events handled per database transaction, at most.
+/// Events taken from the channel at once, at most.
 const EVENT_BATCH: usize = 4096;
+
+/// Pause after a batch of events, so that a storm arrives in batches.
+const EVENT_COALESCE: Duration = Duration::from_millis(5);
+
+/// How long sightings (last seen, address, inventory) wait in memory before they are saved.
+/// A rack booting sends thousands of events a second; one durable commit each would cost
+/// more than answering them. Assignments and used once-assignments are saved at once.
+const SAVE_DELAY: Duration = Duration::from_secs(1);
 
 impl Coordinator {
     /// Loads clients from the store, scans, publishes the first catalog.
@@ -76,6 +87,8 @@ impl Coordinator {
                 .filter_map(|c| Some((c.ip.as_deref()?.parse().ok()?, c.mac)))
                 .collect(),
             clients,
+            unsaved: BTreeSet::new(),
+            save_at: None,
         };
         c.rescan();
         c
@@ -86,27 +99,54 @@ impl Coordinator {
     pub fn run(mut self, events: Receiver<BootEvent>, messages: Receiver<Message>) -> Store {
         let mut next_scan = Instant::now() + self.settings.scan_interval;
         loop {
-            let wait = next_scan.saturating_duration_since(Instant::now());
+            let wake = self.save_at.map_or(next_scan, |t| t.min(next_scan));
+            let wait = wake.saturating_duration_since(Instant::now());
             crossbeam_channel::select! {
                 recv(events) -> e => match e {
                     Ok(first) => {
                         let mut batch = vec![first];
                         batch.extend(events.try_iter().take(EVENT_BATCH - 1));
                         self.on_events(&batch);
+                        // Let the next events queue up instead of waking this thread one by
+                        // one: a parked receiver costs every sending core a wake-up per event.
+                        std::thread::sleep(EVENT_COALESCE);
                     }
-                    Err(_) => return self.store,
+                    Err(_) => return self.finish(),
                 },
                 recv(messages) -> m => match m {
                     Ok(Message::Command(request, reply)) => {
                         let _ = reply.send(self.on_request(request));
                     }
-                    Ok(Message::Stop) | Err(_) => return self.store,
+                    Ok(Message::Stop) | Err(_) => return self.finish(),
                 },
                 default(wait) => {
-                    self.rescan();
-                    next_scan = Instant::now() + self.settings.scan_interval;
+                    let now = Instant::now();
+                    if self.save_at.is_some_and(|t| t <= now) {
+                        self.save_sightings();
+                    }
+                    if next_scan <= now {
+                        self.rescan();
+                        next_scan = Instant::now() + self.settings.scan_interval;
+                    }
                 }
             }
+        }
+    }
+
+    /// Saves what is still in memory and hands the store back.
+    fn finish(mut self) -> Store {
+        self.save_sightings();
+        self.store
+    }
+
+    fn save_sightings(&mut self) {
+        self.save_at = None;
+        let unsaved = std::mem::take(&mut self.unsaved);
+        if let Err(e) = self
+            .store
+            .put_clients(unsaved.iter().filter_map(|m| self.clients.get(m)))
+        {
+            tracing::error!(error = %e, clients = unsaved.len(), "client records not saved");
         }
     }
 
@@ -151,7 +191,6 @@ impl Coordinator {
 
     fn on_events(&mut self, batch: &[BootEvent]) {
         let now = unix_now();
-        let mut touched = Vec::new();
         let mut policy_changed = false;
         for event in batch {
             crate::serve::log_event(event);
@@ -172,19 +211,15 @@ impl Coordinator {
                     policy_changed = true;
                 }
             }
-            if !touched.contains(&mac) {
-                touched.push(mac);
-            }
+            self.unsaved.insert(mac);
         }
-        // The policy first: a once-assignment must stop being served as soon as possible.
         if policy_changed {
+            // The policy first: a once-assignment must stop being served as soon as possible;
+            // then saved, so a restart cannot serve it again.
             self.republish_policy();
-        }
-        if let Err(e) = self
-            .store
-            .put_clients(touched.iter().filter_map(|m| self.clients.get(m)))
-        {
-            tracing::error!(error = %e, "client records not saved");
+            self.save_sightings();
+        } else if !self.unsaved.is_empty() && self.save_at.is_none() {
+            self.save_at = Some(Instant::now() + SAVE_DELAY);
         }
     }
 

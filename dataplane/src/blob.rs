@@ -230,6 +230,15 @@ impl BlobSlice {
         self.blob.base_ptr().wrapping_add(self.offset as usize)
     }
 
+    /// Tells the kernel this process is done with the window's mapped pages for now (see
+    /// `sys::release_pages`); in-memory blobs are left as they are. Servers call it once the
+    /// bytes have been sent, so serving a 4 GiB ISO does not leave 4 GiB mapped in.
+    pub fn release_pages(&self) {
+        if let Source::Mapped { map: Some(map), .. } = &self.blob.source {
+            crate::sys::release_pages(map, self.offset as usize, self.len);
+        }
+    }
+
     /// Copies the window's bytes through `Blob::read_at` (pread for files).
     ///
     /// # Errors

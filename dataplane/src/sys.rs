@@ -33,6 +33,18 @@ pub(crate) fn map_file(file: &File, len: u64) -> io::Result<Option<Mmap>> {
     Ok(Some(map))
 }
 
+/// Drops this process's page-table entries for `len` bytes at `offset` of `map` (rounded out
+/// to whole pages), so bytes already handed to the kernel stop counting in our RSS. The page
+/// cache keeps them: the next send of the same range maps them again with a minor fault.
+pub(crate) fn release_pages(map: &Mmap, offset: usize, len: usize) {
+    // SAFETY: the mapping is private, read-only and never written (see `map_file`), so it has
+    // no private copy-on-write pages for MADV_DONTNEED to discard: a later access reads the
+    // file's page again, the same bytes. No reference to mapped bytes exists in user space (the
+    // module rule), so none can observe the pages going away; a kernel send in flight on
+    // another thread just refaults them. memmap2 checks the range lies inside the mapping.
+    let _ = unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, offset, len) };
+}
+
 // SAFETY: `read_ptr` points into memory owned by the `Arc`'d blob inside the slice; the slice
 // is moved into the runtime for the duration of the operation, so the mapping (or static
 // bytes) outlives the kernel's use of the pointer, and the address never changes because the
@@ -56,7 +68,7 @@ pub struct GatherBuf {
     /// First iovec not yet fully written.
     start: usize,
     _owned: Vec<Vec<u8>>,
-    _slices: Vec<BlobSlice>,
+    slices: Vec<BlobSlice>,
 }
 
 /// A piece of a gathered write: bytes we own (headers) or a slice of a blob (body).
@@ -97,7 +109,14 @@ impl GatherBuf {
             iovecs,
             start: 0,
             _owned: owned,
-            _slices: slices,
+            slices,
+        }
+    }
+
+    /// Releases the mapped pages of the blob bytes in this batch once it has been written.
+    pub fn release_pages(&self) {
+        for slice in &self.slices {
+            slice.release_pages();
         }
     }
 
@@ -129,7 +148,7 @@ impl GatherBuf {
 }
 
 // SAFETY: every iovec from `start` on points into a heap buffer owned by `_owned` or into a
-// blob kept alive by `_slices` (`advance` only moves a base forward within its own buffer and
+// blob kept alive by `slices` (`advance` only moves a base forward within its own buffer and
 // shrinks its length to match); neither is mutated or dropped while the GatherBuf lives. The
 // runtime owns the GatherBuf, unmoved, while the kernel uses the pointers.
 unsafe impl monoio::buf::IoVecBuf for GatherBuf {

@@ -536,5 +536,6 @@ async fn flush(stream: &mut TcpStream, batch: &mut Vec<Piece>, config: &Config) 
             Err(_) => return Err(io::ErrorKind::TimedOut.into()),
         }
     }
+    gather.release_pages();
     Ok(())
 }

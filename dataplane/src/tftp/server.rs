@@ -246,6 +246,7 @@ async fn transfer(
     };
     let mut machine = Transfer::new(slice.len() as u64, &negotiated, &limits, Instant::now());
     let outcome = drive(socket, &slice, &negotiated, &mut machine).await;
+    slice.release_pages();
     (outcome, machine.bytes_acked(), Some(key))
 }
 
