@@ -201,6 +201,39 @@ fn a_restart_reuses_the_stored_index() {
     }
     let keep = work.path().join("data");
     let before = images_json(&keep);
+    assert_eq!(before.len(), 1, "{before:?}");
+    let image = &before[0];
+    assert!(
+        image["distro"].is_string() && image["size"].as_u64().is_some(),
+        "{image}"
+    );
+    let id = image["id"].as_str().unwrap();
+    let show = |extra: &[&str]| {
+        let o = run(
+            Command::new(binary())
+                .args(["images", "show", id])
+                .args(extra)
+                .arg("--data-dir")
+                .arg(&keep),
+            30,
+        );
+        assert!(o.status.success(), "images show: {o:?}");
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let text = show(&[]);
+    for line in [
+        "volume:    TEST_LIVE",
+        "method:    kernel",
+        "why:",
+        "el torito: none",
+    ] {
+        assert!(text.contains(line), "no {line:?} in:\n{text}");
+    }
+    let shown: serde_json::Value = serde_json::from_str(&show(&["--json"])).unwrap();
+    assert!(
+        shown["reason"].as_str().is_some_and(|r| !r.is_empty()) && shown["boot"].is_array(),
+        "{shown}"
+    );
     let s = Server::start_with(
         |d| {
             std::fs::remove_dir_all(d).unwrap();
