@@ -1,6 +1,6 @@
-//! A keep-alive HTTP/1.1 client for range requests, written apart from the server's codec:
-//! one request at a time, the response head parsed just enough to check the status,
-//! `Content-Range`, `Content-Length` and that the server keeps the connection open.
+//! A keep-alive HTTP/1.1 client for whole files and range requests, written apart from the
+//! server's codec: one request at a time, the response head parsed just enough to check the
+//! status, `Content-Range`, `Content-Length` and that the server keeps the connection open.
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -63,17 +63,57 @@ impl Connection {
             self.host
         );
         self.stream.write_all(request.as_bytes())?;
-        let head_len = self.read_head()?;
-        let head = std::str::from_utf8(&self.buf[self.start..self.start + head_len])
-            .map_err(|_| invalid("response head is not UTF-8".into()))?;
-        check_head(head, offset, last, len)?;
-        self.start += head_len;
+        let head = self.response_head()?;
+        check_range_head(&head, offset, last, len)?;
         body.clear();
         body.resize(len as usize, 0);
         let buffered = (self.end - self.start).min(body.len());
         body[..buffered].copy_from_slice(&self.buf[self.start..self.start + buffered]);
         self.start += buffered;
         self.stream.read_exact(&mut body[buffered..])
+    }
+
+    /// Fetches all of `path` (a 200 with a `Content-Length`), handing the body to `sink` in
+    /// pieces; returns its length.
+    ///
+    /// # Errors
+    /// I/O errors; `InvalidData` for any other status or a missing length; `UnexpectedEof`
+    /// when the server closed the connection early.
+    pub fn get(&mut self, path: &str, mut sink: impl FnMut(&[u8])) -> io::Result<u64> {
+        let request = format!("GET {path} HTTP/1.1\r\nHost: {}\r\n\r\n", self.host);
+        self.stream.write_all(request.as_bytes())?;
+        let head = self.response_head()?;
+        if !head.status.starts_with("HTTP/1.1 200 ") {
+            return Err(invalid(format!("status {:?} for {path}", head.status)));
+        }
+        let len = head
+            .length
+            .ok_or_else(|| invalid(format!("no Content-Length for {path}")))?;
+        let mut left = len;
+        while left > 0 {
+            if self.start == self.end {
+                self.start = 0;
+                self.end = self.stream.read(&mut self.buf)?;
+                if self.end == 0 {
+                    return Err(io::ErrorKind::UnexpectedEof.into());
+                }
+            }
+            let n = (self.end - self.start).min(usize::try_from(left).unwrap_or(usize::MAX));
+            sink(&self.buf[self.start..self.start + n]);
+            self.start += n;
+            left -= n as u64;
+        }
+        Ok(len)
+    }
+
+    /// Reads and parses the next response head, consuming it from the buffer.
+    fn response_head(&mut self) -> io::Result<Head> {
+        let head_len = self.read_head()?;
+        let text = std::str::from_utf8(&self.buf[self.start..self.start + head_len])
+            .map_err(|_| invalid("response head is not UTF-8".into()))?;
+        let head = Head::parse(text);
+        self.start += head_len;
+        Ok(head)
     }
 
     /// Reads until the buffer holds a whole head; returns its length including the blank line.
@@ -100,33 +140,66 @@ impl Connection {
     }
 }
 
-/// Checks a 206 head for `first..=last` with a `len`-byte body on a connection kept open.
-fn check_head(head: &str, first: u64, last: u64, len: u64) -> io::Result<()> {
-    let mut lines = head.split("\r\n");
-    let status = lines.next().unwrap_or_default();
-    if !status.starts_with("HTTP/1.1 206 ") {
-        return Err(invalid(format!("status {status:?}")));
-    }
-    let (mut length, mut range) = (None, None);
-    for line in lines {
-        let Some((name, value)) = line.split_once(':') else {
-            continue;
+/// `http://IP:PORT/path` (or without the port: 80) split into the address and the path;
+/// `None` for anything else (the storms speak to addresses, not names).
+pub fn split_url(url: &str) -> Option<(SocketAddr, String)> {
+    let rest = url.strip_prefix("http://")?;
+    let (authority, path) = rest.find('/').map_or((rest, "/"), |at| rest.split_at(at));
+    let addr = authority
+        .parse()
+        .ok()
+        .or_else(|| Some(SocketAddr::new(authority.parse().ok()?, 80)))?;
+    Some((addr, path.to_owned()))
+}
+
+/// The parts of a response head the clients check.
+#[derive(Debug, Default)]
+struct Head {
+    status: String,
+    length: Option<u64>,
+    range: Option<String>,
+    close: bool,
+}
+
+impl Head {
+    fn parse(head: &str) -> Head {
+        let mut lines = head.split("\r\n");
+        let mut h = Head {
+            status: lines.next().unwrap_or_default().to_owned(),
+            ..Head::default()
         };
-        let value = value.trim();
-        match name.trim().to_ascii_lowercase().as_str() {
-            "content-length" => length = value.parse::<u64>().ok(),
-            "content-range" => range = Some(value.to_owned()),
-            "connection" if value.eq_ignore_ascii_case("close") => {
-                return Err(invalid("server closes the connection".into()))
+        for line in lines {
+            let Some((name, value)) = line.split_once(':') else {
+                continue;
+            };
+            let value = value.trim();
+            match name.trim().to_ascii_lowercase().as_str() {
+                "content-length" => h.length = value.parse::<u64>().ok(),
+                "content-range" => h.range = Some(value.to_owned()),
+                "connection" => h.close = value.eq_ignore_ascii_case("close"),
+                _ => {}
             }
-            _ => {}
         }
+        h
     }
-    if length != Some(len) {
-        return Err(invalid(format!("Content-Length {length:?}, asked {len}")));
+}
+
+/// Checks a 206 head for `first..=last` with a `len`-byte body on a connection kept open.
+fn check_range_head(head: &Head, first: u64, last: u64, len: u64) -> io::Result<()> {
+    if !head.status.starts_with("HTTP/1.1 206 ") {
+        return Err(invalid(format!("status {:?}", head.status)));
+    }
+    if head.close {
+        return Err(invalid("server closes the connection".into()));
+    }
+    if head.length != Some(len) {
+        return Err(invalid(format!(
+            "Content-Length {:?}, asked {len}",
+            head.length
+        )));
     }
     let want = format!("bytes {first}-{last}/");
-    match range {
+    match &head.range {
         Some(r) if r.starts_with(&want) => Ok(()),
         r => Err(invalid(format!("Content-Range {r:?}, asked {want}"))),
     }
@@ -141,10 +214,57 @@ mod tests {
     fn head_checks() {
         let ok =
             "HTTP/1.1 206 Partial Content\r\ncontent-length: 3\r\nContent-Range: bytes 5-7/100\r\n";
-        assert!(check_head(ok, 5, 7, 3).is_ok());
-        assert!(check_head(ok, 4, 6, 3).is_err());
-        assert!(check_head(&ok.replace("206", "200"), 5, 7, 3).is_err());
-        assert!(check_head(&format!("{ok}Connection: close\r\n"), 5, 7, 3).is_err());
+        let check =
+            |head: &str, first, last, len| check_range_head(&Head::parse(head), first, last, len);
+        assert!(check(ok, 5, 7, 3).is_ok());
+        assert!(check(ok, 4, 6, 3).is_err());
+        assert!(check(&ok.replace("206", "200"), 5, 7, 3).is_err());
+        assert!(check(&format!("{ok}Connection: close\r\n"), 5, 7, 3).is_err());
+    }
+
+    #[test]
+    fn whole_files_stream_past_the_buffer_and_errors_are_errors() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let body: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        let sent = body.clone();
+        let server = std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            let mut chunk = [0u8; 1024];
+            let _ = s.read(&mut chunk).unwrap();
+            let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", sent.len());
+            s.write_all(head.as_bytes()).unwrap();
+            s.write_all(&sent).unwrap();
+            let _ = s.read(&mut chunk).unwrap();
+            s.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+                .unwrap();
+            let _ = s.read_to_end(&mut Vec::new());
+        });
+        let mut c = Connection::open(addr).unwrap();
+        let mut got = Vec::new();
+        let len = c.get("/f", |piece| got.extend_from_slice(piece)).unwrap();
+        assert_eq!(len, body.len() as u64);
+        assert!(got == body, "body differs");
+        assert!(c.get("/missing", |_| {}).is_err());
+        drop(c);
+        server.join().unwrap();
+    }
+
+    #[test]
+    fn urls_split_into_address_and_path() {
+        assert_eq!(
+            split_url("http://10.0.0.2:8080/images/a/linux?x=1"),
+            Some((
+                "10.0.0.2:8080".parse().unwrap(),
+                "/images/a/linux?x=1".into()
+            ))
+        );
+        assert_eq!(
+            split_url("http://10.0.0.2"),
+            Some(("10.0.0.2:80".parse().unwrap(), "/".into()))
+        );
+        assert_eq!(split_url("https://10.0.0.2/x"), None);
+        assert_eq!(split_url("http://boot.example/x"), None);
     }
 
     #[test]

@@ -32,6 +32,17 @@ pub fn binary() -> PathBuf {
     bin
 }
 
+/// A load generator from `bench/` (`cargo build --workspace` puts it beside `fleetboot`).
+pub fn bench_binary(name: &str) -> PathBuf {
+    let bin = binary().with_file_name(name);
+    assert!(
+        bin.is_file(),
+        "{} missing: run `cargo build -p bench --bins` first",
+        bin.display()
+    );
+    bin
+}
+
 /// The driver the suite runs on.
 pub fn driver() -> String {
     std::env::var("FLEETBOOT_TEST_DRIVER").unwrap_or_else(|_| "io-uring".into())

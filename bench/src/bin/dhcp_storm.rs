@@ -131,10 +131,10 @@ fn collect(socket: &UdpSocket, args: &Args, sending: &AtomicBool) -> Answers {
         let Ok(n) = socket.recv(&mut buf) else {
             continue; // read timeout: check the clock again
         };
-        match dhcp_relay::check_answer(&buf[..n], args.xid, args.count) {
-            Ok(i) if seen[i as usize] => answers.duplicate += 1,
-            Ok(i) => {
-                seen[i as usize] = true;
+        match dhcp_relay::check_answer(&buf[..n], args.xid, args.count, dhcp_relay::mac) {
+            Ok(offer) if seen[offer.index as usize] => answers.duplicate += 1,
+            Ok(offer) => {
+                seen[offer.index as usize] = true;
                 answers.answered += 1;
                 answers.last_answer = Some(Instant::now());
             }
