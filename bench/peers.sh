@@ -21,6 +21,7 @@ IDLE_HOLD=${IDLE_HOLD:-$((quick ? 5 : 20))}
 SMALL_CLIENTS=${SMALL_CLIENTS:-10000}
 DHCP_COUNT=${DHCP_COUNT:-50000}
 DHCP_RATES=${DHCP_RATES:-25000 100000}
+BOOT_MACHINES=${BOOT_MACHINES:-500}
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
@@ -33,6 +34,7 @@ if [[ -z ${PEERS_NETNS:-} ]]; then
   [[ $(id -u) -eq 0 ]] || { echo "peers.sh: needs root (network namespaces)" >&2; exit 1; }
   tools/install-packages.sh atftpd nginx-light iperf3 dnsmasq-base iproute2 curl procps
   cargo build --release -q -p controlplane -p bench --bins
+  tools/build-test-isos.sh target/test-assets/iso-layouts >/dev/null
   ns=fbp$$
   ip netns add "$ns"
   trap 'ip netns del "$ns"' EXIT
@@ -70,6 +72,9 @@ head -c $((256 << 20)) /dev/urandom >"$files/range.bin"
 truncate -s 4G "$files/huge.iso" # sparse: the RSS test is about mappings, not disk
 chmod 644 "$files"/*
 link_files() { mkdir -p "$1" && chmod 755 "$1" && ln "$files"/* "$1"/; }
+
+iso_dir=$repo/target/test-assets/iso-layouts
+ipxe_dir=$repo/.bootloaders # the iPXE builds tools/fetch-ipxe.sh embedded
 
 # ---- helpers ----
 field() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" <<<"$2"; }
@@ -316,6 +321,8 @@ if fb_has_dhcp; then
     done
   }
   log "DHCP: fleetboot"
+  # The boot-storm row after the DHCP rows boots the casper-shaped test ISO (Debian's kernel).
+  ln "$iso_dir/casper.iso" "$work/fb/isos/"
   ip netns exec "$dhcp_ns" "$bin/fleetboot" serve --data-dir "$work/fb" --dhcp-mode proxy \
     --dhcp-interface server --server-addr "$net.2" --tftp-listen "$net.2:69" \
     --http-listen "$net.2:8080" --admin-listen 127.0.0.1:8081 >"$work/fb-dhcp.out" 2>"$work/fb-dhcp.err" &
@@ -323,6 +330,15 @@ if fb_has_dhcp; then
   pids+=("$fbd_pid")
   wait_port udp "$net.2:67" "$dhcp_ns" || cat "$work/fb-dhcp.err" >&2
   dhcp_row fleetboot "$fbd_pid"
+  log "boot storm: fleetboot"
+  image=$("$bin/fleetboot" images list --json --data-dir "$work/fb" | sed -n 's/.*"id": *"\([^"]*\)".*/\1/p' | head -1)
+  for mac in $("$bin/boot-storm" "$net.2:67" --relay "$net.1" --machines "$BOOT_MACHINES" --list-macs); do
+    "$bin/fleetboot" clients assign "$mac" "$image" --data-dir "$work/fb" >/dev/null
+  done
+  measure "boot storm: $BOOT_MACHINES BIOS machines at once, DHCP → TFTP iPXE → script → 9 MiB kernel+initrd" \
+    fleetboot "$fbd_pid" machines_s machines/s \
+    "$bin/boot-storm" "$net.2:67" --relay "$net.1" --machines "$BOOT_MACHINES" \
+    --verify "undionly.kpxe=$ipxe_dir/undionly.kpxe" --verify "vmlinuz=$repo/target/test-assets/vmlinuz"
   stop "$fbd_pid"
   log "DHCP: dnsmasq"
   ip netns exec "$dhcp_ns" dnsmasq --keep-in-foreground --conf-file=/dev/null --port=0 \
