@@ -135,6 +135,44 @@ fn boot_server_port_answers_firmware_and_ipxe() {
     assert_eq!(s.health_number("dhcp_answered"), 4);
 }
 
+/// Requests sent back to back queue up while the server answers the first; a queued longer
+/// one (iPXE's, with option 77) after a shorter one must be read whole, not cut to the
+/// previous datagram's length.
+#[test]
+fn queued_requests_of_growing_length_are_all_answered() {
+    let s = start(|_| {});
+    let pxe = loopback(s.pxe.expect("pxe port"));
+    let bios = pxe_message(
+        MessageType::Request,
+        0,
+        false,
+        b"PXEClient:Arch:00000:UNDI:002001",
+    );
+    let ipxe = pxe_message(
+        MessageType::Request,
+        0,
+        true,
+        b"PXEClient:Arch:00000:UNDI:002001",
+    );
+    assert!(ipxe.len() > bios.len());
+    const ROUNDS: u64 = 100;
+    let sock = client();
+    let mut buf = [0u8; 1500];
+    let mut answers = 0;
+    for _ in 0..ROUNDS {
+        sock.send_to(&bios, pxe).unwrap();
+        sock.send_to(&ipxe, pxe).unwrap();
+        for _ in 0..2 {
+            if sock.recv_from(&mut buf).is_ok() {
+                answers += 1;
+            }
+        }
+    }
+    assert_eq!(s.health_number("dhcp_malformed"), 0);
+    assert_eq!(s.health_number("dhcp_answered"), 2 * ROUNDS);
+    assert_eq!(answers, 2 * ROUNDS);
+}
+
 #[test]
 fn garbage_and_foreign_dhcp_change_only_counters() {
     let s = start(|_| {});

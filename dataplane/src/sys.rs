@@ -1,5 +1,6 @@
 //! The one place the data plane talks to the kernel below the runtime's safe API: mapping
-//! files, handing mapped bytes to io_uring as buffers, and batched UDP sends (`sendmmsg`).
+//! files, handing mapped bytes to io_uring as buffers, batched UDP sends (`sendmmsg`), and
+//! datagrams moved without waiting when the ring would only add a round trip.
 //!
 //! Rule of the house: **mapped file bytes are never read by user space.** They are only
 //! passed by pointer to the kernel, which copies them into socket buffers. If the file is
@@ -9,6 +10,7 @@
 
 use std::fs::File;
 use std::io;
+use std::net::{Ipv4Addr, SocketAddrV4};
 use std::os::fd::RawFd;
 
 use memmap2::{Mmap, MmapOptions};
@@ -218,6 +220,84 @@ pub fn send_datagrams(
         return Err(io::Error::last_os_error());
     }
     Ok(sent as usize)
+}
+
+/// Receives one datagram already queued on the IPv4 UDP socket `fd`, without waiting:
+/// `Ok(None)` when the queue is empty. Lets a listener drain a burst after the ring reported
+/// its first datagram, instead of one ring round trip per datagram.
+pub(crate) fn recv_from_nowait(
+    fd: RawFd,
+    buf: &mut [u8],
+) -> io::Result<Option<(usize, SocketAddrV4)>> {
+    // SAFETY: sockaddr_in is a plain C struct; all-zero is a valid value.
+    let mut from: libc::sockaddr_in = unsafe { std::mem::zeroed() };
+    let mut from_len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    // SAFETY: `buf` is a live, writable slice of `buf.len()` bytes for the whole call, and
+    // `from`/`from_len` describe a writable sockaddr_in of the size passed; the kernel writes
+    // at most that much. `fd` is borrowed from a socket the caller keeps open across the call.
+    // MSG_DONTWAIT keeps the call from blocking the core.
+    let n = unsafe {
+        libc::recvfrom(
+            fd,
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            libc::MSG_DONTWAIT,
+            std::ptr::from_mut(&mut from).cast(),
+            &mut from_len,
+        )
+    };
+    if n < 0 {
+        let e = io::Error::last_os_error();
+        return match e.kind() {
+            io::ErrorKind::WouldBlock => Ok(None),
+            _ => Err(e),
+        };
+    }
+    if i32::from(from.sin_family) != libc::AF_INET {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "not an IPv4 sender",
+        ));
+    }
+    let ip = Ipv4Addr::from(u32::from_be(from.sin_addr.s_addr));
+    Ok(Some((
+        n as usize,
+        SocketAddrV4::new(ip, u16::from_be(from.sin_port)),
+    )))
+}
+
+/// Sends one datagram from the IPv4 UDP socket `fd` to `to` without waiting: `Ok(false)` when
+/// the socket's send buffer is full (the caller then goes through the ring).
+pub(crate) fn send_to_nowait(fd: RawFd, datagram: &[u8], to: SocketAddrV4) -> io::Result<bool> {
+    let addr = libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: to.port().to_be(),
+        sin_addr: libc::in_addr {
+            s_addr: u32::from(*to.ip()).to_be(),
+        },
+        sin_zero: [0; 8],
+    };
+    // SAFETY: `datagram` is a live slice of `datagram.len()` bytes and `addr` a complete
+    // sockaddr_in of the size passed, both only read by the kernel during the call; `fd` is
+    // borrowed from a socket the caller keeps open. MSG_DONTWAIT: never blocks the core.
+    let n = unsafe {
+        libc::sendto(
+            fd,
+            datagram.as_ptr().cast(),
+            datagram.len(),
+            libc::MSG_DONTWAIT,
+            std::ptr::from_ref(&addr).cast(),
+            std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+        )
+    };
+    if n < 0 {
+        let e = io::Error::last_os_error();
+        return match e.kind() {
+            io::ErrorKind::WouldBlock => Ok(false),
+            _ => Err(e),
+        };
+    }
+    Ok(true)
 }
 
 /// Pins the calling thread to one CPU. Failure (e.g. a restricted cpuset) is reported, not fatal.
