@@ -4,6 +4,7 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -153,6 +154,16 @@ impl DataPlane {
                 dhcp_addrs = Some((d.local_addr()?, p.local_addr()?));
             }
             per_core.push(CoreSockets { tftp, http, dhcp });
+        }
+        // proxyDHCP is stateless: any core may answer any datagram, so a storm from one relay
+        // (one 4-tuple) is shared by all cores instead of hashed onto one.
+        if let Some((d, p)) = per_core.first().and_then(|c| c.dhcp.as_ref()) {
+            for socket in [d, p] {
+                if let Err(e) = crate::sys::spread_reuseport_group(socket.as_raw_fd(), cores as u32)
+                {
+                    tracing::warn!(error = %e, "proxyDHCP stays on one core per client address");
+                }
+            }
         }
         // proxyDHCP points iPXE at our own HTTP port unless told otherwise.
         if let (Some(dhcp), Some(http)) = (config.dhcp.as_mut(), http_addr) {

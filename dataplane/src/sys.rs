@@ -300,6 +300,52 @@ pub(crate) fn send_to_nowait(fd: RawFd, datagram: &[u8], to: SocketAddrV4) -> io
     Ok(true)
 }
 
+/// `SO_ATTACH_REUSEPORT_CBPF` (asm-generic/socket.h; libc exports it only for some targets).
+const SO_ATTACH_REUSEPORT_CBPF: libc::c_int = 51;
+
+/// Spreads the datagrams of the SO_REUSEPORT group `fd` belongs to over its first `sockets`
+/// members at random (classic BPF: `A = random; A %= sockets; return A`). Without it the
+/// kernel picks a member by 4-tuple hash, and a proxyDHCP storm has one tuple: every relayed
+/// request comes from the relay's port 67, every broadcast from 0.0.0.0:68, so one core would
+/// answer it all while the others idle. For stateless protocols only.
+pub(crate) fn spread_reuseport_group(fd: RawFd, sockets: u32) -> io::Result<()> {
+    let insn = |code: u32, k: u32| libc::sock_filter {
+        code: code as u16,
+        jt: 0,
+        jf: 0,
+        k,
+    };
+    let mut program = [
+        insn(
+            libc::BPF_LD | libc::BPF_W | libc::BPF_ABS,
+            (libc::SKF_AD_OFF + libc::SKF_AD_RANDOM) as u32,
+        ),
+        insn(libc::BPF_ALU | libc::BPF_MOD | libc::BPF_K, sockets.max(1)),
+        insn(libc::BPF_RET | libc::BPF_A, 0),
+    ];
+    let fprog = libc::sock_fprog {
+        len: program.len() as u16,
+        filter: program.as_mut_ptr(),
+    };
+    // SAFETY: `fprog` points at `program`, three initialised instructions that live until the
+    // call returns; the kernel copies (and verifies) the program during setsockopt and keeps no
+    // pointer to it. The option length is the size of the sock_fprog passed. `fd` is borrowed
+    // from a socket the caller keeps open.
+    let r = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            SO_ATTACH_REUSEPORT_CBPF,
+            std::ptr::from_ref(&fprog).cast(),
+            std::mem::size_of::<libc::sock_fprog>() as libc::socklen_t,
+        )
+    };
+    if r != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// Pins the calling thread to one CPU. Failure (e.g. a restricted cpuset) is reported, not fatal.
 pub fn pin_to_cpu(cpu: usize) -> io::Result<()> {
     // SAFETY: cpu_set_t is a plain bit set; all-zero is the empty set. CPU_SET bounds-checks
