@@ -10,6 +10,7 @@ use std::net::{SocketAddr, UdpSocket as StdUdpSocket};
 use std::os::fd::AsRawFd;
 use std::pin::pin;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use monoio::net::udp::UdpSocket;
@@ -335,8 +336,14 @@ fn finished(machine: &Transfer, negotiated: &Negotiated) -> Option<Outcome> {
     }
 }
 
-/// Sends blocks `first .. first + count` in batches of `sys::MAX_BATCH`, waiting for socket
-/// space when the send buffer is full.
+/// Whether this host's kernel and devices take UDP GSO sends; cleared for good the first time
+/// one answers `EIO` (a device without checksum offload), after which windows go out with
+/// `sendmmsg` only.
+static GSO_WORKS: AtomicBool = AtomicBool::new(true);
+
+/// Sends blocks `first .. first + count`: in UDP GSO sends of as many full blocks as one may
+/// carry where the kernel segments them, else in `sendmmsg` batches of `sys::MAX_BATCH`;
+/// waits for socket space when the send buffer is full.
 async fn send_window(
     socket: &UdpSocket,
     slice: &BlobSlice,
@@ -349,6 +356,7 @@ async fn send_window(
     let mut ranges = [(0u64, 0usize); sys::MAX_BATCH];
     let end = first + u64::from(count);
     let mut next = first;
+    let mut gso = GSO_WORKS.load(Ordering::Relaxed);
     while next < end {
         let n = (end - next).min(sys::MAX_BATCH as u64) as usize;
         for i in 0..n {
@@ -358,7 +366,28 @@ async fn send_window(
         }
         let mut sent = 0;
         while sent < n {
-            match sys::send_datagrams(fd, &headers[sent..n], slice, &ranges[sent..n]) {
+            // Every block but the file's last is full, so the first one sizes the segments.
+            let segment = headers[sent].len() + ranges[sent].1;
+            let k = (n - sent).min(sys::segments_per_send(segment));
+            let result = if gso && k > 1 {
+                let batch = sent..sent + k;
+                match sys::send_segmented(
+                    fd,
+                    &headers[batch.clone()],
+                    slice,
+                    &ranges[batch],
+                    segment,
+                ) {
+                    Err(e) if gso_unusable(&e) => {
+                        gso = false;
+                        continue;
+                    }
+                    other => other,
+                }
+            } else {
+                sys::send_datagrams(fd, &headers[sent..n], slice, &ranges[sent..n])
+            };
+            match result {
                 Ok(k) => sent += k,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => socket.writable(false).await?,
                 Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => return Ok(()),
@@ -368,6 +397,21 @@ async fn send_window(
         next += n as u64;
     }
     Ok(())
+}
+
+/// A GSO send the kernel refused for a reason `sendmmsg` does not have: no checksum offload on
+/// the device (`EIO`, for good), a segment over the route's MTU (`EINVAL`, this transfer).
+fn gso_unusable(e: &io::Error) -> bool {
+    match e.raw_os_error() {
+        Some(libc::EIO) => {
+            if GSO_WORKS.swap(false, Ordering::Relaxed) {
+                tracing::info!("TFTP: the device cannot segment UDP (no GSO); using sendmmsg");
+            }
+            true
+        }
+        Some(libc::EINVAL | libc::ENOPROTOOPT) => true,
+        _ => e.kind() == io::ErrorKind::InvalidInput,
+    }
 }
 
 async fn send_error(socket: &UdpSocket, code: ErrorCode, message: &str) {
