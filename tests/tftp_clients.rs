@@ -1,10 +1,12 @@
 //! TFTP with real clients: tftp-hpa, curl and atftp fetch large files byte-exact (across the
-//! 16-bit block rollover), many transfers run at once, and names that try to leave the served
-//! root are refused.
+//! 16-bit block rollover), many transfers run at once, windows cross a 1500-byte link both as
+//! UDP GSO sends and, for blocks over the MTU, as fragmented `sendmmsg` datagrams, and names
+//! that try to leave the served root are refused.
 
 use std::process::Command;
 
-use fleetboot_tests::{random_bytes, run, sha256, sha256_file, Server};
+use fleetboot_tests::lab::Lab;
+use fleetboot_tests::{bench_binary, random_bytes, run, sha256, sha256_file, Server};
 
 const BIG: usize = 40 << 20;
 
@@ -276,4 +278,48 @@ fn a_bootloader_in_the_data_dir_overrides_the_embedded_one() {
         15,
     );
     assert_eq!(o.stdout, &custom[..5000]);
+}
+
+/// Over a veth link (MTU 1500) between two namespaces: blksize 1468 fills a frame exactly, so
+/// windows leave as UDP GSO sends; blksize 4096 exceeds the MTU, the kernel refuses GSO
+/// (EINVAL) and the window goes out with `sendmmsg` as IP fragments. `tftp-storm` checks every
+/// byte of each read.
+#[test]
+fn windows_cross_a_1500_byte_link_segmented_or_fragmented() {
+    let lab = Lab::new();
+    lab.add_host("client", "eth0", 3);
+    let data = random_bytes(6 << 20, 9);
+    let addr = format!("{}:0", lab.server_addr());
+    let s = Server::start_in_netns(
+        &lab.netns("server"),
+        |d| std::fs::write(d.join("files/big.bin"), &data).unwrap(),
+        &["--tftp-listen", &addr],
+    );
+    let local = s.scratch.join("big.bin");
+    std::fs::write(&local, &data).unwrap();
+    for (blksize, windowsize) in [("1468", "16"), ("4096", "8")] {
+        let o = run(
+            lab.exec("client", bench_binary("tftp-storm").to_str().unwrap())
+                .arg(s.tftp.to_string())
+                .args(["--file", "files/big.bin", "--local"])
+                .arg(&local)
+                .args([
+                    "--clients",
+                    "4",
+                    "--blksize",
+                    blksize,
+                    "--windowsize",
+                    windowsize,
+                ]),
+            120,
+        );
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            o.status.success() && out.contains("ok=4 failed=0"),
+            "blksize {blksize}: {o:?}\n{}",
+            s.log()
+        );
+        assert!(out.contains(&format!("blksize={blksize}")), "{out}");
+    }
+    assert!(!s.log().contains("transfer failed"), "{}", s.log());
 }

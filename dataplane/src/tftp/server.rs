@@ -400,7 +400,8 @@ async fn send_window(
 }
 
 /// A GSO send the kernel refused for a reason `sendmmsg` does not have: no checksum offload on
-/// the device (`EIO`, for good), a segment over the route's MTU (`EINVAL`, this transfer).
+/// the device (`EIO`, for good), a segment over the route's MTU (`EINVAL` or `EMSGSIZE`:
+/// segments are never fragmented; this transfer).
 fn gso_unusable(e: &io::Error) -> bool {
     match e.raw_os_error() {
         Some(libc::EIO) => {
@@ -409,7 +410,7 @@ fn gso_unusable(e: &io::Error) -> bool {
             }
             true
         }
-        Some(libc::EINVAL | libc::ENOPROTOOPT) => true,
+        Some(libc::EINVAL | libc::EMSGSIZE | libc::ENOPROTOOPT) => true,
         _ => e.kind() == io::ErrorKind::InvalidInput,
     }
 }
