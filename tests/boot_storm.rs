@@ -5,12 +5,13 @@
 //! expected file make the storm fail, so the test can tell.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant};
 
-use fleetboot_tests::{bench_binary, binary, random_bytes, run, Server, TempDir};
+use fleetboot_tests::{
+    bench_binary, binary, random_bytes, run, test_iso, wait_for_image, Server, TempDir,
+};
 
 const MACHINES: u32 = 40;
 
@@ -42,21 +43,6 @@ impl Drop for Netns {
     }
 }
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// The casper-shaped test ISO (built and cached by `tools/build-test-isos.sh`).
-fn casper_iso() -> PathBuf {
-    let out = repo().join("target/test-assets/iso-layouts");
-    let o = run(
-        Command::new(repo().join("tools/build-test-isos.sh")).arg(&out),
-        900,
-    );
-    assert!(o.status.success(), "build-test-isos.sh: {o:?}");
-    out.join("casper.iso")
-}
-
 /// `xorriso` extracts `path` from `iso`: the copy the storm's downloads are checked against.
 fn extract(iso: &Path, path: &str, to: &Path) {
     let o = run(
@@ -68,25 +54,6 @@ fn extract(iso: &Path, path: &str, to: &Path) {
         60,
     );
     assert!(o.status.success(), "xorriso extract {path}: {o:?}");
-}
-
-/// The id of the only image, once it is indexed with a kernel recipe.
-fn wait_for_image(s: &Server) -> String {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let o = run(
-            Command::new(binary())
-                .args(["images", "list", "--json", "--data-dir"])
-                .arg(&s.data),
-            30,
-        );
-        let images: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
-        if let Some(id) = images.get(0).and_then(|i| i["id"].as_str()) {
-            return id.to_owned();
-        }
-        assert!(Instant::now() < deadline, "never indexed:\n{}", s.log());
-        std::thread::sleep(Duration::from_millis(200));
-    }
 }
 
 struct Storm<'a> {
@@ -144,7 +111,7 @@ fn field<'a>(line: &'a str, key: &str) -> &'a str {
 
 #[test]
 fn forty_machines_boot_at_once_with_every_byte_checked() {
-    let iso = casper_iso();
+    let iso = test_iso("casper");
     let ns = Netns::new();
     let undionly = random_bytes(90_000, 7);
     let server = Server::start_in_netns(
@@ -183,7 +150,10 @@ fn forty_machines_boot_at_once_with_every_byte_checked() {
     ];
     let verify_all: Vec<&str> = verify_all.iter().map(String::as_str).collect();
 
-    let image = wait_for_image(&server);
+    let image = wait_for_image(&server, "indexed", |_| true)["id"]
+        .as_str()
+        .expect("image id")
+        .to_owned();
     let storm = Storm {
         ns: &ns,
         server: &server,

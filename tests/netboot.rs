@@ -3,49 +3,14 @@
 //! wrong SHA-256 fails and leaves nothing; the right one unpacks the tree, and the running
 //! server then lists the image as a kernel recipe, serves the kernel and puts it in the menu.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
-use std::time::{Duration, Instant};
 
-use fleetboot_tests::{binary, random_bytes, run, sha256, Server, TempDir};
-use serde_json::Value;
+use fleetboot_tests::{
+    binary, random_bytes, run, sha256, test_iso, wait_for_image, Server, TempDir,
+};
 
 const MENU: &str = "boot.ipxe?mac=52%3a54%3a00%3a12%3a34%3a56&arch=x86_64&platform=pcbios";
-
-/// `OUTDIR/debian-installer.iso` from `tools/build-test-isos.sh` (cached between runs).
-fn debian_installer_iso() -> PathBuf {
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let out = repo.join("target/test-assets/iso-layouts");
-    let o = run(
-        Command::new(repo.join("tools/build-test-isos.sh")).arg(&out),
-        600,
-    );
-    assert!(
-        o.status.success(),
-        "tools/build-test-isos.sh (needs `tools/setup.sh test`): {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    out.join("debian-installer.iso")
-}
-
-/// The one image, polled until `pick` accepts it (bounded).
-fn wait_image(s: &Server, what: &str, pick: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let o = run(
-            Command::new(binary())
-                .args(["images", "list", "--json", "--data-dir"])
-                .arg(&s.data),
-            30,
-        );
-        let images: Option<Vec<Value>> = serde_json::from_slice(&o.stdout).ok();
-        if let Some(image) = images.and_then(|i| i.into_iter().find(&pick)) {
-            return image;
-        }
-        assert!(Instant::now() < deadline, "never {what}:\n{}", s.log());
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
 
 fn curl(url: &str) -> Vec<u8> {
     let o = run(
@@ -93,7 +58,7 @@ fn everything_below(dir: &Path) -> Vec<String> {
 
 #[test]
 fn a_fetched_netboot_tree_boots_a_debian_installer_iso() {
-    let iso = debian_installer_iso();
+    let iso = test_iso("debian-installer");
     let kernel = random_bytes(300_000, 1);
     let initrd = random_bytes(200_000, 2);
     let tree = TempDir::new("netboot-tree");
@@ -122,7 +87,7 @@ fn a_fetched_netboot_tree_boots_a_debian_installer_iso() {
         },
         &[],
     );
-    let image = wait_image(&s, "listed as needs-netboot", |i| {
+    let image = wait_for_image(&s, "listed as needs-netboot", |i| {
         i["method"] == "needs-netboot"
     });
     let id = image["id"].as_str().unwrap().to_owned();
@@ -153,7 +118,7 @@ fn a_fetched_netboot_tree_boots_a_debian_installer_iso() {
         "the symlink is not unpacked"
     );
 
-    let image = wait_image(&s, "listed as a kernel recipe", |i| i["method"] == "kernel");
+    let image = wait_for_image(&s, "listed as a kernel recipe", |i| i["method"] == "kernel");
     assert_eq!(image["id"], id.as_str());
     assert_eq!(image["kernel"], format!("/{tree_dir}/linux"));
     assert_eq!(
@@ -179,7 +144,7 @@ fn a_fetched_netboot_tree_boots_a_debian_installer_iso() {
 
     // Removing the tree brings the needs-netboot recipe back.
     std::fs::remove_dir_all(trees.join(&id)).unwrap();
-    wait_image(&s, "needs-netboot again", |i| {
+    wait_for_image(&s, "needs-netboot again", |i| {
         i["method"] == "needs-netboot"
     });
 }

@@ -43,6 +43,47 @@ pub fn bench_binary(name: &str) -> PathBuf {
     bin
 }
 
+/// `tools/build-test-isos.sh` output (built once, cached under `target/test-assets/`): the path
+/// of `<layout>.iso`.
+pub fn test_iso(layout: &str) -> PathBuf {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let out = repo.join("target/test-assets/iso-layouts");
+    let o = run(
+        Command::new(repo.join("tools/build-test-isos.sh")).arg(&out),
+        900,
+    );
+    assert!(
+        o.status.success(),
+        "tools/build-test-isos.sh (needs `tools/setup.sh test`): {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    out.join(format!("{layout}.iso"))
+}
+
+/// The first image `images list --json` shows that `pick` accepts, polled for up to 60 s;
+/// panics with `what` and the server log when none comes.
+pub fn wait_for_image(
+    s: &Server,
+    what: &str,
+    pick: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let o = run(
+            Command::new(binary())
+                .args(["images", "list", "--json", "--data-dir"])
+                .arg(&s.data),
+            30,
+        );
+        let images: Option<Vec<serde_json::Value>> = serde_json::from_slice(&o.stdout).ok();
+        if let Some(image) = images.and_then(|i| i.into_iter().find(&pick)) {
+            return image;
+        }
+        assert!(Instant::now() < deadline, "never {what}:\n{}", s.log());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 /// The driver the suite runs on.
 pub fn driver() -> String {
     std::env::var("FLEETBOOT_TEST_DRIVER").unwrap_or_else(|_| "io-uring".into())

@@ -32,24 +32,7 @@ pub fn send_datagrams(
         iov_len: 0,
     }; 2]; MAX_BATCH];
     for i in 0..n {
-        let (offset, len) = ranges[i];
-        let in_bounds = offset
-            .checked_add(len as u64)
-            .is_some_and(|end| end <= body.len() as u64);
-        if !in_bounds {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "block outside the blob",
-            ));
-        }
-        iovecs[i][0] = libc::iovec {
-            iov_base: headers[i].as_ptr() as *mut libc::c_void,
-            iov_len: headers[i].len(),
-        };
-        iovecs[i][1] = libc::iovec {
-            iov_base: body.as_ptr().wrapping_add(offset as usize) as *mut libc::c_void,
-            iov_len: len,
-        };
+        iovecs[i] = datagram_iovecs(&headers[i], body, ranges[i])?;
     }
     // SAFETY: mmsghdr is a plain C struct for which all-zero is a valid (empty) value.
     let mut msgs: [libc::mmsghdr; MAX_BATCH] = unsafe { std::mem::zeroed() };
@@ -67,6 +50,37 @@ pub fn send_datagrams(
         return Err(io::Error::last_os_error());
     }
     Ok(sent as usize)
+}
+
+/// The two pieces of one DATA datagram: `header`, then bytes `offset..offset + len` of `body`
+/// straight from its blob (never read here: only its address is taken).
+///
+/// # Errors
+/// `InvalidInput` if the range lies outside `body`.
+fn datagram_iovecs(
+    header: &[u8; 4],
+    body: &BlobSlice,
+    (offset, len): (u64, usize),
+) -> io::Result<[libc::iovec; 2]> {
+    let in_bounds = offset
+        .checked_add(len as u64)
+        .is_some_and(|end| end <= body.len() as u64);
+    if !in_bounds {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "block outside the blob",
+        ));
+    }
+    Ok([
+        libc::iovec {
+            iov_base: header.as_ptr() as *mut libc::c_void,
+            iov_len: header.len(),
+        },
+        libc::iovec {
+            iov_base: body.as_ptr().wrapping_add(offset as usize) as *mut libc::c_void,
+            iov_len: len,
+        },
+    ])
 }
 
 /// Most segments the kernel accepts in one UDP GSO send (`UDP_MAX_SEGMENTS`).
@@ -109,27 +123,15 @@ pub fn send_segmented(
         iov_len: 0,
     }; 2 * MAX_SEGMENTS];
     for i in 0..n {
-        let (offset, len) = ranges[i];
-        let in_bounds = offset
-            .checked_add(len as u64)
-            .is_some_and(|end| end <= body.len() as u64);
-        if !in_bounds {
-            return Err(invalid("block outside the blob"));
-        }
-        let datagram = headers[i].len() + len;
+        let datagram = headers[i].len() + ranges[i].1;
         if datagram > segment || (i + 1 < n && datagram != segment) {
             return Err(invalid(
                 "only the last datagram may be shorter than a segment",
             ));
         }
-        iovecs[2 * i] = libc::iovec {
-            iov_base: headers[i].as_ptr() as *mut libc::c_void,
-            iov_len: headers[i].len(),
-        };
-        iovecs[2 * i + 1] = libc::iovec {
-            iov_base: body.as_ptr().wrapping_add(offset as usize) as *mut libc::c_void,
-            iov_len: len,
-        };
+        let [head, block] = datagram_iovecs(&headers[i], body, ranges[i])?;
+        iovecs[2 * i] = head;
+        iovecs[2 * i + 1] = block;
     }
     let segment = u16::try_from(segment).map_err(|_| invalid("segment too large"))?;
     // Room for one cmsghdr with a u16, 8-byte aligned as cmsghdr requires.
