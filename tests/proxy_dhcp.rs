@@ -23,8 +23,6 @@ fn start(prepare: impl FnOnce(&Path)) -> Server {
             "0",
             "--pxe-port",
             "0",
-            "--server-addr",
-            "127.0.0.1",
             "--menu-timeout",
             "3",
         ],

@@ -145,11 +145,12 @@ pub struct ServeArgs {
     /// proxyDHCP: proxy or off [default: proxy].
     #[arg(long, env = "FLEETBOOT_DHCP_MODE")]
     pub dhcp_mode: Option<String>,
-    /// Serve proxyDHCP on this interface only [default: all].
+    /// Answer proxyDHCP on these interfaces only, comma-separated [default: every
+    /// interface; each request is answered on the interface it arrived on].
     #[arg(long, env = "FLEETBOOT_DHCP_INTERFACE")]
     pub dhcp_interface: Option<String>,
-    /// The address clients reach this server on [default: the interface's, or the
-    /// default route's].
+    /// The address named to clients as next-server and in boot URLs, when it must be fixed
+    /// (NAT) [default: the address each request arrived at].
     #[arg(long, env = "FLEETBOOT_SERVER_ADDR")]
     pub server_addr: Option<Ipv4Addr>,
     /// proxyDHCP port [default: 67].

@@ -42,9 +42,10 @@ pub struct Settings {
 pub struct BootSettings {
     /// proxyDHCP on (`true`, mode `proxy`) or off.
     pub dhcp: bool,
-    /// Interface proxyDHCP is bound to.
-    pub interface: Option<String>,
-    /// The address clients reach us on; worked out at start when unset.
+    /// Interfaces proxyDHCP answers on; empty: every interface.
+    pub interfaces: Vec<String>,
+    /// The address clients reach us on, when fixed; unset: the address each request arrived
+    /// at.
     pub server_addr: Option<Ipv4Addr>,
     /// proxyDHCP port (67).
     pub dhcp_port: u16,
@@ -262,7 +263,18 @@ fn boot_settings(
     };
     Ok(BootSettings {
         dhcp,
-        interface: args.dhcp_interface.clone().or(d.interface),
+        interfaces: args
+            .dhcp_interface
+            .clone()
+            .or(d.interface)
+            .map(|list| {
+                list.split(',')
+                    .map(str::trim)
+                    .filter(|n| !n.is_empty())
+                    .map(String::from)
+                    .collect()
+            })
+            .unwrap_or_default(),
         server_addr: args.server_addr.or(d.server_addr),
         dhcp_port: args.dhcp_port.or(d.port).unwrap_or(67),
         pxe_port: args.pxe_port.or(d.pxe_port).unwrap_or(4011),

@@ -41,11 +41,7 @@ pub fn run(settings: Settings) -> Result<(), BoxError> {
         }
     }
     let boot = &settings.boot;
-    let server = netaddr::server_addr(
-        boot.server_addr,
-        boot.interface.as_deref(),
-        settings.http_listen.ip(),
-    )?;
+    let server = netaddr::fixed_server_addr(boot.server_addr, settings.http_listen.ip());
     let bootfiles = bootfiles(&loaded, &boot.uefi_bootfile);
     let handle = CatalogHandle::new(Catalog::default());
     let publisher = Publisher::new(handle.clone(), loaded);
@@ -62,7 +58,7 @@ pub fn run(settings: Settings) -> Result<(), BoxError> {
             dhcp: boot.dhcp.then(|| dataplane::dhcp::Config {
                 dhcp_listen: (std::net::Ipv4Addr::UNSPECIFIED, boot.dhcp_port).into(),
                 pxe_listen: (std::net::Ipv4Addr::UNSPECIFIED, boot.pxe_port).into(),
-                interface: boot.interface.clone(),
+                interfaces: boot.interfaces.clone(),
                 policy: dataplane::dhcp::Policy {
                     server,
                     http_port: 0,
@@ -76,7 +72,10 @@ pub fn run(settings: Settings) -> Result<(), BoxError> {
     )?;
     let http_port = dataplane.http_addr().map_or(0, |a| a.port());
     let site = Site {
-        base: format!("http://{server}:{http_port}"),
+        base: match server {
+            Some(fixed) => format!("http://{fixed}:{http_port}"),
+            None => format!("http://{}", dataplane::boot::SERVER_TOKEN),
+        },
         kernel_args: boot.kernel_args.clone(),
         has_wimboot: publisher.has_bootloader("wimboot"),
     };
@@ -121,7 +120,7 @@ pub fn run(settings: Settings) -> Result<(), BoxError> {
         tftp = ?dataplane.tftp_addr(),
         http = ?dataplane.http_addr(),
         dhcp = ?dhcp_addrs,
-        server = %server,
+        server = %server.map_or_else(|| "the address each request arrived at".into(), |a| a.to_string()),
         admin = %admin_addr,
         driver = dataplane.driver(),
         cores = settings.cores,

@@ -7,6 +7,11 @@ use std::collections::HashMap;
 
 use crate::mac::Mac;
 
+/// Stands in a published script for `host:port` of this server as the client reached it
+/// (`/boot.ipxe`'s Host, else the connection's local address), filled in per request: one
+/// catalog serves every interface of a multi-homed server.
+pub const SERVER_TOKEN: &str = "@fleetboot-server@";
+
 /// The scripts on offer, by client.
 #[derive(Debug, Clone, Default)]
 pub struct BootPolicy {

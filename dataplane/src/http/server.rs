@@ -91,6 +91,8 @@ async fn connection(
     };
     let mut buf: Vec<u8> = Vec::with_capacity(4096);
     let mut scratch = Scratch::default();
+    // The address this client reached us at (one of several on a multi-homed server).
+    let local = stream.local_addr().ok();
     let mut head_started: Option<Instant> = None;
     loop {
         let parsed = wire::parse_request(&buf, &limits);
@@ -99,7 +101,7 @@ async fn connection(
                 let started = head_started.take().unwrap_or_else(Instant::now);
                 let _inflight =
                     GaugeGuard::try_acquire(&core.stats, |s| &s.http_inflight, usize::MAX);
-                let answer = answer(&core, &head, &mut scratch);
+                let answer = answer(&core, &head, &mut scratch, local);
                 buf.drain(..consumed);
                 Stats::bump(&core.stats.http_requests);
                 let keep_alive = answer.keep_alive && !core.drain.is_draining();
@@ -188,7 +190,12 @@ struct Scratch {
     key: String,
 }
 
-fn answer(core: &Core, head: &RequestHead<'_>, scratch: &mut Scratch) -> Answer {
+fn answer(
+    core: &Core,
+    head: &RequestHead<'_>,
+    scratch: &mut Scratch,
+    local: Option<SocketAddr>,
+) -> Answer {
     let version = head.version;
     let keep_alive = match version {
         Version::Http11 => !head.connection_close,
@@ -274,8 +281,12 @@ fn answer(core: &Core, head: &RequestHead<'_>, scratch: &mut Scratch) -> Answer 
             .splitn(2, |b| *b == b'?')
             .nth(1)
             .unwrap_or_default();
-        let (script, seen) =
-            boot_script::respond(core.catalog.borrow_mut().current().boot(), query, head.host);
+        let (script, seen) = boot_script::respond(
+            core.catalog.borrow_mut().current().boot(),
+            query,
+            head.host,
+            local,
+        );
         return script_answer(head, keep_alive, script.into_bytes(), seen);
     }
     let object = scratch.key.clone();
