@@ -142,11 +142,12 @@ pub struct Server {
 
 /// Flags the harness sets unless a test passes its own: loopback with ephemeral ports, and no
 /// proxyDHCP (its ports are privileged and shared by the whole host).
-const DEFAULT_FLAGS: [(&str, &str); 4] = [
+const DEFAULT_FLAGS: [(&str, &str); 5] = [
     ("--tftp-listen", "127.0.0.1:0"),
     ("--http-listen", "127.0.0.1:0"),
     ("--admin-listen", "127.0.0.1:0"),
     ("--dhcp-mode", "off"),
+    ("--cores", "2"),
 ];
 
 impl Server {
@@ -186,14 +187,7 @@ impl Server {
             }
         }
         let mut child = cmd
-            .args([
-                "--cores",
-                "2",
-                "--scan-interval-ms",
-                "200",
-                "--driver",
-                &driver(),
-            ])
+            .args(["--scan-interval-ms", "200", "--driver", &driver()])
             .args(extra)
             .env("FLEETBOOT_LOG", "info")
             .stdin(Stdio::null())
