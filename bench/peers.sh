@@ -334,6 +334,7 @@ if want dhcp && fb_has_dhcp; then
   }
   log "DHCP: fleetboot"
   # The boot-storm row after the DHCP rows boots the casper-shaped test ISO (Debian's kernel).
+  mkdir -p "$work/fb/isos"
   ln "$iso_dir/casper.iso" "$work/fb/isos/"
   # Default network settings: the namespace has no default route, answers follow arrival.
   ip netns exec "$dhcp_ns" "$bin/fleetboot" serve --data-dir "$work/fb" --dhcp-mode proxy \

@@ -31,8 +31,8 @@ struct Args {
     /// route, as for a client that has no address yet.
     #[arg(long)]
     interface: Option<String>,
-    /// Every proxy OFFER must come from this address and name it as server identifier and
-    /// next-server; any other proxy OFFER counts as wrong.
+    /// Every proxy OFFER must come from this address and name it as server identifier (and
+    /// as next-server when it names a bootfile); any other proxy OFFER counts as wrong.
     #[arg(long)]
     expect_server: Option<Ipv4Addr>,
     /// DISCOVERs to send, one MAC each.
@@ -186,9 +186,12 @@ fn collect(socket: &UdpSocket, args: &Args, sending: &AtomicBool) -> Answers {
     answers
 }
 
-/// Whether `offer`, received from `from`, breaks `--expect-server`.
+/// Whether `offer`, received from `from`, breaks `--expect-server`. next-server matters only
+/// with a bootfile: an offer that sends the client to boot server discovery has none.
 fn misaddressed(offer: &dhcp_relay::Offer, from: IpAddr, expected: Option<Ipv4Addr>) -> bool {
     expected.is_some_and(|server| {
-        from != IpAddr::V4(server) || offer.server_id != Some(server) || offer.next_server != server
+        from != IpAddr::V4(server)
+            || offer.server_id != Some(server)
+            || (offer.bootfile.is_some() && offer.next_server != server)
     })
 }
