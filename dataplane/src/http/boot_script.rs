@@ -1,19 +1,35 @@
 //! `/boot.ipxe`: the one generated object the data plane serves. The script comes from the
 //! catalog's boot policy; the client's query becomes an inventory report for the control plane.
 
-use crate::boot::{BootPolicy, Inventory};
+use super::mac_check::Requester;
+use crate::boot::{BootPolicy, Inventory, Use};
 use crate::events::{BootScriptSeen, Detail};
 
 /// The path (normalised, no leading slash).
 pub const PATH: &str = "boot.ipxe";
 
-/// The script for the client that sent `query` with `host` (the `Host` header), and what it
-/// told us.
-pub fn respond(policy: &BootPolicy, query: &[u8], host: Option<&[u8]>) -> (String, Detail) {
-    let inventory = Inventory::from_query(query);
+/// The script for the client that sent `query` with `host` (the `Host` header) over a
+/// connection from `requester`, and what it told us. A MAC that is not believed is moved from
+/// the inventory to the refusal, so nothing is recorded under it.
+pub fn respond(
+    policy: &BootPolicy,
+    query: &[u8],
+    host: Option<&[u8]>,
+    requester: &Requester,
+    usage: Use,
+) -> (String, Detail) {
+    let mut inventory = Inventory::from_query(query);
     let url = host.and_then(own_url);
-    let (script, served) = policy.script_for(&inventory, url.as_deref());
-    let seen = BootScriptSeen { inventory, served };
+    let (asker, refused) = requester.asker(inventory.mac);
+    if refused.is_some() {
+        inventory.mac = None;
+    }
+    let (script, served) = policy.script_for(asker, url.as_deref(), usage);
+    let seen = BootScriptSeen {
+        inventory,
+        served,
+        refused,
+    };
     (script.into_owned(), Detail::BootScript(Box::new(seen)))
 }
 

@@ -1,13 +1,20 @@
-//! Who is behind an IP address: the kernel's ARP table (`/proc/net/arp`). TFTP and HTTP
-//! requests carry only an address; this lets a machine's first TFTP fetch (firmware that did
-//! its own DHCP, no proxy answer) still create or refresh its client record.
+//! Who is behind an IP address: the kernel's IPv4 neighbour (ARP) table, `/proc/net/arp`. It
+//! knows only machines on our own links, which is where PXE clients are. TFTP and HTTP
+//! requests carry only an address; this names the machine behind one, to confirm the MAC a
+//! `/boot.ipxe` request claims and to file a transfer under its client.
 
 use std::net::IpAddr;
 
-use dataplane::Mac;
+use crate::mac::Mac;
 
-/// The MAC the kernel has for `ip`, if a complete entry exists.
+/// The MAC the kernel has for `ip`, if a complete entry exists. IPv6 neighbours are not in
+/// this table, so an IPv6 address (other than an IPv4-mapped one) finds nothing.
 pub fn lookup(ip: IpAddr) -> Option<Mac> {
+    // A dual-stack listener reports IPv4 peers as `::ffff:a.b.c.d`.
+    let ip = ip.to_canonical();
+    if !ip.is_ipv4() {
+        return None;
+    }
     let table = std::fs::read_to_string("/proc/net/arp").ok()?;
     find(&table, ip)
 }
