@@ -156,6 +156,9 @@ impl Coordinator {
     /// once. The policy being served needs no republish: it already skips a used token.
     fn record_used_once(&mut self) {
         let used = self.once.take_used();
+        if used.is_empty() {
+            return;
+        }
         let mut changed = Vec::with_capacity(used.len());
         for (mac, image) in used {
             let Some(client) = self.clients.get_mut(&mac) else {
@@ -216,23 +219,18 @@ impl Coordinator {
     }
 
     fn policy(&mut self) -> dataplane::BootPolicy {
-        // A use the data plane made since the last check is recorded first; tokens of
-        // assignments that are gone are dropped, the others go into the new policy unchanged.
+        // A use the data plane made since the last check is recorded first; the served
+        // policy's tokens then move to the new one, unchanged, for assignments still pending.
         self.record_used_once();
-        let by_mac = &self.clients;
-        self.once.retain(|mac, image| {
-            by_mac
-                .get(&mac)
-                .is_some_and(|c| c.next_boot.as_deref() == Some(image))
-        });
         let clients: Vec<Client> = self.clients.values().cloned().collect();
+        let mut last = std::mem::take(&mut self.once);
         let once = &mut self.once;
         boot::policy(
             &self.images,
             &clients,
             &self.site,
             &self.menu,
-            |mac, image| once.token(mac, image),
+            |mac, image| once.carry(&mut last, mac, image),
         )
     }
 

@@ -15,23 +15,16 @@ pub struct OnceTokens {
 }
 
 impl OnceTokens {
-    /// The token for `mac`'s once-assignment of `image`: the one already handed out, or a
-    /// fresh one when the assignment is new or names another image.
-    pub fn token(&mut self, mac: Mac, image: &str) -> OnceToken {
-        let entry = self
-            .pending
-            .entry(mac)
-            .or_insert_with(|| (image.to_owned(), OnceToken::new()));
-        if entry.0 != image {
-            *entry = (image.to_owned(), OnceToken::new());
-        }
-        entry.1.clone()
-    }
-
-    /// Keeps only the tokens of assignments `still_pending` confirms (mac, image).
-    pub fn retain(&mut self, mut still_pending: impl FnMut(Mac, &str) -> bool) {
-        self.pending
-            .retain(|mac, (image, _)| still_pending(*mac, image));
+    /// The token for `mac`'s once-assignment of `image` in a policy being built, `self` being
+    /// its set: the one `last` (the served policy's set) holds when it names the same image,
+    /// else a fresh one. Tokens the new policy does not ask for are dropped with `last`.
+    pub fn carry(&mut self, last: &mut OnceTokens, mac: Mac, image: &str) -> OnceToken {
+        let token = match last.pending.remove(&mac) {
+            Some((same, token)) if same == image => token,
+            _ => OnceToken::new(),
+        };
+        self.pending.insert(mac, (image.to_owned(), token.clone()));
+        token
     }
 
     /// The assignments the data plane has served since the last call, as (mac, image); their
@@ -62,37 +55,44 @@ mod tests {
     #[test]
     fn a_token_lives_until_its_use_is_taken() {
         let mac: Mac = "52:54:00:00:00:01".parse().unwrap();
-        let mut tokens = OnceTokens::default();
-        let first = tokens.token(mac, "fedora");
-        let mut policy = BootPolicy::new("menu".into());
         let script = ClientScript {
             script: "once".into(),
             image: "fedora".into(),
         };
-        policy.assign_once(mac, script.clone(), first);
+        // Builds a policy with a once-assignment of `image`, as the coordinator does.
+        let build = |tokens: &mut OnceTokens, image: &str| {
+            let mut last = std::mem::take(tokens);
+            let mut policy = BootPolicy::new("menu".into());
+            policy.assign_once(mac, script.clone(), tokens.carry(&mut last, mac, image));
+            policy
+        };
+        let mut tokens = OnceTokens::default();
+        let policy = build(&mut tokens, "fedora");
         assert!(tokens.take_used().is_empty());
         let served = policy.script_for(Asker::Machine(mac), None, Use::Consume).1;
-        assert_eq!(
-            served,
-            ScriptServed::Image {
-                id: "fedora".into(),
-                once: true
-            }
-        );
+        let once = ScriptServed::Image {
+            id: "fedora".into(),
+            once: true,
+        };
+        assert_eq!(served, once);
         // Rebuilt before the use was taken: the same, used token.
-        let mut rebuilt = BootPolicy::new("menu".into());
-        rebuilt.assign_once(mac, script, tokens.token(mac, "fedora"));
+        let rebuilt = build(&mut tokens, "fedora");
         let again = rebuilt
             .script_for(Asker::Machine(mac), None, Use::Consume)
             .1;
         assert_eq!(again, ScriptServed::Menu);
         assert_eq!(tokens.take_used(), vec![(mac, "fedora".to_owned())]);
         assert!(tokens.take_used().is_empty() && tokens.is_empty());
-        // Another image, or an assignment given anew after its use, gets a fresh token.
-        let debian = tokens.token(mac, "debian");
-        assert!(!tokens.token(mac, "fedora").is_used());
-        assert!(!debian.is_used());
-        tokens.retain(|_, _| false);
-        assert!(tokens.is_empty());
+        // Given anew after its use, or naming another image: a fresh token.
+        let anew = build(&mut tokens, "fedora");
+        assert_eq!(
+            anew.script_for(Asker::Machine(mac), None, Use::Peek).1,
+            once
+        );
+        let other = build(&mut tokens, "debian");
+        assert_eq!(
+            other.script_for(Asker::Machine(mac), None, Use::Consume).1,
+            once
+        );
     }
 }
