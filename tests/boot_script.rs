@@ -112,6 +112,9 @@ fn boot_script_follows_assignments_and_records_inventory() {
     }
     // Once: that image, then at once back to the permanent assignment.
     s.cli(&["clients", "assign", mac, alpha, "--once"]);
+    // A HEAD boots nothing, so it does not use the once-assignment up.
+    let head = run(Command::new("curl").args(["-sSfI", &s.url(&me)]), 10);
+    assert!(head.status.success(), "{head:?}");
     let once = curl(&s.url(&me));
     assert!(
         once.contains(&format!("/images/{alpha}/casper/vmlinuz")),

@@ -10,9 +10,7 @@ use crate::mac::Mac;
 /// The MAC the kernel has for `ip`, if a complete entry exists. IPv6 neighbours are not in
 /// this table, so an IPv6 address (other than an IPv4-mapped one) finds nothing.
 pub fn lookup(ip: IpAddr) -> Option<Mac> {
-    // A dual-stack listener reports IPv4 peers as `::ffff:a.b.c.d`.
-    let ip = ip.to_canonical();
-    if !ip.is_ipv4() {
+    if !ip.to_canonical().is_ipv4() {
         return None;
     }
     let table = std::fs::read_to_string("/proc/net/arp").ok()?;
@@ -21,7 +19,8 @@ pub fn lookup(ip: IpAddr) -> Option<Mac> {
 
 /// Looks `ip` up in the text of `/proc/net/arp`.
 fn find(table: &str, ip: IpAddr) -> Option<Mac> {
-    let wanted = ip.to_string();
+    // A dual-stack listener reports IPv4 peers as `::ffff:a.b.c.d`.
+    let wanted = ip.to_canonical().to_string();
     table.lines().skip(1).find_map(|line| {
         let mut fields = line.split_whitespace();
         let (addr, _hw_type, flags, mac) = (
@@ -48,6 +47,7 @@ mod tests {
 10.0.0.51        0x1         0x0         00:00:00:00:00:00     *        br0\n";
         let mac = find(table, "10.0.0.50".parse().unwrap());
         assert_eq!(mac, Some("52:54:00:12:34:56".parse().unwrap()));
+        assert_eq!(find(table, "::ffff:10.0.0.50".parse().unwrap()), mac);
         assert_eq!(find(table, "10.0.0.51".parse().unwrap()), None);
         assert_eq!(find(table, "10.0.0.52".parse().unwrap()), None);
         assert_eq!(find("garbage", "10.0.0.50".parse().unwrap()), None);
