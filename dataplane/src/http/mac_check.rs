@@ -55,7 +55,8 @@ pub struct Requester {
 
 impl Requester {
     /// Who is asking, given the MAC the query `claimed`; a refusal says why a claim was not
-    /// believed.
+    /// believed. Under the strict check this reads `/proc/net/arp` (kernel memory, no disk),
+    /// only for requests that name a MAC: one per boot.
     pub fn asker(&self, claimed: Option<Mac>) -> (Asker, Option<MacRefused>) {
         self.judge(claimed, crate::neighbour::lookup)
     }
