@@ -1,14 +1,15 @@
-//! proxyDHCP on loopback (ephemeral ports, answers on 4011 go back to the sender) and hostile
-//! datagrams. The `/boot.ipxe` policy is `boot_script.rs`; the full chain with real firmware
-//! is `boot_lab.rs`.
+//! proxyDHCP on loopback (ephemeral ports, answers on 4011 go back to the sender), hostile
+//! datagrams, and the `/boot.ipxe` policy driven through the `clients` CLI with curl. The
+//! full chain with real firmware is `boot_lab.rs`.
 
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use dhcproto::v4::{DhcpOption, Message, MessageType, OptionCode};
 use dhcproto::{Decodable, Decoder, Encodable, Encoder};
-use fleetboot_tests::Server;
+use fleetboot_tests::{binary, casper_like_iso, cli, curl, run, Server};
 
 const MAC: [u8; 6] = [0x52, 0x54, 0x00, 0xfb, 0x00, 0x01];
 
@@ -26,6 +27,10 @@ fn start(prepare: impl FnOnce(&Path)) -> Server {
             "127.0.0.1",
             "--menu-timeout",
             "3",
+            // The boot script is fetched from loopback, which has no neighbour entry to
+            // confirm a MAC by (`boot_script.rs` tests the check).
+            "--boot-mac-check",
+            "off",
         ],
     )
 }
@@ -212,4 +217,108 @@ fn garbage_and_foreign_dhcp_change_only_counters() {
     assert_eq!(s.health_number("dhcp_answered"), 0);
     // And the server still answers.
     assert!(exchange(&sock, targets[1], &good).is_some());
+}
+
+fn image_ids(s: &Server, want: usize) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let list: serde_json::Value =
+            serde_json::from_str(&cli(s, &["images", "list", "--json"])).unwrap();
+        let ids: Vec<String> = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["id"].as_str().unwrap().to_owned())
+            .collect();
+        if ids.len() >= want || Instant::now() > deadline {
+            return ids;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Two tiny ISOs with an Ubuntu-like (casper) layout, one in a folder.
+fn two_isos(data: &Path) {
+    casper_like_iso(data, "lab one", "alpha.iso");
+    casper_like_iso(data, "", "beta.iso");
+}
+
+#[test]
+fn boot_script_follows_assignments_and_records_inventory() {
+    let s = start(two_isos);
+    let ids = image_ids(&s, 2);
+    assert_eq!(ids.len(), 2, "{ids:?}");
+    let (alpha, beta) = if ids[0].starts_with("alpha") {
+        (&ids[0], &ids[1])
+    } else {
+        (&ids[1], &ids[0])
+    };
+    // No MAC yet: a chain back to the absolute URL asked (old iPXE cannot chain relative
+    // ones), carrying the inventory.
+    let chain = curl(&s.url("boot.ipxe"));
+    let back = format!(
+        "chain --autofree {}?mac=${{netX/mac}}&uuid=${{uuid}}",
+        s.url("boot.ipxe")
+    );
+    assert!(chain.contains(&back), "{chain}");
+    let mac = "52:54:00:fb:00:01";
+    let me = format!(
+        "boot.ipxe?mac={mac}&manufacturer=Fleet%20Lab&product=R1&serial=SN1&platform=pcbios"
+    );
+    let menu = curl(&s.url(&me));
+    assert!(menu.contains("menu \"fleetboot\""), "{menu}");
+    assert!(menu.contains("item menu1 \"lab one/\""), "{menu}");
+    assert!(menu.contains("[kernel]"), "{menu}");
+    // Assigned: that image, every time.
+    cli(&s, &["clients", "assign", mac, beta]);
+    let port = s.http.port();
+    let want = format!("kernel http://127.0.0.1:{port}/images/{beta}/casper/vmlinuz");
+    for _ in 0..2 {
+        let script = curl(&s.url(&me));
+        assert!(script.contains(&want), "{script}");
+        assert!(script.contains("initrd=initrd"), "{script}");
+    }
+    // Once: that image, then back to the permanent assignment.
+    cli(&s, &["clients", "assign", mac, alpha, "--once"]);
+    let once = curl(&s.url(&me));
+    assert!(
+        once.contains(&format!("/images/{alpha}/casper/vmlinuz")),
+        "{once}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut after = curl(&s.url(&me));
+    while !after.contains(&want) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+        after = curl(&s.url(&me));
+    }
+    assert!(after.contains(&want), "next-boot was not cleared: {after}");
+    // What a client was served arrives by event, which may still be queued.
+    let clients: serde_json::Value = loop {
+        let list: serde_json::Value =
+            serde_json::from_str(&cli(&s, &["clients", "list", "--json"])).unwrap();
+        if list[0]["last_boot"] == beta.as_str() || Instant::now() > deadline {
+            break list;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let c = &clients[0];
+    assert_eq!(c["mac"], mac);
+    assert_eq!(c["manufacturer"], "Fleet Lab");
+    assert_eq!(c["serial"], "SN1");
+    assert_eq!(c["platform"], "pcbios");
+    assert_eq!(c["assigned"], beta.as_str());
+    assert_eq!(c["next_boot"], serde_json::Value::Null);
+    assert_eq!(c["last_boot"], beta.as_str());
+    // Unassigned: the menu again.
+    cli(&s, &["clients", "unassign", mac]);
+    assert!(curl(&s.url(&me)).contains("menu \"fleetboot\""));
+    // Bad input is refused with a reason.
+    let bad = run(
+        Command::new(binary())
+            .args(["clients", "assign", mac, "no-such-image", "--data-dir"])
+            .arg(&s.data),
+        10,
+    );
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("no image"));
 }

@@ -165,11 +165,12 @@ impl Coordinator {
                 continue;
             };
             tracing::info!(%mac, %image, "next-boot-once assignment used");
+            // An assignment edited since is left alone. `last_boot` stays the events' word:
+            // they may already report a later boot.
             if client.next_boot.as_ref() == Some(&image) {
                 client.next_boot = None;
+                changed.push(mac);
             }
-            client.last_boot = Some(image);
-            changed.push(mac);
         }
         let records = changed.iter().filter_map(|m| self.clients.get(m));
         if let Err(e) = self.store.put_clients(records) {

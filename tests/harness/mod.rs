@@ -114,6 +114,19 @@ pub fn curl(url: &str) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// The stdout of `fleetboot ARGS --data-dir <s's data>`, which must succeed.
+pub fn cli(s: &Server, args: &[&str]) -> String {
+    let out = run(
+        Command::new(binary())
+            .args(args)
+            .arg("--data-dir")
+            .arg(&s.data),
+        10,
+    );
+    assert!(out.status.success(), "fleetboot {args:?}: {out:?}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
 /// The driver the suite runs on.
 pub fn driver() -> String {
     std::env::var("FLEETBOOT_TEST_DRIVER").unwrap_or_else(|_| "io-uring".into())
@@ -339,19 +352,6 @@ impl Server {
             }
             None => Command::new(program),
         }
-    }
-
-    /// The stdout of `fleetboot ARGS --data-dir <data>`, which must succeed.
-    pub fn cli(&self, args: &[&str]) -> String {
-        let out = run(
-            Command::new(binary())
-                .args(args)
-                .arg("--data-dir")
-                .arg(&self.data),
-            10,
-        );
-        assert!(out.status.success(), "fleetboot {args:?}: {out:?}");
-        String::from_utf8(out.stdout).unwrap()
     }
 
     /// The admin `/health` JSON body.
