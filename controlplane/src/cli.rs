@@ -176,6 +176,11 @@ pub struct ServeArgs {
     /// Image id the menu boots on timeout, or "local" [default: local].
     #[arg(long, env = "FLEETBOOT_MENU_DEFAULT")]
     pub menu_default: Option<String>,
+    /// Whether `/boot.ipxe?mac=` must match the neighbour entry of the requesting address:
+    /// strict, or off for routed networks where the server never sees client MACs
+    /// [default: strict].
+    #[arg(long, env = "FLEETBOOT_BOOT_MAC_CHECK")]
+    pub boot_mac_check: Option<String>,
     /// Appended to every kernel command line, e.g. "console=ttyS0,115200".
     #[arg(long, env = "FLEETBOOT_KERNEL_ARGS", allow_hyphen_values = true)]
     pub kernel_args: Option<String>,

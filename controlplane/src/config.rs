@@ -125,6 +125,7 @@ struct HttpFile {
     head_timeout_ms: Option<u64>,
     write_timeout_ms: Option<u64>,
     max_connections: Option<usize>,
+    boot_mac_check: Option<String>,
 }
 
 /// Why the settings could not be resolved.
@@ -202,6 +203,9 @@ impl Settings {
             http.write_timeout = Duration::from_millis(ms.max(10));
         }
         http.max_connections = h.max_connections.unwrap_or(http.max_connections);
+        if let Some(check) = args.boot_mac_check.clone().or(h.boot_mac_check) {
+            http.boot_mac_check = check.parse().map_err(ConfigError::Invalid)?;
+        }
         let boot = boot_settings(args, file.dhcp, file.menu, file.kernel_args)?;
         Ok(Settings {
             data_dir: args
@@ -355,5 +359,19 @@ mod tests {
         assert!(e.to_string().contains("tftp_listn"), "{e}");
         assert!(settings(&["--cores", "0"], None).is_err());
         assert!(settings(&["--driver", "kqueue"], None).is_err());
+    }
+
+    #[test]
+    fn boot_mac_check_is_strict_unless_turned_off() {
+        use dataplane::MacCheck;
+        let check = |argv: &[&str], file| settings(argv, file).unwrap().http.boot_mac_check;
+        assert_eq!(check(&[], None), MacCheck::Strict);
+        let off = Some("[http]\nboot_mac_check = \"off\"\n");
+        assert_eq!(check(&[], off), MacCheck::Off);
+        assert_eq!(
+            check(&["--boot-mac-check", "strict"], off),
+            MacCheck::Strict
+        );
+        assert!(settings(&["--boot-mac-check", "loose"], None).is_err());
     }
 }

@@ -12,7 +12,8 @@ use dataplane::{BootEvent, Mac};
 
 use crate::boot::{self, MenuSettings, Site};
 use crate::clients::control::{Request, Response};
-use crate::clients::{self, Change, Client};
+use crate::clients::once::OnceTokens;
+use crate::clients::{self, Client};
 use crate::config::Settings;
 use crate::images::layout_file::LayoutFile;
 use crate::images::{self, Image};
@@ -43,6 +44,8 @@ pub struct Coordinator {
     /// Clients whose sightings are not saved yet, and when they will be.
     unsaved: BTreeSet<Mac>,
     save_at: Option<Instant>,
+    /// Next-boot-once assignments the data plane may be serving.
+    once: OnceTokens,
 }
 
 /// Events taken from the channel at once, at most.
@@ -55,6 +58,10 @@ const EVENT_COALESCE: Duration = Duration::from_millis(5);
 /// A rack booting sends thousands of events a second; one durable commit each would cost
 /// more than answering them. Assignments and used once-assignments are saved at once.
 const SAVE_DELAY: Duration = Duration::from_secs(1);
+
+/// How often pending once-assignments are checked for use when nothing else wakes this
+/// thread: the window in which a crash would forget a use (and serve the image again).
+const ONCE_POLL: Duration = Duration::from_millis(200);
 
 impl Coordinator {
     /// Loads clients from the store, scans, publishes the first catalog.
@@ -89,6 +96,7 @@ impl Coordinator {
             clients,
             unsaved: BTreeSet::new(),
             save_at: None,
+            once: OnceTokens::default(),
         };
         c.rescan();
         c
@@ -99,7 +107,10 @@ impl Coordinator {
     pub fn run(mut self, events: Receiver<BootEvent>, messages: Receiver<Message>) -> Store {
         let mut next_scan = Instant::now() + self.settings.scan_interval;
         loop {
-            let wake = self.save_at.map_or(next_scan, |t| t.min(next_scan));
+            let mut wake = self.save_at.map_or(next_scan, |t| t.min(next_scan));
+            if !self.once.is_empty() {
+                wake = wake.min(Instant::now() + ONCE_POLL);
+            }
             let wait = wake.saturating_duration_since(Instant::now());
             crossbeam_channel::select! {
                 recv(events) -> e => match e {
@@ -120,6 +131,7 @@ impl Coordinator {
                     Ok(Message::Stop) | Err(_) => return self.finish(),
                 },
                 default(wait) => {
+                    self.record_used_once();
                     let now = Instant::now();
                     if self.save_at.is_some_and(|t| t <= now) {
                         self.save_sightings();
@@ -135,8 +147,35 @@ impl Coordinator {
 
     /// Saves what is still in memory and hands the store back.
     fn finish(mut self) -> Store {
+        self.record_used_once();
         self.save_sightings();
         self.store
+    }
+
+    /// Clears the next-boot-once assignments the data plane has served, and saves them at
+    /// once. The policy being served needs no republish: it already skips a used token.
+    fn record_used_once(&mut self) {
+        let used = self.once.take_used();
+        if used.is_empty() {
+            return;
+        }
+        let mut changed = Vec::with_capacity(used.len());
+        for (mac, image) in used {
+            let Some(client) = self.clients.get_mut(&mac) else {
+                continue;
+            };
+            tracing::info!(%mac, %image, "next-boot-once assignment used");
+            // An assignment edited since is left alone. `last_boot` stays the events' word:
+            // they may already report a later boot.
+            if client.next_boot.as_ref() == Some(&image) {
+                client.next_boot = None;
+                changed.push(mac);
+            }
+        }
+        let records = changed.iter().filter_map(|m| self.clients.get(m));
+        if let Err(e) = self.store.put_clients(records) {
+            tracing::error!(error = %e, "used next-boot-once assignments not saved");
+        }
     }
 
     fn save_sightings(&mut self) {
@@ -161,7 +200,8 @@ impl Coordinator {
             Vec::new()
         });
         self.images = images::refresh(&found, &known, self.layouts.table(), redetect);
-        self.publisher.set_boot(self.policy());
+        let policy = self.policy();
+        self.publisher.set_boot(policy);
         self.publisher.publish(&found, &self.images);
         let records: Vec<_> = found.iter().map(|f| f.record.clone()).collect();
         let recorded = self.store.sync_files(&records).and_then(|changed| {
@@ -179,19 +219,30 @@ impl Coordinator {
         }
     }
 
-    fn policy(&self) -> dataplane::BootPolicy {
+    fn policy(&mut self) -> dataplane::BootPolicy {
+        // A use the data plane made since the last check is recorded first; the served
+        // policy's tokens then move to the new one, unchanged, for assignments still pending.
+        self.record_used_once();
         let clients: Vec<Client> = self.clients.values().cloned().collect();
-        boot::policy(&self.images, &clients, &self.site, &self.menu)
+        let mut last = std::mem::take(&mut self.once);
+        let once = &mut self.once;
+        boot::policy(
+            &self.images,
+            &clients,
+            &self.site,
+            &self.menu,
+            |mac, image| once.carry(&mut last, mac, image),
+        )
     }
 
     fn republish_policy(&mut self) {
-        self.publisher.set_boot(self.policy());
+        let policy = self.policy();
+        self.publisher.set_boot(policy);
         self.publisher.republish();
     }
 
     fn on_events(&mut self, batch: &[BootEvent]) {
         let now = unix_now();
-        let mut policy_changed = false;
         for event in batch {
             crate::serve::log_event(event);
             let Some(mac) = clients::mac_of(event).or_else(|| self.mac_by_address(event)) else {
@@ -204,21 +255,11 @@ impl Coordinator {
             if !event.client.ip().is_unspecified() {
                 self.by_ip.insert(event.client.ip(), mac);
             }
-            match clients::apply(client, event, now) {
-                Change::Seen => {}
-                Change::OnceServed => {
-                    tracing::info!(%mac, "next-boot-once assignment used; back to the menu");
-                    policy_changed = true;
-                }
-            }
+            clients::apply(client, event, now);
             self.unsaved.insert(mac);
         }
-        if policy_changed {
-            // The policy first: a once-assignment must stop being served as soon as possible;
-            // then saved, so a restart cannot serve it again.
-            self.republish_policy();
-            self.save_sightings();
-        } else if !self.unsaved.is_empty() && self.save_at.is_none() {
+        self.record_used_once();
+        if !self.unsaved.is_empty() && self.save_at.is_none() {
             self.save_at = Some(Instant::now() + SAVE_DELAY);
         }
     }
@@ -230,10 +271,12 @@ impl Coordinator {
         self.by_ip
             .get(&ip)
             .copied()
-            .or_else(|| clients::arp::lookup(ip))
+            .or_else(|| dataplane::neighbour::lookup(ip))
     }
 
     fn on_request(&mut self, request: Request) -> Response {
+        // Answers and edits start from the recorded state of once-assignments.
+        self.record_used_once();
         match request {
             Request::List => Response::Clients(self.clients.values().cloned().collect()),
             Request::Assign { mac, image, once } => {

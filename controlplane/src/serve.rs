@@ -47,6 +47,7 @@ pub fn run(settings: Settings) -> Result<(), BoxError> {
     let publisher = Publisher::new(handle.clone(), loaded);
 
     let (events, event_rx) = EventSink::bounded(65_536);
+    let events_dropped = events.drops();
     let dataplane = DataPlane::start(
         dataplane::Config {
             tftp_listen: Some(settings.tftp_listen),
@@ -109,6 +110,7 @@ pub fn run(settings: Settings) -> Result<(), BoxError> {
     let state = api::AppState {
         catalog: handle,
         stats: dataplane.stats().clone(),
+        events_dropped,
         driver: dataplane.driver(),
     };
     let admin = runtime
@@ -192,6 +194,13 @@ pub(crate) fn log_event(e: &BootEvent) {
             _ => tracing::warn!(proto, mac = %d.mac, outcome = ?e.outcome, "answer failed"),
         }
         return;
+    }
+    if let dataplane::Detail::BootScript(b) = &e.detail {
+        if let Some(r) = &b.refused {
+            let seen = r.seen.map_or_else(|| "none".to_owned(), |m| m.to_string());
+            tracing::warn!(proto, client = %e.client, claimed = %r.claimed, neighbour = %seen,
+                "boot.ipxe: MAC does not match the neighbour table; served the menu (see --boot-mac-check)");
+        }
     }
     match &e.outcome {
         Outcome::Complete | Outcome::NoBody => {

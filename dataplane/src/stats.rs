@@ -26,6 +26,8 @@ pub struct Stats {
     pub http_inflight: AtomicUsize,
     /// HTTP connections closed for a timeout (idle, slow head, stalled reader).
     pub http_timeouts: AtomicU64,
+    /// `/boot.ipxe` requests whose MAC the neighbour table did not confirm (served the menu).
+    pub boot_mac_refused: AtomicU64,
     /// proxyDHCP replies sent.
     pub dhcp_answered: AtomicU64,
     /// Well-formed DHCP messages not for us (no PXE class, other server's REQUEST, …).

@@ -3,6 +3,7 @@
 //! cleans up. The driver under test comes from `FLEETBOOT_TEST_DRIVER` (io-uring | epoll).
 
 pub mod lab;
+pub mod netns;
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
@@ -82,6 +83,48 @@ pub fn wait_for_image(
         assert!(Instant::now() < deadline, "never {what}:\n{}", s.log());
         std::thread::sleep(Duration::from_millis(200));
     }
+}
+
+/// A tiny ISO with an Ubuntu-like (casper) layout, built by xorriso as `isos/<folder>/<name>`
+/// in `data` (the source tree goes beside `data`).
+pub fn casper_like_iso(data: &Path, folder: &str, name: &str) {
+    let tree = data.parent().unwrap().join(format!("tree-{name}"));
+    std::fs::create_dir_all(tree.join("casper")).unwrap();
+    std::fs::create_dir_all(tree.join(".disk")).unwrap();
+    std::fs::write(tree.join("casper/vmlinuz"), format!("kernel of {name}")).unwrap();
+    std::fs::write(tree.join("casper/initrd"), "initrd").unwrap();
+    std::fs::write(tree.join("casper/filesystem.squashfs"), "squash").unwrap();
+    std::fs::write(tree.join(".disk/info"), "Ubuntu 24.04 LTS \"Noble\"").unwrap();
+    let dir = data.join("isos").join(folder);
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = run(
+        Command::new("xorriso")
+            .args(["-as", "mkisofs", "-R", "-J", "-V", "TEST", "-o"])
+            .arg(dir.join(name))
+            .arg(&tree),
+        60,
+    );
+    assert!(out.status.success(), "xorriso: {out:?}");
+}
+
+/// The body of a successful `curl -sSf url`.
+pub fn curl(url: &str) -> String {
+    let out = run(Command::new("curl").args(["-sSf", url]), 10);
+    assert!(out.status.success(), "curl {url}: {:?}", out);
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The stdout of `fleetboot ARGS --data-dir <s's data>`, which must succeed.
+pub fn cli(s: &Server, args: &[&str]) -> String {
+    let out = run(
+        Command::new(binary())
+            .args(args)
+            .arg("--data-dir")
+            .arg(&s.data),
+        10,
+    );
+    assert!(out.status.success(), "fleetboot {args:?}: {out:?}");
+    String::from_utf8(out.stdout).unwrap()
 }
 
 /// The driver the suite runs on.

@@ -8,7 +8,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
 
-use dataplane::{CatalogHandle, Stats};
+use dataplane::{CatalogHandle, Drops, Stats};
 
 /// What handlers share.
 #[derive(Clone)]
@@ -17,6 +17,8 @@ pub struct AppState {
     pub catalog: CatalogHandle,
     /// Data-plane counters.
     pub stats: Arc<Stats>,
+    /// Boot events lost because the coordinator lagged.
+    pub events_dropped: Drops,
     /// "io_uring" or "epoll".
     pub driver: &'static str,
 }
@@ -42,10 +44,12 @@ struct Health {
     http_connections: usize,
     http_requests: u64,
     http_timeouts: u64,
+    boot_mac_refused: u64,
     bytes_sent: u64,
     dhcp_answered: u64,
     dhcp_ignored: u64,
     dhcp_malformed: u64,
+    events_dropped: u64,
 }
 
 async fn health(State(state): State<AppState>) -> Json<Health> {
@@ -63,9 +67,11 @@ async fn health(State(state): State<AppState>) -> Json<Health> {
         http_connections: state.stats.http_connections.load(Relaxed),
         http_requests: Stats::read(&state.stats.http_requests),
         http_timeouts: Stats::read(&state.stats.http_timeouts),
+        boot_mac_refused: Stats::read(&state.stats.boot_mac_refused),
         bytes_sent: Stats::read(&state.stats.bytes_sent),
         dhcp_answered: Stats::read(&state.stats.dhcp_answered),
         dhcp_ignored: Stats::read(&state.stats.dhcp_ignored),
         dhcp_malformed: Stats::read(&state.stats.dhcp_malformed),
+        events_dropped: state.events_dropped.get(),
     })
 }

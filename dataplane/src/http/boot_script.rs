@@ -3,32 +3,45 @@
 
 use std::net::SocketAddr;
 
-use crate::boot::{BootPolicy, Inventory, SERVER_TOKEN};
+use super::mac_check::Requester;
+use crate::boot::{BootPolicy, Inventory, Use, SERVER_TOKEN};
 use crate::events::{BootScriptSeen, Detail};
 
 /// The path (normalised, no leading slash).
 pub const PATH: &str = "boot.ipxe";
 
-/// The script for the client that sent `query` with `host` (the `Host` header) on a
-/// connection to `local`, and what it told us. The address in its URLs is the one the client
-/// reached us at: `host` when it is a plain host[:port], else the connection's local address.
+/// The script for the client that sent `query` with `host` (the `Host` header) over a
+/// connection from `requester` to `local`, and what it told us. The address in its URLs is
+/// the one the client reached us at: `host` when it is a plain host[:port], else the
+/// connection's local address. A MAC that is not believed is moved from the inventory to the
+/// refusal, so nothing is recorded under it.
 pub fn respond(
     policy: &BootPolicy,
     query: &[u8],
     host: Option<&[u8]>,
     local: Option<SocketAddr>,
+    requester: &Requester,
+    usage: Use,
 ) -> (String, Detail) {
-    let inventory = Inventory::from_query(query);
+    let mut inventory = Inventory::from_query(query);
     let server = host
         .and_then(plain_host)
         .or_else(|| local.map(|a| a.to_string()));
     let url = server.as_ref().map(|s| format!("http://{s}/{PATH}"));
-    let (script, served) = policy.script_for(&inventory, url.as_deref());
+    let (asker, refused) = requester.asker(inventory.mac);
+    if refused.is_some() {
+        inventory.mac = None;
+    }
+    let (script, served) = policy.script_for(asker, url.as_deref(), usage);
     let script = match &server {
         Some(s) if script.contains(SERVER_TOKEN) => script.replace(SERVER_TOKEN, s),
         _ => script.into_owned(),
     };
-    let seen = BootScriptSeen { inventory, served };
+    let seen = BootScriptSeen {
+        inventory,
+        served,
+        refused,
+    };
     (script, Detail::BootScript(Box::new(seen)))
 }
 
@@ -67,28 +80,25 @@ mod tests {
         let menu = format!("#!ipxe\nkernel http://{SERVER_TOKEN}/k url=http://{SERVER_TOKEN}/i\n");
         let policy = BootPolicy::new(menu);
         let local: SocketAddr = "192.168.50.1:8080".parse().unwrap();
-        let (script, _) = respond(
-            &policy,
-            b"mac=52:54:00:00:00:09",
-            Some(b"10.0.0.2:81"),
-            Some(local),
-        );
+        let requester = Requester {
+            peer: [192, 168, 50, 7].into(),
+            check: super::super::mac_check::MacCheck::Off,
+        };
+        let respond = |query: &[u8], host: Option<&[u8]>, local| {
+            respond(&policy, query, host, local, &requester, Use::Peek)
+        };
+        let (script, _) = respond(b"mac=52:54:00:00:00:09", Some(b"10.0.0.2:81"), Some(local));
         assert_eq!(
             script,
             "#!ipxe\nkernel http://10.0.0.2:81/k url=http://10.0.0.2:81/i\n"
         );
         // No usable Host header: the address the connection came in on.
-        let (script, _) = respond(
-            &policy,
-            b"mac=52:54:00:00:00:09",
-            Some(b"${x}"),
-            Some(local),
-        );
+        let (script, _) = respond(b"mac=52:54:00:00:00:09", Some(b"${x}"), Some(local));
         assert_eq!(
             script,
             "#!ipxe\nkernel http://192.168.50.1:8080/k url=http://192.168.50.1:8080/i\n"
         );
-        let (chain, _) = respond(&policy, b"", None, Some(local));
+        let (chain, _) = respond(b"", None, Some(local));
         assert!(chain.contains("chain --autofree http://192.168.50.1:8080/boot.ipxe?mac="));
     }
 }

@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 pub mod boot_script;
+pub mod mac_check;
 pub mod mime;
 pub mod multipart;
 pub mod range;
@@ -29,6 +30,8 @@ pub struct Config {
     pub max_connections: usize,
     /// Listen backlog. Default 4096.
     pub backlog: i32,
+    /// Whether `/boot.ipxe?mac=` must match the peer's neighbour entry. Default strict.
+    pub boot_mac_check: mac_check::MacCheck,
 }
 
 impl Default for Config {
@@ -41,6 +44,7 @@ impl Default for Config {
             max_head: 16 << 10,
             max_connections: 50_000,
             backlog: 4096,
+            boot_mac_check: mac_check::MacCheck::Strict,
         }
     }
 }

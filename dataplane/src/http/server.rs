@@ -12,10 +12,12 @@ use monoio::buf::IoBufMut;
 use monoio::io::{AsyncReadRent, AsyncWriteRent};
 use monoio::net::{TcpListener, TcpStream};
 
+use super::mac_check::Requester;
 use super::multipart::plan_multipart;
 use super::range::{self, Selection, Validators};
 use super::{boot_script, mime, Config};
 use crate::blob::BlobSlice;
+use crate::boot::Use;
 use crate::events::{BootEvent, Detail, Outcome, Protocol};
 use crate::path::{self, PathError};
 use crate::runtime::Core;
@@ -101,7 +103,11 @@ async fn connection(
                 let started = head_started.take().unwrap_or_else(Instant::now);
                 let _inflight =
                     GaugeGuard::try_acquire(&core.stats, |s| &s.http_inflight, usize::MAX);
-                let answer = answer(&core, &head, &mut scratch, local);
+                let requester = Requester {
+                    peer: peer.ip(),
+                    check: config.boot_mac_check,
+                };
+                let answer = answer(&core, &head, &requester, local, &mut scratch);
                 buf.drain(..consumed);
                 Stats::bump(&core.stats.http_requests);
                 let keep_alive = answer.keep_alive && !core.drain.is_draining();
@@ -193,8 +199,9 @@ struct Scratch {
 fn answer(
     core: &Core,
     head: &RequestHead<'_>,
-    scratch: &mut Scratch,
+    requester: &Requester,
     local: Option<SocketAddr>,
+    scratch: &mut Scratch,
 ) -> Answer {
     let version = head.version;
     let keep_alive = match version {
@@ -281,12 +288,21 @@ fn answer(
             .splitn(2, |b| *b == b'?')
             .nth(1)
             .unwrap_or_default();
+        let usage = match head.method {
+            Method::Head => Use::Peek,
+            _ => Use::Consume,
+        };
         let (script, seen) = boot_script::respond(
             core.catalog.borrow_mut().current().boot(),
             query,
             head.host,
             local,
+            requester,
+            usage,
         );
+        if matches!(&seen, Detail::BootScript(b) if b.refused.is_some()) {
+            Stats::bump(&core.stats.boot_mac_refused);
+        }
         return script_answer(head, keep_alive, script.into_bytes(), seen);
     }
     let object = scratch.key.clone();
