@@ -38,26 +38,112 @@ pub struct FileRecord {
     pub inode: u64,
 }
 
-/// A store failure, with the operation that failed.
+/// A store failure.
 #[derive(Debug)]
-pub struct StoreError {
-    op: &'static str,
-    detail: String,
+pub enum StoreError {
+    /// The database file cannot be read as a database: only moving it aside helps.
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What redb said.
+        detail: String,
+    },
+    /// An operation failed.
+    Failed {
+        /// The operation.
+        op: &'static str,
+        /// Why.
+        detail: String,
+    },
 }
 
 impl std::fmt::Display for StoreError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "database {}: {}", self.op, self.detail)
+        match self {
+            StoreError::Corrupt { path, detail } => write!(
+                f,
+                "the database {path} is corrupt ({detail}). Move it aside (`mv {path} \
+                 {path}.corrupt`) and start again: the image index is rebuilt from the ISOs, \
+                 but client records, their assignments and the admin password are lost",
+                path = path.display()
+            ),
+            StoreError::Failed { op, detail } => write!(f, "database {op}: {detail}"),
+        }
     }
 }
 
 impl std::error::Error for StoreError {}
 
 fn err<E: std::fmt::Display>(op: &'static str) -> impl FnOnce(E) -> StoreError {
-    move |e| StoreError {
+    move |e| StoreError::Failed {
         op,
         detail: e.to_string(),
     }
+}
+
+/// Runs `open`, which opens the database at `path` and reads it through, so that a damaged file
+/// stops the start with [`StoreError::Corrupt`]: redb reports some damage as errors and, in
+/// debug builds, panics on other damage, so a panic is caught (quietly: this runs before any
+/// other thread exists) and reported the same way.
+fn guard_open<T>(
+    path: &Path,
+    open: impl FnOnce() -> Result<T, redb::Error>,
+) -> Result<T, StoreError> {
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(open));
+    std::panic::set_hook(hook);
+    let corrupt = |detail: String| StoreError::Corrupt {
+        path: path.to_owned(),
+        detail,
+    };
+    match outcome {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(redb::Error::Corrupted(detail))) => Err(corrupt(detail)),
+        Ok(Err(redb::Error::Io(e)))
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::InvalidData | std::io::ErrorKind::UnexpectedEof
+            ) =>
+        {
+            Err(corrupt(e.to_string()))
+        }
+        Ok(Err(e)) => Err(err("open")(format!("{}: {e}", path.display()))),
+        Err(panic) => Err(corrupt(
+            panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unreadable structure".into()),
+        )),
+    }
+}
+
+/// Reads every row of every table once (values not decoded): damage anywhere shows now, at
+/// start, rather than as a failure in the middle of serving.
+fn read_through(db: &impl ReadableDatabase) -> Result<(), redb::Error> {
+    let txn = db.begin_read()?;
+    match txn.open_table(META) {
+        Ok(table) => {
+            for row in table.iter()? {
+                row?;
+            }
+        }
+        Err(redb::TableError::TableDoesNotExist(_)) => {}
+        Err(e) => return Err(e.into()),
+    }
+    for definition in [FILES, IMAGES, CLIENTS] {
+        match txn.open_table(definition) {
+            Ok(table) => {
+                for row in table.iter()? {
+                    row?;
+                }
+            }
+            Err(redb::TableError::TableDoesNotExist(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
 }
 
 /// The open database.
@@ -74,10 +160,13 @@ impl Store {
     pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
         std::fs::create_dir_all(data_dir).map_err(err("create data dir"))?;
         let path = data_dir.join("fleetboot.redb");
-        let db = Database::builder()
-            .set_concurrency_mode(ConcurrencyMode::SingleWriter)
-            .create(&path)
-            .map_err(err("open"))?;
+        let db = guard_open(&path, || {
+            let db = Database::builder()
+                .set_concurrency_mode(ConcurrencyMode::SingleWriter)
+                .create(&path)?;
+            read_through(&db)?;
+            Ok(db)
+        })?;
         let store = Store { db, path };
         let txn = store.db.begin_write().map_err(err("init"))?;
         {
@@ -269,18 +358,18 @@ impl ReadOnlyStore {
     pub fn open(data_dir: &Path) -> Result<ReadOnlyStore, StoreError> {
         let path = data_dir.join("fleetboot.redb");
         if !path.is_file() {
-            return Err(StoreError {
-                op: "open",
-                detail: format!(
-                    "no database at {} (run `fleetboot serve` once)",
-                    path.display()
-                ),
-            });
+            return Err(err("open")(format!(
+                "no database at {} (run `fleetboot serve` once)",
+                path.display()
+            )));
         }
-        let db = Database::builder()
-            .set_concurrency_mode(ConcurrencyMode::SingleWriter)
-            .open_read_only(&path)
-            .map_err(err("open read-only"))?;
+        let db = guard_open(&path, || {
+            let db = Database::builder()
+                .set_concurrency_mode(ConcurrencyMode::SingleWriter)
+                .open_read_only(&path)?;
+            read_through(&db)?;
+            Ok(db)
+        })?;
         Ok(ReadOnlyStore { db })
     }
 
