@@ -391,6 +391,8 @@ impl ReadOnlyStore {
 }
 
 /// Every JSON record of a `&str → &[u8]` table, in key order; a table never written is empty.
+/// A record that does not decode (damaged, or written by a newer version) is reported and
+/// skipped: one bad record must not cost every other one (for clients, their assignments).
 fn read_all<T: serde::de::DeserializeOwned>(
     db: &impl ReadableDatabase,
     definition: TableDefinition<&str, &[u8]>,
@@ -404,8 +406,16 @@ fn read_all<T: serde::de::DeserializeOwned>(
     };
     let mut out = Vec::new();
     for row in table.iter().map_err(err(op))? {
-        let (_, v) = row.map_err(err(op))?;
-        out.push(serde_json::from_slice(v.value()).map_err(err(op))?);
+        let (k, v) = row.map_err(err(op))?;
+        match serde_json::from_slice(v.value()) {
+            Ok(record) => out.push(record),
+            Err(e) => tracing::error!(
+                table = %definition,
+                key = k.value(),
+                error = %e,
+                "undecodable record skipped (left in the database); the others are used"
+            ),
+        }
     }
     Ok(out)
 }
@@ -465,6 +475,32 @@ mod tests {
         assert_eq!(store.sync_files(std::slice::from_ref(&a)).unwrap(), 1);
         assert_eq!(store.files().unwrap(), vec![a]);
         drop(store);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn an_undecodable_client_record_is_skipped_not_fatal() {
+        let dir = std::env::temp_dir().join(format!("fleetboot-store-bad-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = Store::open(&dir).unwrap();
+        let client = |last: u8| {
+            let mut c = Client::new(format!("52:54:00:00:00:{last:02x}").parse().unwrap(), 1);
+            c.assigned = Some(format!("image-{last}"));
+            c
+        };
+        store.put_clients(&[client(1), client(3)]).unwrap();
+        // A record from a newer version, or damaged by hand, between the two.
+        let txn = store.db.begin_write().unwrap();
+        txn.open_table(CLIENTS)
+            .unwrap()
+            .insert("52:54:00:00:00:02", b"{\"mac\": 12".as_slice())
+            .unwrap();
+        txn.commit().unwrap();
+        assert_eq!(store.clients().unwrap(), vec![client(1), client(3)]);
+        drop(store);
+        let read_only = ReadOnlyStore::open(&dir).unwrap();
+        assert_eq!(read_only.clients().unwrap(), vec![client(1), client(3)]);
+        drop(read_only);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
