@@ -35,6 +35,8 @@ pub struct Settings {
     pub http: dataplane::http::Config,
     /// proxyDHCP and boot menu.
     pub boot: BootSettings,
+    /// Budgets of the client table.
+    pub clients: crate::clients::table::Limits,
 }
 
 /// proxyDHCP and boot script settings.
@@ -84,7 +86,18 @@ pub struct FileConfig {
     dhcp: DhcpFile,
     #[serde(default)]
     menu: MenuFile,
+    #[serde(default)]
+    clients: ClientsFile,
     kernel_args: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClientsFile {
+    max_records: Option<usize>,
+    max_unknown_per_host: Option<usize>,
+    max_unknown_per_segment: Option<usize>,
+    unknown_expiry_secs: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -202,6 +215,7 @@ impl Settings {
         }
         http.max_connections = h.max_connections.unwrap_or(http.max_connections);
         let boot = boot_settings(args, file.dhcp, file.menu, file.kernel_args)?;
+        let clients = client_limits(file.clients)?;
         Ok(Settings {
             data_dir: args
                 .data_dir
@@ -232,6 +246,7 @@ impl Settings {
             tftp,
             http,
             boot,
+            clients,
         })
     }
 }
@@ -285,6 +300,26 @@ fn boot_settings(
             .filter(|d| d != "local"),
         kernel_args: args.kernel_args.clone().or(kernel_args).unwrap_or_default(),
     })
+}
+
+fn client_limits(c: ClientsFile) -> Result<crate::clients::table::Limits, ConfigError> {
+    let d = crate::clients::table::Limits::default();
+    let limits = crate::clients::table::Limits {
+        max_records: c.max_records.unwrap_or(d.max_records),
+        max_unknown_per_host: c.max_unknown_per_host.unwrap_or(d.max_unknown_per_host),
+        max_unknown_per_segment: c
+            .max_unknown_per_segment
+            .unwrap_or(d.max_unknown_per_segment),
+        unknown_expiry: c
+            .unknown_expiry_secs
+            .map_or(d.unknown_expiry, Duration::from_secs),
+    };
+    if limits.max_records == 0 || limits.unknown_expiry.is_zero() {
+        return Err(ConfigError::Invalid(
+            "clients.max_records and clients.unknown_expiry_secs must be at least 1".into(),
+        ));
+    }
+    Ok(limits)
 }
 
 fn load_file(explicit: Option<&Path>) -> Result<FileConfig, ConfigError> {

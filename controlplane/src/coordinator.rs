@@ -3,8 +3,8 @@
 //! assignments change. Owning the store, the publisher and the client table on one thread
 //! means no locks, and redb sees one writer.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::net::IpAddr;
+use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crossbeam_channel::Receiver;
@@ -12,13 +12,14 @@ use dataplane::{BootEvent, Mac};
 
 use crate::boot::{self, MenuSettings, Site};
 use crate::clients::control::{Request, Response};
+use crate::clients::table::{ClientTable, Counters};
 use crate::clients::{self, Change, Client};
 use crate::config::Settings;
 use crate::images::layout_file::LayoutFile;
 use crate::images::{self, Image};
 use crate::publish::Publisher;
 use crate::scan;
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 
 /// Messages from other threads.
 pub enum Message {
@@ -37,12 +38,14 @@ pub struct Coordinator {
     menu: MenuSettings,
     images: Vec<Image>,
     layouts: LayoutFile,
-    clients: BTreeMap<Mac, Client>,
-    /// Last address of each client, for transfers (which carry only an address).
-    by_ip: HashMap<IpAddr, Mac>,
-    /// Clients whose sightings are not saved yet, and when they will be.
+    clients: ClientTable,
+    /// Clients whose records are not saved yet, records to delete, and when they will be
+    /// saved.
     unsaved: BTreeSet<Mac>,
+    removed: BTreeSet<Mac>,
     save_at: Option<Instant>,
+    /// The wait before the next try, after a failed save.
+    retry: Option<Duration>,
 }
 
 /// Events taken from the channel at once, at most.
@@ -56,24 +59,24 @@ const EVENT_COALESCE: Duration = Duration::from_millis(5);
 /// more than answering them. Assignments and used once-assignments are saved at once.
 const SAVE_DELAY: Duration = Duration::from_secs(1);
 
+/// Waits between tries of a failed save: doubling from the first to the last.
+const SAVE_RETRY: (Duration, Duration) = (Duration::from_secs(1), Duration::from_secs(60));
+
 impl Coordinator {
     /// Loads clients from the store, scans, publishes the first catalog.
+    ///
+    /// # Errors
+    /// The stored clients cannot be read: starting without them would boot assigned machines
+    /// into the menu.
     pub fn new(
         settings: Settings,
         store: Store,
         publisher: Publisher,
         site: Site,
         menu: MenuSettings,
-    ) -> Coordinator {
-        let clients: BTreeMap<Mac, Client> = store
-            .clients()
-            .unwrap_or_else(|e| {
-                tracing::error!(error = %e, "cannot read stored clients");
-                Vec::new()
-            })
-            .into_iter()
-            .map(|c| (c.mac, c))
-            .collect();
+        counters: Arc<Counters>,
+    ) -> Result<Coordinator, StoreError> {
+        let clients = ClientTable::new(store.clients()?, settings.clients.clone(), counters);
         let mut c = Coordinator {
             settings,
             store,
@@ -82,24 +85,30 @@ impl Coordinator {
             menu,
             images: Vec::new(),
             layouts: LayoutFile::default(),
-            by_ip: clients
-                .values()
-                .filter_map(|c| Some((c.ip.as_deref()?.parse().ok()?, c.mac)))
-                .collect(),
             clients,
             unsaved: BTreeSet::new(),
+            removed: BTreeSet::new(),
             save_at: None,
+            retry: None,
         };
+        c.expire();
         c.rescan();
-        c
+        Ok(c)
     }
 
     /// Runs until [`Message::Stop`] or until both channels close; returns the store so the
     /// caller decides when the database closes.
     pub fn run(mut self, events: Receiver<BootEvent>, messages: Receiver<Message>) -> Store {
         let mut next_scan = Instant::now() + self.settings.scan_interval;
+        // Often enough that a record outlives its expiry by a quarter at most.
+        let sweep_every = (self.settings.clients.unknown_expiry / 4)
+            .clamp(Duration::from_secs(1), Duration::from_secs(3600));
+        let mut next_sweep = Instant::now() + sweep_every;
         loop {
-            let wake = self.save_at.map_or(next_scan, |t| t.min(next_scan));
+            let wake = self
+                .save_at
+                .map_or(next_scan, |t| t.min(next_scan))
+                .min(next_sweep);
             let wait = wake.saturating_duration_since(Instant::now());
             crossbeam_channel::select! {
                 recv(events) -> e => match e {
@@ -121,8 +130,12 @@ impl Coordinator {
                 },
                 default(wait) => {
                     let now = Instant::now();
+                    if next_sweep <= now {
+                        self.expire();
+                        next_sweep = now + sweep_every;
+                    }
                     if self.save_at.is_some_and(|t| t <= now) {
-                        self.save_sightings();
+                        self.save();
                     }
                     if next_scan <= now {
                         self.rescan();
@@ -135,19 +148,66 @@ impl Coordinator {
 
     /// Saves what is still in memory and hands the store back.
     fn finish(mut self) -> Store {
-        self.save_sightings();
+        self.save();
         self.store
     }
 
-    fn save_sightings(&mut self) {
+    /// Writes the records changed and deleted since the last save. A failed save keeps them
+    /// for the next try, after reopening the database (redb refuses every write after an I/O
+    /// error until then).
+    fn save(&mut self) {
         self.save_at = None;
-        let unsaved = std::mem::take(&mut self.unsaved);
-        if let Err(e) = self
-            .store
-            .put_clients(unsaved.iter().filter_map(|m| self.clients.get(m)))
-        {
-            tracing::error!(error = %e, clients = unsaved.len(), "client records not saved");
+        if self.unsaved.is_empty() && self.removed.is_empty() {
+            return;
         }
+        let changed = self.unsaved.iter().filter_map(|m| self.clients.get(m));
+        match self.store.save_clients(changed, &self.removed) {
+            Ok(()) => {
+                if self.retry.take().is_some() {
+                    tracing::info!(
+                        clients = self.unsaved.len(),
+                        "client records saved after all"
+                    );
+                }
+                self.unsaved.clear();
+                self.removed.clear();
+            }
+            Err(e) => {
+                let wait = self
+                    .retry
+                    .map_or(SAVE_RETRY.0, |w| (w * 2).min(SAVE_RETRY.1));
+                self.retry = Some(wait);
+                self.save_at = Some(Instant::now() + wait);
+                tracing::error!(
+                    error = %e,
+                    clients = self.unsaved.len() + self.removed.len(),
+                    retry_in = ?wait,
+                    "client records not saved yet"
+                );
+                self.reopen();
+            }
+        }
+    }
+
+    fn reopen(&mut self) {
+        if let Err(e) = self.store.reopen() {
+            tracing::error!(error = %e, "cannot reopen the database");
+        }
+    }
+
+    /// Drops unknown clients not seen for the expiry time.
+    fn expire(&mut self) {
+        let gone = self.clients.expire(unix_now());
+        if gone.is_empty() {
+            return;
+        }
+        tracing::info!(clients = gone.len(), "unknown clients expired");
+        for mac in gone {
+            self.unsaved.remove(&mac);
+            self.removed.insert(mac);
+        }
+        self.save_at
+            .get_or_insert_with(|| Instant::now() + SAVE_DELAY);
     }
 
     fn rescan(&mut self) {
@@ -180,8 +240,7 @@ impl Coordinator {
     }
 
     fn policy(&self) -> dataplane::BootPolicy {
-        let clients: Vec<Client> = self.clients.values().cloned().collect();
-        boot::policy(&self.images, &clients, &self.site, &self.menu)
+        boot::policy(&self.images, self.clients.all(), &self.site, &self.menu)
     }
 
     fn republish_policy(&mut self) {
@@ -197,16 +256,10 @@ impl Coordinator {
             let Some(mac) = clients::mac_of(event).or_else(|| self.mac_by_address(event)) else {
                 continue;
             };
-            let client = self.clients.entry(mac).or_insert_with(|| {
-                tracing::info!(%mac, "new client");
-                Client::new(mac, now)
-            });
-            if !event.client.ip().is_unspecified() {
-                self.by_ip.insert(event.client.ip(), mac);
-            }
-            match clients::apply(client, event, now) {
-                Change::Seen => {}
-                Change::OnceServed => {
+            match self.clients.sight(mac, event, now) {
+                None => continue,
+                Some(Change::Seen) => {}
+                Some(Change::OnceServed) => {
                     tracing::info!(%mac, "next-boot-once assignment used; back to the menu");
                     policy_changed = true;
                 }
@@ -217,7 +270,7 @@ impl Coordinator {
             // The policy first: a once-assignment must stop being served as soon as possible;
             // then saved, so a restart cannot serve it again.
             self.republish_policy();
-            self.save_sightings();
+            self.save();
         } else if !self.unsaved.is_empty() && self.save_at.is_none() {
             self.save_at = Some(Instant::now() + SAVE_DELAY);
         }
@@ -227,15 +280,12 @@ impl Coordinator {
     /// kernel's ARP table (which only knows machines on our own links).
     fn mac_by_address(&self, event: &BootEvent) -> Option<Mac> {
         let ip = event.client.ip();
-        self.by_ip
-            .get(&ip)
-            .copied()
-            .or_else(|| clients::arp::lookup(ip))
+        self.clients.at(ip).or_else(|| clients::arp::lookup(ip))
     }
 
     fn on_request(&mut self, request: Request) -> Response {
         match request {
-            Request::List => Response::Clients(self.clients.values().cloned().collect()),
+            Request::List => Response::Clients(self.clients.all().cloned().collect()),
             Request::Assign { mac, image, once } => {
                 let mac: Mac = match mac.parse() {
                     Ok(m) => m,
@@ -264,14 +314,16 @@ impl Coordinator {
         }
     }
 
+    /// An operator's change: saved before it is answered, or undone.
     fn change(&mut self, mac: Mac, edit: impl FnOnce(&mut Client)) -> Response {
-        let client = self
-            .clients
-            .entry(mac)
-            .or_insert_with(|| Client::new(mac, unix_now()));
-        edit(client);
-        let saved = client.clone();
-        if let Err(e) = self.store.put_clients([&saved]) {
+        let previous = self.clients.get(&mac).cloned();
+        let saved = self.clients.edit(mac, unix_now(), |c| {
+            edit(c);
+            c.clone()
+        });
+        if let Err(e) = self.store.save_clients([&saved], &BTreeSet::new()) {
+            self.clients.restore(mac, previous);
+            self.reopen();
             return Response::Error(e.to_string());
         }
         self.republish_policy();

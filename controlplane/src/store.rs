@@ -8,7 +8,10 @@
 //! - `images`: `&str → &[u8]` — image id → JSON [`Image`] (with its ISO index).
 //! - `clients`: `&str → &[u8]` — MAC (`52:54:00:12:34:56`) → JSON [`Client`].
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+
+use dataplane::Mac;
 
 use redb::{
     ConcurrencyMode, Database, ReadOnlyDatabase, ReadableDatabase, ReadableTable, TableDefinition,
@@ -93,29 +96,36 @@ fn guard_open<T>(
     std::panic::set_hook(Box::new(|_| {}));
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(open));
     std::panic::set_hook(hook);
+    match outcome {
+        Ok(result) => result.map_err(|e| open_error(path, e)),
+        Err(panic) => Err(StoreError::Corrupt {
+            path: path.to_owned(),
+            detail: panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unreadable structure".into()),
+        }),
+    }
+}
+
+/// Why opening `path` failed: corruption, or anything else.
+fn open_error(path: &Path, e: redb::Error) -> StoreError {
     let corrupt = |detail: String| StoreError::Corrupt {
         path: path.to_owned(),
         detail,
     };
-    match outcome {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(redb::Error::Corrupted(detail))) => Err(corrupt(detail)),
-        Ok(Err(redb::Error::Io(e)))
+    match e {
+        redb::Error::Corrupted(detail) => corrupt(detail),
+        redb::Error::Io(e)
             if matches!(
                 e.kind(),
                 std::io::ErrorKind::InvalidData | std::io::ErrorKind::UnexpectedEof
             ) =>
         {
-            Err(corrupt(e.to_string()))
+            corrupt(e.to_string())
         }
-        Ok(Err(e)) => Err(err("open")(format!("{}: {e}", path.display()))),
-        Err(panic) => Err(corrupt(
-            panic
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unreadable structure".into()),
-        )),
+        e => err("open")(format!("{}: {e}", path.display())),
     }
 }
 
@@ -146,10 +156,15 @@ fn read_through(db: &impl ReadableDatabase) -> Result<(), redb::Error> {
     Ok(())
 }
 
+/// Opens the database file at a path (tests open it on a backend that fails on demand).
+pub(crate) type Opener = Box<dyn Fn(&Path) -> Result<Database, redb::Error> + Send>;
+
 /// The open database.
 pub struct Store {
-    db: Database,
+    /// `None` only between a failed reopen and the next one.
+    db: Option<Database>,
     path: PathBuf,
+    opener: Opener,
 }
 
 impl Store {
@@ -158,17 +173,31 @@ impl Store {
     /// # Errors
     /// The file cannot be created, is locked by another writer, or is not a redb database.
     pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
+        Store::open_with(
+            data_dir,
+            Box::new(|path| {
+                Ok(Database::builder()
+                    .set_concurrency_mode(ConcurrencyMode::SingleWriter)
+                    .create(path)?)
+            }),
+        )
+    }
+
+    /// [`Store::open`] through `opener`.
+    pub(crate) fn open_with(data_dir: &Path, opener: Opener) -> Result<Store, StoreError> {
         std::fs::create_dir_all(data_dir).map_err(err("create data dir"))?;
         let path = data_dir.join("fleetboot.redb");
         let db = guard_open(&path, || {
-            let db = Database::builder()
-                .set_concurrency_mode(ConcurrencyMode::SingleWriter)
-                .create(&path)?;
+            let db = opener(&path)?;
             read_through(&db)?;
             Ok(db)
         })?;
-        let store = Store { db, path };
-        let txn = store.db.begin_write().map_err(err("init"))?;
+        let store = Store {
+            db: Some(db),
+            path,
+            opener,
+        };
+        let txn = store.db()?.begin_write().map_err(err("init"))?;
         {
             let mut meta = txn.open_table(META).map_err(err("init"))?;
             if meta.get("schema").map_err(err("init"))?.is_none() {
@@ -186,13 +215,32 @@ impl Store {
         &self.path
     }
 
+    fn db(&self) -> Result<&Database, StoreError> {
+        self.db.as_ref().ok_or_else(|| {
+            err("access")("closed after an I/O error, and not reopened yet".to_owned())
+        })
+    }
+
+    /// Closes and opens the database again. redb refuses every transaction after an I/O
+    /// error until the file is reopened (which also repairs what the failed commit left).
+    ///
+    /// # Errors
+    /// The file cannot be opened now; the next call tries again.
+    pub fn reopen(&mut self) -> Result<(), StoreError> {
+        // The old handle holds the file's lock: it must go first.
+        self.db = None;
+        let db = (self.opener)(&self.path).map_err(|e| open_error(&self.path, e))?;
+        self.db = Some(db);
+        Ok(())
+    }
+
     /// Creates the admin password on first start. Returns the plain password only when it was
     /// just created (to be shown once); only its salted hash is stored.
     ///
     /// # Errors
     /// Database failure, or no randomness available.
     pub fn ensure_admin_password(&self) -> Result<Option<String>, StoreError> {
-        let txn = self.db.begin_write().map_err(err("admin password"))?;
+        let txn = self.db()?.begin_write().map_err(err("admin password"))?;
         let created = {
             let mut meta = txn.open_table(META).map_err(err("admin password"))?;
             if meta
@@ -219,7 +267,7 @@ impl Store {
     /// # Errors
     /// Database failure.
     pub fn verify_admin_password(&self, password: &str) -> Result<bool, StoreError> {
-        let txn = self.db.begin_read().map_err(err("admin password"))?;
+        let txn = self.db()?.begin_read().map_err(err("admin password"))?;
         let meta = txn.open_table(META).map_err(err("admin password"))?;
         let Some(stored) = meta.get("admin_password").map_err(err("admin password"))? else {
             return Ok(false);
@@ -240,7 +288,7 @@ impl Store {
     /// # Errors
     /// Database failure.
     pub fn sync_files(&self, files: &[FileRecord]) -> Result<usize, StoreError> {
-        let txn = self.db.begin_write().map_err(err("sync files"))?;
+        let txn = self.db()?.begin_write().map_err(err("sync files"))?;
         let mut changed = 0;
         {
             let mut table = txn.open_table(FILES).map_err(err("sync files"))?;
@@ -276,7 +324,7 @@ impl Store {
     /// # Errors
     /// Database failure or a corrupt record.
     pub fn files(&self) -> Result<Vec<FileRecord>, StoreError> {
-        let txn = self.db.begin_read().map_err(err("list files"))?;
+        let txn = self.db()?.begin_read().map_err(err("list files"))?;
         let table = txn.open_table(FILES).map_err(err("list files"))?;
         let mut out = Vec::new();
         for row in table.iter().map_err(err("list files"))? {
@@ -293,7 +341,7 @@ impl Store {
     /// # Errors
     /// Database failure.
     pub fn sync_images(&self, images: &[Image]) -> Result<(), StoreError> {
-        let txn = self.db.begin_write().map_err(err("sync images"))?;
+        let txn = self.db()?.begin_write().map_err(err("sync images"))?;
         {
             let mut table = txn.open_table(IMAGES).map_err(err("sync images"))?;
             table.retain(|_, _| false).map_err(err("sync images"))?;
@@ -312,21 +360,28 @@ impl Store {
     /// # Errors
     /// Database failure or a corrupt record.
     pub fn images(&self) -> Result<Vec<Image>, StoreError> {
-        read_all(&self.db, IMAGES, "list images")
+        read_all(self.db()?, IMAGES, "list images")
     }
 
-    /// Writes (creates or replaces) client records, in one transaction.
+    /// Deletes the records of `removed`, then writes (creates or replaces) `changed`, in one
+    /// transaction.
     ///
     /// # Errors
     /// Database failure.
-    pub fn put_clients<'a>(
+    pub fn save_clients<'a>(
         &self,
-        clients: impl IntoIterator<Item = &'a Client>,
+        changed: impl IntoIterator<Item = &'a Client>,
+        removed: &BTreeSet<Mac>,
     ) -> Result<(), StoreError> {
-        let txn = self.db.begin_write().map_err(err("save clients"))?;
+        let txn = self.db()?.begin_write().map_err(err("save clients"))?;
         {
             let mut table = txn.open_table(CLIENTS).map_err(err("save clients"))?;
-            for client in clients {
+            for mac in removed {
+                table
+                    .remove(mac.to_string().as_str())
+                    .map_err(err("save clients"))?;
+            }
+            for client in changed {
                 let json = serde_json::to_vec(client).map_err(err("save clients"))?;
                 table
                     .insert(client.mac.to_string().as_str(), json.as_slice())
@@ -341,7 +396,7 @@ impl Store {
     /// # Errors
     /// Database failure or a corrupt record.
     pub fn clients(&self) -> Result<Vec<Client>, StoreError> {
-        read_all(&self.db, CLIENTS, "list clients")
+        read_all(self.db()?, CLIENTS, "list clients")
     }
 }
 
@@ -488,9 +543,11 @@ mod tests {
             c.assigned = Some(format!("image-{last}"));
             c
         };
-        store.put_clients(&[client(1), client(3)]).unwrap();
+        store
+            .save_clients(&[client(1), client(3)], &BTreeSet::new())
+            .unwrap();
         // A record from a newer version, or damaged by hand, between the two.
-        let txn = store.db.begin_write().unwrap();
+        let txn = store.db().unwrap().begin_write().unwrap();
         txn.open_table(CLIENTS)
             .unwrap()
             .insert("52:54:00:00:00:02", b"{\"mac\": 12".as_slice())

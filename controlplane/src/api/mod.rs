@@ -10,6 +10,8 @@ use serde::Serialize;
 
 use dataplane::{CatalogHandle, Stats};
 
+use crate::clients::table::Counters;
+
 /// What handlers share.
 #[derive(Clone)]
 pub struct AppState {
@@ -19,6 +21,8 @@ pub struct AppState {
     pub stats: Arc<Stats>,
     /// "io_uring" or "epoll".
     pub driver: &'static str,
+    /// Client-table counters.
+    pub clients: Arc<Counters>,
 }
 
 /// The whole admin API.
@@ -46,6 +50,9 @@ struct Health {
     dhcp_answered: u64,
     dhcp_ignored: u64,
     dhcp_malformed: u64,
+    clients_refused_source: u64,
+    clients_refused_full: u64,
+    clients_expired: u64,
 }
 
 async fn health(State(state): State<AppState>) -> Json<Health> {
@@ -67,5 +74,8 @@ async fn health(State(state): State<AppState>) -> Json<Health> {
         dhcp_answered: Stats::read(&state.stats.dhcp_answered),
         dhcp_ignored: Stats::read(&state.stats.dhcp_ignored),
         dhcp_malformed: Stats::read(&state.stats.dhcp_malformed),
+        clients_refused_source: state.clients.refused_source.load(Relaxed),
+        clients_refused_full: state.clients.refused_full.load(Relaxed),
+        clients_expired: state.clients.expired.load(Relaxed),
     })
 }
