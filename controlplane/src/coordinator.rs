@@ -46,6 +46,8 @@ pub struct Coordinator {
     save_at: Option<Instant>,
     /// The wait before the next try, after a failed save.
     retry: Option<Duration>,
+    /// A write failed: redb refuses every later one until the database is reopened.
+    reopen: bool,
 }
 
 /// Events taken from the channel at once, at most.
@@ -90,6 +92,7 @@ impl Coordinator {
             removed: BTreeSet::new(),
             save_at: None,
             retry: None,
+            reopen: false,
         };
         c.expire();
         c.rescan();
@@ -153,13 +156,13 @@ impl Coordinator {
     }
 
     /// Writes the records changed and deleted since the last save. A failed save keeps them
-    /// for the next try, after reopening the database (redb refuses every write after an I/O
-    /// error until then).
+    /// for the next try.
     fn save(&mut self) {
         self.save_at = None;
         if self.unsaved.is_empty() && self.removed.is_empty() {
             return;
         }
+        self.reopen_if_failed();
         let changed = self.unsaved.iter().filter_map(|m| self.clients.get(m));
         match self.store.save_clients(changed, &self.removed) {
             Ok(()) => {
@@ -184,14 +187,20 @@ impl Coordinator {
                     retry_in = ?wait,
                     "client records not saved yet"
                 );
-                self.reopen();
+                self.reopen = true;
             }
         }
     }
 
-    fn reopen(&mut self) {
-        if let Err(e) = self.store.reopen() {
-            tracing::error!(error = %e, "cannot reopen the database");
+    /// Reopens the database before the next write after a failed one: right before it, as the
+    /// reopen writes too (redb repairs what the failed commit left).
+    fn reopen_if_failed(&mut self) {
+        if !self.reopen {
+            return;
+        }
+        match self.store.reopen() {
+            Ok(()) => self.reopen = false,
+            Err(e) => tracing::error!(error = %e, "cannot reopen the database"),
         }
     }
 
@@ -224,6 +233,7 @@ impl Coordinator {
         self.publisher.set_boot(self.policy());
         self.publisher.publish(&found, &self.images);
         let records: Vec<_> = found.iter().map(|f| f.record.clone()).collect();
+        self.reopen_if_failed();
         let recorded = self.store.sync_files(&records).and_then(|changed| {
             self.store.sync_images(&self.images)?;
             Ok(changed)
@@ -235,7 +245,10 @@ impl Coordinator {
                 changed,
                 "catalog published"
             ),
-            Err(e) => tracing::error!(error = %e, "catalog published but not recorded"),
+            Err(e) => {
+                tracing::error!(error = %e, "catalog published but not recorded");
+                self.reopen = true;
+            }
         }
     }
 
@@ -316,6 +329,7 @@ impl Coordinator {
 
     /// An operator's change: saved before it is answered, or undone.
     fn change(&mut self, mac: Mac, edit: impl FnOnce(&mut Client)) -> Response {
+        self.reopen_if_failed();
         let previous = self.clients.get(&mac).cloned();
         let saved = self.clients.edit(mac, unix_now(), |c| {
             edit(c);
@@ -323,7 +337,7 @@ impl Coordinator {
         });
         if let Err(e) = self.store.save_clients([&saved], &BTreeSet::new()) {
             self.clients.restore(mac, previous);
-            self.reopen();
+            self.reopen = true;
             return Response::Error(e.to_string());
         }
         self.republish_policy();
@@ -338,3 +352,7 @@ pub fn unix_now() -> u64 {
         .unwrap_or(Duration::ZERO)
         .as_secs()
 }
+
+#[cfg(test)]
+#[path = "coordinator_tests.rs"]
+mod tests;
