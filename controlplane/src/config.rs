@@ -373,6 +373,27 @@ mod tests {
     }
 
     #[test]
+    fn client_limits_from_the_file() {
+        let s = settings(&[], None).unwrap();
+        assert_eq!(s.clients, crate::clients::table::Limits::default());
+        let s = settings(
+            &[],
+            Some(
+                "[clients]\nmax_records = 10\nmax_unknown_per_host = 2\nunknown_expiry_secs = 60\n",
+            ),
+        )
+        .unwrap();
+        assert_eq!(
+            (s.clients.max_records, s.clients.max_unknown_per_host),
+            (10, 2)
+        );
+        assert_eq!(s.clients.max_unknown_per_segment, 4096);
+        assert_eq!(s.clients.unknown_expiry, Duration::from_secs(60));
+        assert!(settings(&[], Some("[clients]\nmax_records = 0\n")).is_err());
+        assert!(settings(&[], Some("[clients]\nunknown_expiry_secs = 0\n")).is_err());
+    }
+
+    #[test]
     fn typos_in_the_file_are_errors() {
         let e = settings(&[], Some("tftp_listn = \"127.0.0.1:7000\"\n")).unwrap_err();
         assert!(e.to_string().contains("tftp_listn"), "{e}");

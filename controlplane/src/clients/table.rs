@@ -102,7 +102,7 @@ impl ClientTable {
             warned_at: None,
         };
         for client in records {
-            if let Some(ip) = client.ip.as_deref().and_then(|ip| ip.parse().ok()) {
+            if let Some(ip) = last_ip(&client) {
                 table.by_ip.insert(ip, client.mac);
             }
             table.charge(unknown_source(&client));
@@ -136,6 +136,11 @@ impl ClientTable {
         }
         if let Source::Host(ip) = source {
             if !ip.is_unspecified() {
+                // One entry per client, at its last address: the index stays as small as the
+                // table however many addresses a MAC is seen from.
+                if let Some(old) = self.records.get(&mac).and_then(last_ip) {
+                    self.unindex(old, mac);
+                }
                 self.by_ip.insert(ip, mac);
             }
         }
@@ -233,7 +238,16 @@ impl ClientTable {
     /// Removes what the indexes and budgets hold for a record that left the table.
     fn forget(&mut self, client: &Client) {
         self.uncharge(unknown_source(client));
-        self.by_ip.retain(|_, mac| *mac != client.mac);
+        if let Some(ip) = last_ip(client) {
+            self.unindex(ip, client.mac);
+        }
+    }
+
+    /// Drops `ip → mac` from the address index, unless `ip` is another client's by now.
+    fn unindex(&mut self, ip: IpAddr, mac: Mac) {
+        if self.by_ip.get(&ip) == Some(&mac) {
+            self.by_ip.remove(&ip);
+        }
     }
 
     fn charge(&mut self, source: Option<Source>) {
@@ -250,6 +264,10 @@ impl ClientTable {
             }
         }
     }
+}
+
+fn last_ip(c: &Client) -> Option<IpAddr> {
+    c.ip.as_deref()?.parse().ok()
 }
 
 /// Neither assigned nor ever served an image: a machine nobody has asked for yet.
@@ -337,6 +355,10 @@ mod tests {
         assert_eq!(t.get(&mac(20)).unwrap().ip, None);
         assert_eq!(t.at("10.9.0.1".parse().unwrap()), None);
         assert_eq!(t.at("10.0.0.10".parse().unwrap()), Some(mac(11)));
+        // A client seen at a new address leaves its old one.
+        assert_eq!(admitted(&mut t, 11..12, "10.0.0.11:68"), 1);
+        assert_eq!(t.at("10.0.0.10".parse().unwrap()), None);
+        assert_eq!(t.at("10.0.0.11".parse().unwrap()), Some(mac(11)));
         // An assignment takes a record off its source's budget.
         t.edit(mac(0), 11, |c| c.assigned = Some("img".into()));
         assert_eq!(admitted(&mut t, 3..5, "10.0.0.9:68"), 1);
