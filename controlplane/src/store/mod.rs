@@ -7,6 +7,10 @@
 //! - `files`: `&str → &[u8]` — path relative to the data dir → JSON [`FileRecord`].
 //! - `images`: `&str → &[u8]` — image id → JSON [`Image`] (with its ISO index).
 //! - `clients`: `&str → &[u8]` — MAC (`52:54:00:12:34:56`) → JSON [`Client`].
+//!
+//! Opening reads every table through, so a damaged file stops the start with
+//! [`StoreError::Corrupt`]; a record that does not decode is skipped and logged; after a failed
+//! write, [`Store::reopen`] makes the database usable again.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -21,6 +25,11 @@ use sha2::{Digest, Sha256};
 
 use crate::clients::Client;
 use crate::images::Image;
+
+mod error;
+
+pub use error::StoreError;
+use error::{err, guard_open, open_error};
 
 const META: TableDefinition<&str, &str> = TableDefinition::new("meta");
 const FILES: TableDefinition<&str, &[u8]> = TableDefinition::new("files");
@@ -39,94 +48,6 @@ pub struct FileRecord {
     pub mtime_ns: i128,
     /// Inode number.
     pub inode: u64,
-}
-
-/// A store failure.
-#[derive(Debug)]
-pub enum StoreError {
-    /// The database file cannot be read as a database: only moving it aside helps.
-    Corrupt {
-        /// The file.
-        path: PathBuf,
-        /// What redb said.
-        detail: String,
-    },
-    /// An operation failed.
-    Failed {
-        /// The operation.
-        op: &'static str,
-        /// Why.
-        detail: String,
-    },
-}
-
-impl std::fmt::Display for StoreError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            StoreError::Corrupt { path, detail } => write!(
-                f,
-                "the database {path} is corrupt ({detail}). Move it aside (`mv {path} \
-                 {path}.corrupt`) and start again: the image index is rebuilt from the ISOs, \
-                 but client records, their assignments and the admin password are lost",
-                path = path.display()
-            ),
-            StoreError::Failed { op, detail } => write!(f, "database {op}: {detail}"),
-        }
-    }
-}
-
-impl std::error::Error for StoreError {}
-
-fn err<E: std::fmt::Display>(op: &'static str) -> impl FnOnce(E) -> StoreError {
-    move |e| StoreError::Failed {
-        op,
-        detail: e.to_string(),
-    }
-}
-
-/// Runs `open`, which opens the database at `path` and reads it through, so that a damaged file
-/// stops the start with [`StoreError::Corrupt`]: redb reports some damage as errors and, in
-/// debug builds, panics on other damage, so a panic is caught (quietly: this runs before any
-/// other thread exists) and reported the same way.
-fn guard_open<T>(
-    path: &Path,
-    open: impl FnOnce() -> Result<T, redb::Error>,
-) -> Result<T, StoreError> {
-    let hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
-    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(open));
-    std::panic::set_hook(hook);
-    match outcome {
-        Ok(result) => result.map_err(|e| open_error(path, e)),
-        Err(panic) => Err(StoreError::Corrupt {
-            path: path.to_owned(),
-            detail: panic
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unreadable structure".into()),
-        }),
-    }
-}
-
-/// Why opening `path` failed: corruption, or anything else.
-fn open_error(path: &Path, e: redb::Error) -> StoreError {
-    let corrupt = |detail: String| StoreError::Corrupt {
-        path: path.to_owned(),
-        detail,
-    };
-    match e {
-        redb::Error::Corrupted(detail) => corrupt(detail),
-        redb::Error::Io(e)
-            if matches!(
-                e.kind(),
-                std::io::ErrorKind::InvalidData | std::io::ErrorKind::UnexpectedEof
-            ) =>
-        {
-            corrupt(e.to_string())
-        }
-        e => err("open")(format!("{}: {e}", path.display())),
-    }
 }
 
 /// Reads every row of every table once (values not decoded): damage anywhere shows now, at
@@ -500,64 +421,4 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn files_sync_and_password_roundtrip() {
-        let dir = std::env::temp_dir().join(format!("fleetboot-store-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let store = Store::open(&dir).unwrap();
-        let pw = store
-            .ensure_admin_password()
-            .unwrap()
-            .expect("created on first start");
-        assert!(store.ensure_admin_password().unwrap().is_none());
-        assert!(store.verify_admin_password(&pw).unwrap());
-        assert!(!store.verify_admin_password("wrong").unwrap());
-        let a = FileRecord {
-            path: "isos/a.iso".into(),
-            size: 1,
-            mtime_ns: 2,
-            inode: 3,
-        };
-        let b = FileRecord {
-            path: "files/b".into(),
-            ..a.clone()
-        };
-        assert_eq!(store.sync_files(&[a.clone(), b.clone()]).unwrap(), 2);
-        assert_eq!(store.sync_files(&[a.clone(), b]).unwrap(), 0);
-        assert_eq!(store.sync_files(std::slice::from_ref(&a)).unwrap(), 1);
-        assert_eq!(store.files().unwrap(), vec![a]);
-        drop(store);
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn an_undecodable_client_record_is_skipped_not_fatal() {
-        let dir = std::env::temp_dir().join(format!("fleetboot-store-bad-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let store = Store::open(&dir).unwrap();
-        let client = |last: u8| {
-            let mut c = Client::new(format!("52:54:00:00:00:{last:02x}").parse().unwrap(), 1);
-            c.assigned = Some(format!("image-{last}"));
-            c
-        };
-        store
-            .save_clients(&[client(1), client(3)], &BTreeSet::new())
-            .unwrap();
-        // A record from a newer version, or damaged by hand, between the two.
-        let txn = store.db().unwrap().begin_write().unwrap();
-        txn.open_table(CLIENTS)
-            .unwrap()
-            .insert("52:54:00:00:00:02", b"{\"mac\": 12".as_slice())
-            .unwrap();
-        txn.commit().unwrap();
-        assert_eq!(store.clients().unwrap(), vec![client(1), client(3)]);
-        drop(store);
-        let read_only = ReadOnlyStore::open(&dir).unwrap();
-        assert_eq!(read_only.clients().unwrap(), vec![client(1), client(3)]);
-        drop(read_only);
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-}
+mod tests;
