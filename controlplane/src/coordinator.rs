@@ -108,6 +108,20 @@ impl Coordinator {
             .clamp(Duration::from_secs(1), Duration::from_secs(3600));
         let mut next_sweep = Instant::now() + sweep_every;
         loop {
+            // Timed work first, every turn: under a steady stream of events the channels are
+            // never idle, and waiting for a quiet moment would put saves off indefinitely.
+            let now = Instant::now();
+            if next_sweep <= now {
+                self.expire();
+                next_sweep = now + sweep_every;
+            }
+            if self.save_at.is_some_and(|t| t <= now) {
+                self.save();
+            }
+            if next_scan <= now {
+                self.rescan();
+                next_scan = Instant::now() + self.settings.scan_interval;
+            }
             let wake = self
                 .save_at
                 .map_or(next_scan, |t| t.min(next_scan))
@@ -131,20 +145,7 @@ impl Coordinator {
                     }
                     Ok(Message::Stop) | Err(_) => return self.finish(),
                 },
-                default(wait) => {
-                    let now = Instant::now();
-                    if next_sweep <= now {
-                        self.expire();
-                        next_sweep = now + sweep_every;
-                    }
-                    if self.save_at.is_some_and(|t| t <= now) {
-                        self.save();
-                    }
-                    if next_scan <= now {
-                        self.rescan();
-                        next_scan = Instant::now() + self.settings.scan_interval;
-                    }
-                }
+                default(wait) => {}
             }
         }
     }

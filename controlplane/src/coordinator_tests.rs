@@ -2,7 +2,7 @@
 
 use std::fs::OpenOptions;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 
 use clap::Parser;
 use dataplane::{Catalog, CatalogHandle, DhcpSeen, Outcome, Protocol};
@@ -11,18 +11,28 @@ use redb::{Database, StorageBackend};
 
 use super::*;
 
-/// A file backend whose writes fail while `fail` is set, as on a full or failing disk.
+/// The disk under the test's database.
+#[derive(Debug, Default)]
+struct Disk {
+    /// Writes fail while set, as on a full or failing disk.
+    fail: AtomicBool,
+    /// Writes done.
+    writes: AtomicU64,
+}
+
+/// A file backend on a [`Disk`].
 #[derive(Debug)]
 struct Faulty {
     file: FileBackend,
-    fail: Arc<AtomicBool>,
+    disk: Arc<Disk>,
 }
 
 impl Faulty {
     fn check(&self) -> std::io::Result<()> {
-        if self.fail.load(Relaxed) {
+        if self.disk.fail.load(Relaxed) {
             return Err(std::io::Error::other("injected write failure"));
         }
+        self.disk.writes.fetch_add(1, Relaxed);
         Ok(())
     }
 }
@@ -56,10 +66,11 @@ impl StorageBackend for Faulty {
     }
 }
 
-/// A coordinator on a fresh data dir whose database fails while the returned switch is set.
-fn coordinator(dir: &Path) -> (Coordinator, Arc<AtomicBool>) {
-    let fail = Arc::new(AtomicBool::new(false));
-    let switch = fail.clone();
+/// A coordinator on a fresh data dir, its database on the returned disk.
+fn coordinator(dir: &Path) -> (Coordinator, Arc<Disk>) {
+    let _ = std::fs::remove_dir_all(dir);
+    let disk = Arc::new(Disk::default());
+    let under = disk.clone();
     let opener: crate::store::Opener = Box::new(move |path| {
         let file = OpenOptions::new()
             .read(true)
@@ -69,7 +80,7 @@ fn coordinator(dir: &Path) -> (Coordinator, Arc<AtomicBool>) {
             .open(path)?;
         Ok(Database::builder().create_with_backend(Faulty {
             file: FileBackend::new(file)?,
-            fail: switch.clone(),
+            disk: under.clone(),
         })?)
     });
     let store = Store::open_with(dir, opener).unwrap();
@@ -97,7 +108,7 @@ fn coordinator(dir: &Path) -> (Coordinator, Arc<AtomicBool>) {
         Arc::default(),
     )
     .unwrap();
-    (c, fail)
+    (c, disk)
 }
 
 fn dhcp(mac: Mac) -> BootEvent {
@@ -127,8 +138,8 @@ fn stored(store: &Store) -> Vec<Mac> {
 #[test]
 fn a_failed_save_is_retried_not_forgotten() {
     let dir = std::env::temp_dir().join(format!("fleetboot-coord-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let (mut c, fail) = coordinator(&dir);
+    let (mut c, disk) = coordinator(&dir);
+    let fail = &disk.fail;
     let seen: Mac = "52:54:00:00:00:01".parse().unwrap();
     let operator: Mac = "52:54:00:00:00:02".parse().unwrap();
 
@@ -151,5 +162,37 @@ fn a_failed_save_is_retried_not_forgotten() {
     let store = Store::open(&dir).unwrap();
     assert_eq!(stored(&store), [seen]);
     drop(store);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn saves_are_not_put_off_by_a_steady_stream_of_events() {
+    let dir = std::env::temp_dir().join(format!("fleetboot-coord-stream-{}", std::process::id()));
+    let (c, disk) = coordinator(&dir);
+    let (events, event_rx) = crossbeam_channel::unbounded();
+    let (_messages, message_rx) = crossbeam_channel::unbounded();
+    let running = std::thread::spawn(move || c.run(event_rx, message_rx));
+    let before = disk.writes.load(Relaxed);
+    let mac: Mac = "52:54:00:00:00:01".parse().unwrap();
+    // A few events every millisecond: the channel is never idle, as in a boot storm.
+    let started = Instant::now();
+    let mut saved_after = None;
+    while started.elapsed() < SAVE_DELAY * 5 {
+        for _ in 0..4 {
+            events.send(dhcp(mac)).unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(1));
+        if disk.writes.load(Relaxed) > before {
+            saved_after = Some(started.elapsed());
+            break;
+        }
+    }
+    drop(events);
+    drop(running.join().unwrap());
+    assert!(
+        saved_after.is_some(),
+        "nothing saved during {:?} of events",
+        started.elapsed()
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
