@@ -243,16 +243,9 @@ impl Store {
     /// The file inventory, sorted by path.
     ///
     /// # Errors
-    /// Database failure or a corrupt record.
+    /// Database failure.
     pub fn files(&self) -> Result<Vec<FileRecord>, StoreError> {
-        let txn = self.db()?.begin_read().map_err(err("list files"))?;
-        let table = txn.open_table(FILES).map_err(err("list files"))?;
-        let mut out = Vec::new();
-        for row in table.iter().map_err(err("list files"))? {
-            let (_, v) = row.map_err(err("list files"))?;
-            out.push(serde_json::from_slice(v.value()).map_err(err("list files"))?);
-        }
-        Ok(out)
+        read_all(self.db()?, FILES, "list files")
     }
 }
 
@@ -279,7 +272,7 @@ impl Store {
     /// The stored images, sorted by id.
     ///
     /// # Errors
-    /// Database failure or a corrupt record.
+    /// Database failure.
     pub fn images(&self) -> Result<Vec<Image>, StoreError> {
         read_all(self.db()?, IMAGES, "list images")
     }
@@ -315,7 +308,7 @@ impl Store {
     /// Every client, sorted by MAC.
     ///
     /// # Errors
-    /// Database failure or a corrupt record.
+    /// Database failure.
     pub fn clients(&self) -> Result<Vec<Client>, StoreError> {
         read_all(self.db()?, CLIENTS, "list clients")
     }
@@ -352,7 +345,7 @@ impl ReadOnlyStore {
     /// The stored images, sorted by id.
     ///
     /// # Errors
-    /// Database failure or a corrupt record.
+    /// Database failure.
     pub fn images(&self) -> Result<Vec<Image>, StoreError> {
         read_all(&self.db, IMAGES, "list images")
     }
@@ -360,7 +353,7 @@ impl ReadOnlyStore {
     /// Every client, sorted by MAC.
     ///
     /// # Errors
-    /// Database failure or a corrupt record.
+    /// Database failure.
     pub fn clients(&self) -> Result<Vec<Client>, StoreError> {
         read_all(&self.db, CLIENTS, "list clients")
     }
