@@ -35,6 +35,8 @@ pub struct Settings {
     pub http: dataplane::http::Config,
     /// proxyDHCP and boot menu.
     pub boot: BootSettings,
+    /// Budgets of the client table.
+    pub clients: crate::clients::table::Limits,
 }
 
 /// proxyDHCP and boot script settings.
@@ -85,7 +87,18 @@ pub struct FileConfig {
     dhcp: DhcpFile,
     #[serde(default)]
     menu: MenuFile,
+    #[serde(default)]
+    clients: ClientsFile,
     kernel_args: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClientsFile {
+    max_records: Option<usize>,
+    max_unknown_per_host: Option<usize>,
+    max_unknown_per_segment: Option<usize>,
+    unknown_expiry_secs: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -207,6 +220,7 @@ impl Settings {
             http.boot_mac_check = check.parse().map_err(ConfigError::Invalid)?;
         }
         let boot = boot_settings(args, file.dhcp, file.menu, file.kernel_args)?;
+        let clients = client_limits(file.clients)?;
         Ok(Settings {
             data_dir: args
                 .data_dir
@@ -237,6 +251,7 @@ impl Settings {
             tftp,
             http,
             boot,
+            clients,
         })
     }
 }
@@ -303,6 +318,26 @@ fn boot_settings(
     })
 }
 
+fn client_limits(c: ClientsFile) -> Result<crate::clients::table::Limits, ConfigError> {
+    let d = crate::clients::table::Limits::default();
+    let limits = crate::clients::table::Limits {
+        max_records: c.max_records.unwrap_or(d.max_records),
+        max_unknown_per_host: c.max_unknown_per_host.unwrap_or(d.max_unknown_per_host),
+        max_unknown_per_segment: c
+            .max_unknown_per_segment
+            .unwrap_or(d.max_unknown_per_segment),
+        unknown_expiry: c
+            .unknown_expiry_secs
+            .map_or(d.unknown_expiry, Duration::from_secs),
+    };
+    if limits.max_records == 0 || limits.unknown_expiry.is_zero() {
+        return Err(ConfigError::Invalid(
+            "clients.max_records and clients.unknown_expiry_secs must be at least 1".into(),
+        ));
+    }
+    Ok(limits)
+}
+
 fn load_file(explicit: Option<&Path>) -> Result<FileConfig, ConfigError> {
     let path = match explicit {
         Some(p) => p.to_path_buf(),
@@ -351,6 +386,27 @@ mod tests {
         assert_eq!(s.http_listen, "127.0.0.1:8000".parse().unwrap());
         assert_eq!(s.admin_listen, "0.0.0.0:8081".parse().unwrap());
         assert_eq!(s.data_dir, PathBuf::from("./data"));
+    }
+
+    #[test]
+    fn client_limits_from_the_file() {
+        let s = settings(&[], None).unwrap();
+        assert_eq!(s.clients, crate::clients::table::Limits::default());
+        let s = settings(
+            &[],
+            Some(
+                "[clients]\nmax_records = 10\nmax_unknown_per_host = 2\nunknown_expiry_secs = 60\n",
+            ),
+        )
+        .unwrap();
+        assert_eq!(
+            (s.clients.max_records, s.clients.max_unknown_per_host),
+            (10, 2)
+        );
+        assert_eq!(s.clients.max_unknown_per_segment, 4096);
+        assert_eq!(s.clients.unknown_expiry, Duration::from_secs(60));
+        assert!(settings(&[], Some("[clients]\nmax_records = 0\n")).is_err());
+        assert!(settings(&[], Some("[clients]\nunknown_expiry_secs = 0\n")).is_err());
     }
 
     #[test]

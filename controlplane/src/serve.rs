@@ -2,11 +2,13 @@
 //! data plane (proxyDHCP, TFTP, HTTP), hands the store to the [`Coordinator`] (scans, clients,
 //! publishing), opens the control socket and the admin service, and drains on SIGINT/SIGTERM.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use dataplane::{BootEvent, Catalog, CatalogHandle, DataPlane, EventSink, Outcome};
 
 use crate::boot::{MenuSettings, Site};
+use crate::clients;
 use crate::clients::control::{self, Response};
 use crate::config::Settings;
 use crate::coordinator::{Coordinator, Message};
@@ -86,7 +88,15 @@ pub fn run(settings: Settings) -> Result<(), BoxError> {
         default: boot.menu_default.clone(),
     };
     // Scans and publishes the first catalog before "ready".
-    let coordinator = Coordinator::new(settings.clone(), store, publisher, site, menu);
+    let client_counters = Arc::new(clients::table::Counters::default());
+    let coordinator = Coordinator::new(
+        settings.clone(),
+        store,
+        publisher,
+        site,
+        menu,
+        client_counters.clone(),
+    )?;
     let (messages, message_rx) = crossbeam_channel::bounded::<Message>(64);
     let commands = messages.clone();
     control::listen(&settings.data_dir, move |request| {
@@ -112,6 +122,7 @@ pub fn run(settings: Settings) -> Result<(), BoxError> {
         stats: dataplane.stats().clone(),
         events_dropped,
         driver: dataplane.driver(),
+        clients: client_counters,
     };
     let admin = runtime
         .block_on(tokio::net::TcpListener::bind(settings.admin_listen))

@@ -10,6 +10,8 @@ use serde::Serialize;
 
 use dataplane::{CatalogHandle, Drops, Stats};
 
+use crate::clients::table::Counters;
+
 /// What handlers share.
 #[derive(Clone)]
 pub struct AppState {
@@ -21,6 +23,8 @@ pub struct AppState {
     pub events_dropped: Drops,
     /// "io_uring" or "epoll".
     pub driver: &'static str,
+    /// Client-table counters.
+    pub clients: Arc<Counters>,
 }
 
 /// The whole admin API.
@@ -50,6 +54,9 @@ struct Health {
     dhcp_ignored: u64,
     dhcp_malformed: u64,
     events_dropped: u64,
+    clients_refused_source: u64,
+    clients_refused_full: u64,
+    clients_expired: u64,
 }
 
 async fn health(State(state): State<AppState>) -> Json<Health> {
@@ -73,5 +80,8 @@ async fn health(State(state): State<AppState>) -> Json<Health> {
         dhcp_ignored: Stats::read(&state.stats.dhcp_ignored),
         dhcp_malformed: Stats::read(&state.stats.dhcp_malformed),
         events_dropped: state.events_dropped.get(),
+        clients_refused_source: state.clients.refused_source.load(Relaxed),
+        clients_refused_full: state.clients.refused_full.load(Relaxed),
+        clients_expired: state.clients.expired.load(Relaxed),
     })
 }

@@ -14,9 +14,9 @@ pub use script::{MenuSettings, Site};
 /// Builds the policy; `once_token` gives each next-boot-once assignment (mac, image) its
 /// token. Assignments naming an image that no longer exists fall back to the menu (and are
 /// logged), rather than leaving a machine unable to boot.
-pub fn policy(
+pub fn policy<'a>(
     images: &[Image],
-    clients: &[Client],
+    clients: impl IntoIterator<Item = &'a Client>,
     site: &Site,
     menu: &MenuSettings,
     mut once_token: impl FnMut(Mac, &str) -> OnceToken,

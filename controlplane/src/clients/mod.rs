@@ -5,9 +5,12 @@
 pub mod command;
 pub mod control;
 pub mod once;
+pub mod table;
 
 use dataplane::{BootEvent, Detail, Mac, ScriptServed};
 use serde::{Deserialize, Serialize};
+
+use table::Source;
 
 /// One machine.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -45,6 +48,9 @@ pub struct Client {
     pub next_boot: Option<String>,
     /// What `/boot.ipxe` last gave it: `menu` or an image id.
     pub last_boot: Option<String>,
+    /// Where it was first seen: the budget it counts against while unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seen_via: Option<Source>,
 }
 
 impl Client {
@@ -67,6 +73,7 @@ impl Client {
             assigned: None,
             next_boot: None,
             last_boot: None,
+            seen_via: None,
         }
     }
 }
@@ -85,8 +92,11 @@ pub fn mac_of(event: &BootEvent) -> Option<Mac> {
 /// can be lost, so the coordinator learns of it from the assignment's token.
 pub fn apply(client: &mut Client, event: &BootEvent, now: u64) {
     client.last_seen = now;
-    if !event.client.ip().is_unspecified() {
-        client.ip = Some(event.client.ip().to_string());
+    // A relay's address is not the client's.
+    if let Source::Host(ip) = Source::of(event) {
+        if !ip.is_unspecified() {
+            client.ip = Some(ip.to_string());
+        }
     }
     match &event.detail {
         Detail::Transfer => {}
