@@ -107,7 +107,12 @@ fn a_full_table_refuses_unknown_macs_which_expire_while_assigned_ones_stay() {
         "[clients]\nmax_records = 4\nunknown_expiry_secs = 2\n",
     )
     .unwrap();
-    let flags = ["--config", file.to_str().unwrap(), "--boot-mac-check", "off"];
+    let flags = [
+        "--config",
+        file.to_str().unwrap(),
+        "--boot-mac-check",
+        "off",
+    ];
     let mut s = Server::start_with(small_iso, &flags);
     let image = wait_for_image(&s, "small.iso indexed", |_| true);
     let id = image["id"].as_str().unwrap();
