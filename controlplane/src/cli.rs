@@ -80,12 +80,18 @@ pub enum ImagesCommand {
     Netboot {
         /// The image id (see `images list`).
         id: String,
-        /// The tarball's URL (http:// only) [default: the recipe's netboot_url].
+        /// The tarball's URL (http:// or https://) [default: the recipe's netboot_url].
         #[arg(long)]
         url: Option<String>,
         /// The tarball's expected SHA-256, in hex.
         #[arg(long)]
         sha256: Option<String>,
+        /// PEM file of CAs trusted for https besides Mozilla's roots (a site's own mirror).
+        #[arg(long, env = "FLEETBOOT_CA_FILE")]
+        ca_file: Option<PathBuf>,
+        /// TOML config file, for `ca_file` [default: fleetboot.toml if present].
+        #[arg(long, env = "FLEETBOOT_CONFIG")]
+        config: Option<PathBuf>,
         /// Data directory [default: ./data].
         #[arg(long, env = "FLEETBOOT_DATA_DIR", default_value = "./data")]
         data_dir: PathBuf,

@@ -90,6 +90,8 @@ pub struct FileConfig {
     #[serde(default)]
     clients: ClientsFile,
     kernel_args: Option<String>,
+    /// Read by `images netboot`, not by `serve`.
+    ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -256,6 +258,21 @@ impl Settings {
     }
 }
 
+/// `images netboot`'s extra CA file for https: `flag` (`--ca-file` or `FLEETBOOT_CA_FILE`),
+/// else `ca_file` in the TOML file, else none (Mozilla's roots only).
+///
+/// # Errors
+/// An unreadable or invalid config file.
+pub fn ca_file(
+    flag: Option<PathBuf>,
+    config: Option<&Path>,
+) -> Result<Option<PathBuf>, ConfigError> {
+    match flag {
+        Some(path) => Ok(Some(path)),
+        None => Ok(load_file(config)?.ca_file),
+    }
+}
+
 fn boot_settings(
     args: &ServeArgs,
     d: DhcpFile,
@@ -407,6 +424,24 @@ mod tests {
         assert_eq!(s.clients.unknown_expiry, Duration::from_secs(60));
         assert!(settings(&[], Some("[clients]\nmax_records = 0\n")).is_err());
         assert!(settings(&[], Some("[clients]\nunknown_expiry_secs = 0\n")).is_err());
+    }
+
+    #[test]
+    fn ca_file_flag_beats_file_beats_none() {
+        let dir = std::env::temp_dir().join(format!("fleetboot-config-ca-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("f.toml");
+        std::fs::write(&file, "ca_file = \"/site/ca.pem\"\n").unwrap();
+        let flag = Some(PathBuf::from("/flag.pem"));
+        assert_eq!(ca_file(flag.clone(), Some(&file)).unwrap(), flag);
+        assert_eq!(
+            ca_file(None, Some(&file)).unwrap(),
+            Some(PathBuf::from("/site/ca.pem"))
+        );
+        std::fs::write(&file, "").unwrap();
+        assert_eq!(ca_file(None, Some(&file)).unwrap(), None);
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(settings(&[], Some("ca_file = \"/site/ca.pem\"\n")).is_ok());
     }
 
     #[test]

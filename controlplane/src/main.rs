@@ -4,7 +4,7 @@ use clap::Parser;
 use controlplane::cli::{Cli, ClientsCommand, Command, ImagesCommand};
 use controlplane::clients::command;
 use controlplane::clients::control::Request;
-use controlplane::config::Settings;
+use controlplane::config::{self, Settings};
 use controlplane::images::report;
 use controlplane::netboot;
 
@@ -32,8 +32,20 @@ fn main() -> std::process::ExitCode {
             id,
             url,
             sha256,
+            ca_file,
+            config,
             data_dir,
-        }) => netboot::command(&data_dir, &id, url.as_deref(), sha256.as_deref())
+        }) => config::ca_file(ca_file, config.as_deref())
+            .map_err(Into::into)
+            .and_then(|ca| {
+                netboot::command(
+                    &data_dir,
+                    &id,
+                    url.as_deref(),
+                    sha256.as_deref(),
+                    ca.as_deref(),
+                )
+            })
             .map(|text| print!("{text}")),
         Command::Images(ImagesCommand::Show { id, json, data_dir }) => {
             report::show(&data_dir, &id, json).map(|text| print!("{text}"))

@@ -1,6 +1,6 @@
 //! Netboot trees for installer ISOs that cannot install over the network
-//! ([`Method::NeedsNetboot`]): [`fetch`] downloads the release's `netboot.tar.gz` over plain
-//! HTTP, checks its SHA-256, and unpacks it into `data/files/netboot/<image-id>/`, where the
+//! ([`Method::NeedsNetboot`]): [`fetch`] downloads the release's `netboot.tar.gz` over HTTP
+//! or HTTPS, checks its SHA-256, and unpacks it into `data/files/netboot/<image-id>/`, where the
 //! scan serves it like any other file; [`apply`] then turns the image's recipe into a kernel
 //! recipe pointing at that tree.
 //!
@@ -9,7 +9,7 @@
 //! hidden folder (never scanned) and renamed into place, so an interrupted fetch leaves no
 //! half tree behind.
 
-mod http;
+mod fetch;
 
 use std::fs::{self, File};
 use std::io::{self, Read};
@@ -19,7 +19,8 @@ use std::time::Duration;
 use crate::distro::{BootRecipe, Method};
 use crate::scan::Found;
 use crate::store::ReadOnlyStore;
-use http::download_to;
+use fetch::download_to;
+pub use fetch::Trust;
 
 /// Where trees live, relative to the data dir (inside the served `files/`).
 pub const TREES: &str = "files/netboot";
@@ -80,6 +81,8 @@ pub enum NetbootError {
     Url(String),
     /// Network or HTTP-level failure.
     Http(String),
+    /// TLS failure (an untrusted certificate, most often) or an unusable CA file.
+    Tls(String),
     /// The download's SHA-256 differs from the one expected.
     Checksum { expected: String, actual: String },
     /// The tarball is damaged, hostile or too big.
@@ -93,7 +96,7 @@ pub enum NetbootError {
 impl std::fmt::Display for NetbootError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            NetbootError::Url(m) | NetbootError::Http(m) => f.write_str(m),
+            NetbootError::Url(m) | NetbootError::Http(m) | NetbootError::Tls(m) => f.write_str(m),
             NetbootError::Checksum { expected, actual } => {
                 write!(f, "SHA-256 mismatch: expected {expected}, got {actual}")
             }
@@ -120,27 +123,29 @@ impl From<io::Error> for NetbootError {
 }
 
 /// Downloads `url` into `dest_dir/<name>/` (replacing a previous tree), checking
-/// `expected_sha256` (hex) when given.
+/// `expected_sha256` (hex) when given; `trust` says which CAs an https URL may use.
 ///
 /// # Errors
 /// See [`NetbootError`]; the destination is untouched on error.
 pub fn fetch(
     url: &str,
     expected_sha256: Option<&str>,
+    trust: &Trust,
     dest_dir: &Path,
     name: &str,
     limits: &Limits,
 ) -> Result<Unpacked, NetbootError> {
     fs::create_dir_all(dest_dir)?;
     let download = dest_dir.join(format!(".{name}.tar.gz.{}", std::process::id()));
-    let result = download_to(url, &download, limits).and_then(|actual| {
-        match expected_sha256.map(str::to_ascii_lowercase) {
-            Some(expected) if expected != actual => {
-                Err(NetbootError::Checksum { expected, actual })
+    let result =
+        download_to(url, &download, trust, limits).and_then(|actual| {
+            match expected_sha256.map(str::to_ascii_lowercase) {
+                Some(expected) if expected != actual => {
+                    Err(NetbootError::Checksum { expected, actual })
+                }
+                _ => install(&download, dest_dir, name, limits),
             }
-            _ => install(&download, dest_dir, name, limits),
-        }
-    });
+        });
     let _ = fs::remove_file(&download);
     result
 }
@@ -253,15 +258,17 @@ fn safe_relative(path: &Path) -> Option<PathBuf> {
 }
 
 /// `fleetboot images netboot ID`: fetches the tree of a needs-netboot image from `url`, else
-/// from its recipe's `netboot_url`.
+/// from its recipe's `netboot_url`; `ca_file` adds a CA to those https trusts.
 ///
 /// # Errors
-/// No such image, not a needs-netboot image, no URL, or the fetch failed.
+/// No such image, not a needs-netboot image, no URL, an unusable CA file, or the fetch
+/// failed.
 pub fn command(
     data_dir: &Path,
     id: &str,
     url: Option<&str>,
     sha256: Option<&str>,
+    ca_file: Option<&Path>,
 ) -> Result<String, Box<dyn std::error::Error + Send + Sync>> {
     let images = ReadOnlyStore::open(data_dir)?.images()?;
     let image = images
@@ -275,7 +282,15 @@ pub fn command(
     let url = url
         .or_else(|| recipe.and_then(|r| r.netboot_url.as_deref()))
         .ok_or_else(|| format!("image {id:?} has no known netboot URL; pass --url"))?;
-    let tree = fetch(url, sha256, &data_dir.join(TREES), id, &Limits::default())?;
+    let trust = ca_file.map_or(Ok(Trust::default()), Trust::with_ca_file)?;
+    let tree = fetch(
+        url,
+        sha256,
+        &trust,
+        &data_dir.join(TREES),
+        id,
+        &Limits::default(),
+    )?;
     Ok(format!(
         "fetched {url} into {}: kernel {}, initrd {}\n",
         tree.dir.display(),

@@ -1,0 +1,151 @@
+//! Downloads of netboot tarballs over `http://` and `https://` (ureq, rustls): redirects
+//! followed a few times, connect and per-read timeouts, the whole download bounded by
+//! [`Limits::deadline`] and [`Limits::download`], the body streamed to a file while it is
+//! hashed.
+//!
+//! Certificates are checked against Mozilla's roots compiled in (webpki-root-certs) plus the
+//! CAs of [`Trust::with_ca_file`], not against the host's store: the same URL is trusted the
+//! same way on every host, a minimal container without `ca-certificates` included, and a
+//! site's own CA is trusted only where it is named.
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
+
+use super::{Limits, NetbootError};
+
+/// Redirects followed, at most.
+const MAX_REDIRECTS: u32 = 3;
+/// Connect and per-read/write timeout.
+const IO_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The certificate authorities https downloads trust: Mozilla's, plus any added.
+#[derive(Debug, Clone, Default)]
+pub struct Trust {
+    extra: Vec<Certificate<'static>>,
+}
+
+impl Trust {
+    /// Mozilla's roots plus every certificate in the PEM file at `path` (a site's own CA).
+    ///
+    /// # Errors
+    /// [`NetbootError::Tls`] if the file cannot be read or holds no certificate.
+    pub fn with_ca_file(path: &Path) -> Result<Trust, NetbootError> {
+        let bad = |why: String| NetbootError::Tls(format!("CA file {}: {why}", path.display()));
+        let pem = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
+        let mut extra = Vec::new();
+        for item in ureq::tls::parse_pem(&pem) {
+            if let PemItem::Certificate(cert) = item.map_err(|e| bad(e.to_string()))? {
+                extra.push(cert);
+            }
+        }
+        if extra.is_empty() {
+            return Err(bad("no PEM certificate in it".into()));
+        }
+        Ok(Trust { extra })
+    }
+
+    fn roots(&self) -> RootCerts {
+        let mozilla = webpki_root_certs::TLS_SERVER_ROOT_CERTS
+            .iter()
+            .map(|der| Certificate::from_der(der));
+        RootCerts::Specific(Arc::new(
+            mozilla.chain(self.extra.iter().cloned()).collect(),
+        ))
+    }
+}
+
+/// Streams `url`'s body into `path`, following redirects; returns its SHA-256 (hex).
+pub(super) fn download_to(
+    url: &str,
+    path: &Path,
+    trust: &Trust,
+    limits: &Limits,
+) -> Result<String, NetbootError> {
+    check_url(url)?;
+    let agent = ureq::Agent::config_builder()
+        .max_redirects(MAX_REDIRECTS)
+        .user_agent("fleetboot")
+        .timeout_connect(Some(IO_TIMEOUT))
+        .timeout_per_read(Some(IO_TIMEOUT))
+        .timeout_per_write(Some(IO_TIMEOUT))
+        .timeout_global(Some(limits.deadline))
+        .tls_config(TlsConfig::builder().root_certs(trust.roots()).build())
+        .build()
+        .new_agent();
+    let failed = |e| fetch_error(url, limits, e);
+    let mut response = agent.get(url).call().map_err(failed)?;
+    let too_big = || NetbootError::Http(format!("{url} is larger than {} bytes", limits.download));
+    if response
+        .body()
+        .content_length()
+        .is_some_and(|n| n > limits.download)
+    {
+        return Err(too_big());
+    }
+    let mut body = response.body_mut().as_reader().take(limits.download + 1);
+    let mut out = File::create(path)?;
+    let mut hash = Sha256::new();
+    let (mut got, mut buf) = (0u64, vec![0u8; 64 << 10]);
+    loop {
+        let n = body
+            .read(&mut buf)
+            .map_err(|e| failed(ureq::Error::from(e)))?;
+        if n == 0 {
+            break;
+        }
+        got += n as u64;
+        if got > limits.download {
+            return Err(too_big());
+        }
+        hash.update(&buf[..n]);
+        out.write_all(&buf[..n])?;
+    }
+    out.sync_all()?;
+    Ok(hash.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Refuses what is not an `http://` or `https://` URL with a host before any I/O.
+fn check_url(url: &str) -> Result<(), NetbootError> {
+    let uri: ureq::http::Uri = url
+        .parse()
+        .map_err(|e| NetbootError::Url(format!("{url}: {e}")))?;
+    if !matches!(uri.scheme_str(), Some("http" | "https")) {
+        return Err(NetbootError::Url(format!(
+            "{url}: not an http:// or https:// URL"
+        )));
+    }
+    if uri.host().is_none_or(str::is_empty) {
+        return Err(NetbootError::Url(format!("{url}: no host")));
+    }
+    Ok(())
+}
+
+/// A ureq failure as a [`NetbootError`] that says what to do about it where it can.
+fn fetch_error(url: &str, limits: &Limits, e: ureq::Error) -> NetbootError {
+    use ureq::Error as E;
+    match e {
+        E::StatusCode(code) => NetbootError::Http(format!("{url}: HTTP status {code}")),
+        E::TooManyRedirects => {
+            NetbootError::Http(format!("{url}: more than {MAX_REDIRECTS} redirects"))
+        }
+        E::Timeout(ureq::Timeout::Global) => NetbootError::Http(format!(
+            "{url}: download took longer than {} s",
+            limits.deadline.as_secs_f32()
+        )),
+        E::Timeout(which) => NetbootError::Http(format!("{url}: timed out ({which})")),
+        E::BadUri(m) => NetbootError::Url(format!("{url}: {m}")),
+        E::Http(m) => NetbootError::Url(format!("{url}: {m}")),
+        // Almost always an untrusted certificate (an internal mirror's own CA).
+        E::Rustls(e) => NetbootError::Tls(format!(
+            "{url}: TLS failed: {e} (for a site's own CA, pass its PEM file with --ca-file)"
+        )),
+        E::Io(e) => NetbootError::Http(format!("{url}: {e}")),
+        other => NetbootError::Http(format!("{url}: {other}")),
+    }
+}
