@@ -120,8 +120,13 @@ fn check_url(url: &str) -> Result<(), NetbootError> {
             "{url}: not an http:// or https:// URL"
         )));
     }
-    if uri.host().is_none_or(str::is_empty) {
+    let Some(authority) = uri.authority().filter(|a| !a.host().is_empty()) else {
         return Err(NetbootError::Url(format!("{url}: no host")));
+    };
+    // The parser keeps a port it cannot read (`:99999`) as no port at all.
+    let port = authority.as_str().rsplit_once(':').map(|(_, p)| p);
+    if authority.port().is_none() && port.is_some_and(|p| !p.is_empty() && !p.contains(']')) {
+        return Err(NetbootError::Url(format!("{url}: bad port")));
     }
     Ok(())
 }
