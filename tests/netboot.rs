@@ -2,9 +2,15 @@
 //! from a `netboot.tar.gz` made with `tar czf` and served over HTTP by fleetboot itself; a
 //! wrong SHA-256 fails and leaves nothing; the right one unpacks the tree, and the running
 //! server then lists the image as a kernel recipe, serves the kernel and puts it in the menu.
+//! Over https, a server whose certificate comes from a site's own CA is refused with a
+//! certificate error until that CA is given with `--ca-file` or `FLEETBOOT_CA_FILE`.
 
+use std::io::{Read, Write};
+use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Command, Output};
+use std::sync::Arc;
+use std::time::Duration;
 
 use fleetboot_tests::{
     binary, random_bytes, run, sha256, test_iso, wait_for_image, Server, TempDir,
@@ -21,9 +27,18 @@ fn curl(url: &str) -> Vec<u8> {
     o.stdout
 }
 
-fn netboot(s: &Server, id: &str, url: &str, sha: &str) -> Output {
+/// `fleetboot images netboot` with `extra` arguments and environment.
+fn netboot(
+    s: &Server,
+    id: &str,
+    url: &str,
+    sha: &str,
+    extra: &[&str],
+    env: &[(&str, &Path)],
+) -> Output {
     run(
         Command::new(binary())
+            .envs(env.iter().copied())
             .args([
                 "images",
                 "netboot",
@@ -34,7 +49,8 @@ fn netboot(s: &Server, id: &str, url: &str, sha: &str) -> Output {
                 sha,
                 "--data-dir",
             ])
-            .arg(&s.data),
+            .arg(&s.data)
+            .args(extra),
         60,
     )
 }
@@ -56,9 +72,8 @@ fn everything_below(dir: &Path) -> Vec<String> {
     out
 }
 
-#[test]
-fn a_fetched_netboot_tree_boots_a_debian_installer_iso() {
-    let iso = test_iso("debian-installer");
+/// A `netboot.tar.gz` made by `tar` (with a symlink in it), and its kernel and initrd.
+fn debian_tarball() -> (Vec<u8>, Vec<u8>, Vec<u8>) {
     let kernel = random_bytes(300_000, 1);
     let initrd = random_bytes(200_000, 2);
     let tree = TempDir::new("netboot-tree");
@@ -78,11 +93,16 @@ fn a_fetched_netboot_tree_boots_a_debian_installer_iso() {
         60,
     );
     assert!(o.status.success(), "tar: {o:?}");
-    let tar_gz = std::fs::read(&tarball).unwrap();
+    (std::fs::read(&tarball).unwrap(), kernel, initrd)
+}
 
+/// A server with a Debian installer ISO listed as needs-netboot (and `tar_gz` in `files/`);
+/// returns it and the image id.
+fn needs_netboot(tar_gz: &[u8]) -> (Server, String) {
+    let iso = test_iso("debian-installer");
     let s = Server::start_with(
         |data| {
-            std::fs::write(data.join("files/netboot.tar.gz"), &tar_gz).unwrap();
+            std::fs::write(data.join("files/netboot.tar.gz"), tar_gz).unwrap();
             std::fs::copy(&iso, data.join("isos/debian-installer.iso")).unwrap();
         },
         &[],
@@ -91,10 +111,65 @@ fn a_fetched_netboot_tree_boots_a_debian_installer_iso() {
         i["method"] == "needs-netboot"
     });
     let id = image["id"].as_str().unwrap().to_owned();
+    (s, id)
+}
+
+/// Serves `body` to every GET over https on loopback, with a certificate for 127.0.0.1
+/// signed by a fresh CA; returns the URL and the CA certificate (PEM).
+fn serve_https(body: Vec<u8>) -> (String, String) {
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "fleetboot test CA");
+    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, rcgen::KeyPair::generate().unwrap())
+        .unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .unwrap()
+        .signed_by(&key, &ca)
+        .unwrap();
+    let config = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![cert.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+        )
+        .unwrap();
+    let config = Arc::new(config);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("https://{}/netboot.tar.gz", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for tcp in listener.incoming().flatten() {
+            let _ = tcp.set_read_timeout(Some(Duration::from_secs(10)));
+            let conn = rustls::ServerConnection::new(config.clone()).unwrap();
+            let mut tls = rustls::StreamOwned::new(conn, tcp);
+            let mut head = Vec::new();
+            let mut byte = [0u8];
+            // A client that refuses the certificate ends the handshake: read fails.
+            while !head.ends_with(b"\r\n\r\n") && tls.read(&mut byte).unwrap_or(0) == 1 {
+                head.push(byte[0]);
+            }
+            if head.ends_with(b"\r\n\r\n") {
+                let answer = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len());
+                let _ = tls.write_all(answer.as_bytes());
+                let _ = tls.write_all(&body);
+                tls.conn.send_close_notify();
+                let _ = tls.flush();
+            }
+        }
+    });
+    (url, ca.pem())
+}
+
+#[test]
+fn a_fetched_netboot_tree_boots_a_debian_installer_iso() {
+    let (tar_gz, kernel, initrd) = debian_tarball();
+    let (s, id) = needs_netboot(&tar_gz);
     let url = s.url("files/netboot.tar.gz");
     let trees = s.data.join("files/netboot");
 
-    let o = netboot(&s, &id, &url, &"ab".repeat(32));
+    let o = netboot(&s, &id, &url, &"ab".repeat(32), &[], &[]);
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success(), "wrong hash accepted: {o:?}");
     assert!(stderr.contains("SHA-256 mismatch"), "{stderr}");
@@ -104,7 +179,7 @@ fn a_fetched_netboot_tree_boots_a_debian_installer_iso() {
         everything_below(&trees)
     );
 
-    let o = netboot(&s, &id, &url, &sha256(&tar_gz));
+    let o = netboot(&s, &id, &url, &sha256(&tar_gz), &[], &[]);
     assert!(o.status.success(), "{o:?}");
     let tree_dir = format!("files/netboot/{id}/debian-installer/amd64");
     assert_eq!(
@@ -147,4 +222,46 @@ fn a_fetched_netboot_tree_boots_a_debian_installer_iso() {
     wait_for_image(&s, "needs-netboot again", |i| {
         i["method"] == "needs-netboot"
     });
+}
+
+#[test]
+fn https_is_fetched_with_the_sites_ca_and_refused_without_it() {
+    let (tar_gz, _, _) = debian_tarball();
+    let (s, id) = needs_netboot(&tar_gz);
+    let (url, ca_pem) = serve_https(tar_gz.clone());
+    let dir = TempDir::new("netboot-ca");
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, ca_pem).unwrap();
+    let sha = sha256(&tar_gz);
+    let trees = s.data.join("files/netboot");
+    let kernel = trees.join(&id).join("debian-installer/amd64/linux");
+
+    let o = netboot(&s, &id, &url, &sha, &[], &[]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "untrusted certificate accepted: {o:?}");
+    assert!(
+        stderr.contains("invalid peer certificate") && stderr.contains("--ca-file"),
+        "{stderr}"
+    );
+    assert!(
+        everything_below(&trees).is_empty(),
+        "{:?}",
+        everything_below(&trees)
+    );
+
+    let o = netboot(
+        &s,
+        &id,
+        &url,
+        &sha,
+        &["--ca-file", ca.to_str().unwrap()],
+        &[],
+    );
+    assert!(o.status.success(), "{o:?}");
+    assert!(kernel.is_file());
+    std::fs::remove_dir_all(trees.join(&id)).unwrap();
+
+    let o = netboot(&s, &id, &url, &sha, &[], &[("FLEETBOOT_CA_FILE", &ca)]);
+    assert!(o.status.success(), "{o:?}");
+    assert!(kernel.is_file());
 }

@@ -146,11 +146,22 @@ fn fetch_error(url: &str, limits: &Limits, e: ureq::Error) -> NetbootError {
         E::Timeout(which) => NetbootError::Http(format!("{url}: timed out ({which})")),
         E::BadUri(m) => NetbootError::Url(format!("{url}: {m}")),
         E::Http(m) => NetbootError::Url(format!("{url}: {m}")),
-        // Almost always an untrusted certificate (an internal mirror's own CA).
-        E::Rustls(e) => NetbootError::Tls(format!(
-            "{url}: TLS failed: {e} (for a site's own CA, pass its PEM file with --ca-file)"
-        )),
-        E::Io(e) => NetbootError::Http(format!("{url}: {e}")),
+        E::Rustls(e) => tls_error(url, &e),
+        // The handshake runs inside reads, so its failures come wrapped in an io::Error.
+        E::Io(e) => match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+            Some(tls) => tls_error(url, tls),
+            None => NetbootError::Http(format!("{url}: {e}")),
+        },
         other => NetbootError::Http(format!("{url}: {other}")),
     }
+}
+
+fn tls_error(url: &str, e: &rustls::Error) -> NetbootError {
+    let hint = match e {
+        rustls::Error::InvalidCertificate(_) => {
+            " (for a site's own CA, pass its PEM file with --ca-file)"
+        }
+        _ => "",
+    };
+    NetbootError::Tls(format!("{url}: TLS: {e}{hint}"))
 }
