@@ -1,7 +1,8 @@
 //! Downloads of netboot tarballs over `http://` and `https://` (ureq, rustls): redirects
 //! followed a few times, connect and per-read timeouts, the whole download bounded by
 //! [`Limits::deadline`] and [`Limits::download`], the body streamed to a file while it is
-//! hashed.
+//! hashed. ureq's default proxy from the environment (`ALL_PROXY`, `HTTPS_PROXY`,
+//! `HTTP_PROXY`, `NO_PROXY`) is kept: sites that fetch through a proxy need nothing more.
 //!
 //! Certificates are checked against Mozilla's roots compiled in (webpki-root-certs) plus the
 //! CAs of [`Trust::with_ca_file`], not against the host's store: the same URL is trusted the
