@@ -14,6 +14,7 @@ pub mod events;
 pub mod http;
 pub mod mac;
 pub mod path;
+pub mod per_source;
 pub mod runtime;
 pub mod stats;
 pub mod sys;

@@ -4,6 +4,8 @@
 
 use std::io;
 use std::net::{SocketAddr, TcpListener as StdTcpListener};
+use std::os::fd::AsRawFd;
+use std::pin::pin;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -13,14 +15,16 @@ use monoio::io::{AsyncReadRent, AsyncWriteRent};
 use monoio::net::{TcpListener, TcpStream};
 
 use super::multipart::plan_multipart;
+use super::pace::{Pace, Verdict};
 use super::range::{self, Selection, Validators};
 use super::{boot_script, mime, Config};
 use crate::blob::BlobSlice;
 use crate::events::{BootEvent, Detail, Outcome, Protocol};
 use crate::path::{self, PathError};
+use crate::per_source::SourceGuard;
 use crate::runtime::Core;
 use crate::stats::{GaugeGuard, Stats};
-use crate::sys::{GatherBuf, Piece};
+use crate::sys::{self, GatherBuf, Piece};
 use crate::wire::date::http_date;
 use crate::wire::http::{self as wire, Method, ParseError, RequestHead, Version};
 use crate::wire::http_response::{render_response, ContentRange, ResponseHead, Status};
@@ -52,11 +56,18 @@ pub(crate) async fn serve(
                     config.max_connections,
                 ) else {
                     // Over the cap: closing at once tells the client to retry elsewhere/later.
+                    Stats::bump(&core.stats.http_busy);
+                    drop(stream);
+                    continue;
+                };
+                let Some(source) = core.shared.http_per_ip.try_acquire(peer.ip()) else {
+                    Stats::bump(&core.stats.http_per_ip_refused);
                     drop(stream);
                     continue;
                 };
                 let _ = stream.set_nodelay(true);
-                monoio::spawn(connection(core.clone(), config.clone(), stream, peer, slot));
+                let slots = (slot, source);
+                monoio::spawn(connection(core.clone(), config.clone(), stream, peer, slots));
             }
             Err(e) => {
                 // EMFILE and friends: back off briefly instead of spinning.
@@ -82,7 +93,7 @@ async fn connection(
     config: Rc<Config>,
     mut stream: TcpStream,
     peer: SocketAddr,
-    _slot: GaugeGuard,
+    _slots: (GaugeGuard, SourceGuard),
 ) {
     let limits = wire::Limits {
         max_request_line: config.max_request_line,
@@ -103,7 +114,7 @@ async fn connection(
                 buf.drain(..consumed);
                 Stats::bump(&core.stats.http_requests);
                 let keep_alive = answer.keep_alive && !core.drain.is_draining();
-                let written = write_answer(&mut stream, answer.pieces, &config).await;
+                let written = write_answer(&mut stream, answer.pieces, &config, &core.stats).await;
                 let outcome = match (&written, answer.outcome) {
                     (Ok(_), outcome) => outcome,
                     (Err(_), _) => Outcome::Failed("client went away"),
@@ -141,7 +152,7 @@ async fn connection(
                     }
                 };
                 let pieces = error_response(status, Version::Http11, false, why);
-                if write_answer(&mut stream, pieces, &config).await.is_ok() {
+                if write_answer(&mut stream, pieces, &config, &core.stats).await.is_ok() {
                     lingering_close(&mut stream, buf).await;
                 }
                 return;
@@ -484,13 +495,23 @@ async fn lingering_close(stream: &mut TcpStream, mut buf: Vec<u8>) {
     }
 }
 
-/// Writes the pieces in gathered batches of at most [`WRITE_CHUNK`] blob bytes, each batch
-/// under the write timeout so a reader that stops reading is dropped.
+/// Writes the pieces in gathered batches of at most [`WRITE_CHUNK`] blob bytes, at the
+/// [`Pace`] the settings ask of a reader: one that stops reading, or reads slower than the
+/// minimum rate, is dropped (and counted).
 async fn write_answer(
     stream: &mut TcpStream,
     pieces: Vec<Piece>,
     config: &Config,
+    stats: &Stats,
 ) -> io::Result<()> {
+    let acked = sys::bytes_acked(stream.as_raw_fd()).ok();
+    let mut pace = Pace::new(
+        config.min_rate,
+        config.rate_window,
+        config.write_timeout,
+        Instant::now(),
+        acked.unwrap_or(0),
+    );
     let mut batch: Vec<Piece> = Vec::with_capacity(4);
     let mut batch_bytes = 0u64;
     for piece in pieces {
@@ -510,7 +531,7 @@ async fn write_answer(
                     batch_bytes += take;
                     offset += take;
                     if batch_bytes >= WRITE_CHUNK {
-                        flush(stream, &mut batch, config).await?;
+                        flush(stream, &mut batch, &mut pace, stats).await?;
                         batch_bytes = 0;
                     }
                 }
@@ -518,22 +539,49 @@ async fn write_answer(
         }
     }
     if !batch.is_empty() {
-        flush(stream, &mut batch, config).await?;
+        flush(stream, &mut batch, &mut pace, stats).await?;
     }
     Ok(())
 }
 
-async fn flush(stream: &mut TcpStream, batch: &mut Vec<Piece>, config: &Config) -> io::Result<()> {
+/// Writes one batch. The write stays posted across pace checks (a write abandoned would take
+/// its buffer with it); it is cancelled only when the reader is dropped.
+async fn flush(
+    stream: &mut TcpStream,
+    batch: &mut Vec<Piece>,
+    pace: &mut Pace,
+    stats: &Stats,
+) -> io::Result<()> {
+    let fd = stream.as_raw_fd();
     let mut gather = GatherBuf::new(std::mem::take(batch));
     while !gather.is_empty() {
-        match monoio::time::timeout(config.write_timeout, stream.writev(gather)).await {
-            Ok((Ok(0), _)) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok((Ok(n), back)) => {
-                gather = back;
-                gather.advance(n);
+        pace.on_write(Instant::now());
+        let mut write = pin!(stream.writev(gather));
+        let (result, back) = loop {
+            monoio::select! {
+                done = &mut write => break done,
+                _ = monoio::time::sleep_until(pace.deadline().into()) => {
+                    // Without TCP_INFO the rate is unknown: only stalls are judged.
+                    let acked = sys::bytes_acked(fd).ok();
+                    match pace.check(Instant::now(), acked) {
+                        Verdict::Continue => {}
+                        Verdict::TooSlow => {
+                            Stats::bump(&stats.http_slow_readers);
+                            return Err(io::Error::new(io::ErrorKind::TimedOut, "reader too slow"));
+                        }
+                        Verdict::Stalled => {
+                            Stats::bump(&stats.http_timeouts);
+                            return Err(io::ErrorKind::TimedOut.into());
+                        }
+                    }
+                }
             }
-            Ok((Err(e), _)) => return Err(e),
-            Err(_) => return Err(io::ErrorKind::TimedOut.into()),
+        };
+        gather = back;
+        match result {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => gather.advance(n),
+            Err(e) => return Err(e),
         }
     }
     gather.release_pages();

@@ -1,7 +1,7 @@
 //! The one place the data plane talks to the kernel below the runtime's safe API: mapping
 //! files, handing mapped bytes to io_uring as buffers, thread and descriptor limits; UDP
 //! beside the ring (batched and segmented sends, non-blocking datagrams, reuseport steering)
-//! in [`udp`].
+//! in [`udp`]; TCP progress in [`tcp`].
 //!
 //! Rule of the house: **mapped file bytes are never read by user space.** They are only
 //! passed by pointer to the kernel, which copies them into socket buffers. If the file is
@@ -10,6 +10,7 @@
 #![allow(unsafe_code)]
 
 use std::fs::File;
+mod tcp;
 mod udp;
 
 use std::io;
@@ -18,6 +19,7 @@ use memmap2::{Mmap, MmapOptions};
 
 use crate::blob::BlobSlice;
 
+pub(crate) use tcp::bytes_acked;
 pub(crate) use udp::{recv_from_nowait, send_to_nowait, spread_reuseport_group};
 pub use udp::{segments_per_send, send_datagrams, send_segmented, MAX_BATCH, MAX_SEGMENTS};
 

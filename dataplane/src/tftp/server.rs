@@ -15,10 +15,11 @@ use std::time::Instant;
 
 use monoio::net::udp::UdpSocket;
 
-use super::options::{negotiate, Limits, Negotiated, NegotiationError};
+use super::netascii::NetasciiError;
+use super::options::{negotiate, Negotiated, NegotiationError};
 use super::session::{self, Status, Transfer, Transmit};
 use super::Config;
-use crate::blob::{Blob, BlobSlice};
+use crate::blob::BlobSlice;
 use crate::events::{BootEvent, Detail, Outcome, Protocol};
 use crate::path::{self, PathError};
 use crate::runtime::Core;
@@ -194,6 +195,12 @@ async fn transfer(
         send_error(socket, ErrorCode::NotDefined, "server busy, try again").await;
         return (Outcome::Refused("busy"), 0, None);
     };
+    let Some(_source) = core.shared.tftp_per_ip.try_acquire(job.peer.ip()) else {
+        Stats::bump(&core.stats.tftp_per_ip_refused);
+        let why = "too many transfers from your address, try again";
+        send_error(socket, ErrorCode::NotDefined, why).await;
+        return (Outcome::Refused("per-address cap"), 0, None);
+    };
     if core.drain.is_draining() {
         send_error(socket, ErrorCode::NotDefined, "server shutting down").await;
         return (Outcome::Refused("draining"), 0, None);
@@ -223,21 +230,19 @@ async fn transfer(
     }
     let slice = match job.mode {
         Mode::Octet => slice,
-        Mode::NetAscii => match netascii(&slice, config.max_netascii) {
+        Mode::NetAscii => match core.shared.netascii.get(&slice) {
             Ok(converted) => converted,
-            Err(why) => {
-                send_error(socket, ErrorCode::NotDefined, why).await;
+            Err(e) => {
+                if e == NetasciiError::OverBudget {
+                    Stats::bump(&core.stats.tftp_netascii_refused);
+                }
+                send_error(socket, ErrorCode::NotDefined, e.message()).await;
                 return (Outcome::Refused("netascii"), 0, Some(key));
             }
         },
     };
     Stats::bump(&core.stats.tftp_transfers);
-    let limits = Limits {
-        max_blksize: config.max_blksize,
-        max_windowsize: config.max_windowsize,
-        default_timeout: config.default_timeout,
-        max_retries: config.max_retries,
-    };
+    let limits = config.limits();
     let negotiated = match negotiate(&job.options, slice.len() as u64, &limits) {
         Ok(n) => n,
         Err(NegotiationError::OptionRefused(why)) => {
@@ -246,7 +251,7 @@ async fn transfer(
         }
     };
     let mut machine = Transfer::new(slice.len() as u64, &negotiated, &limits, Instant::now());
-    let outcome = drive(socket, &slice, &negotiated, &mut machine).await;
+    let outcome = drive(&core.stats, socket, &slice, &negotiated, &mut machine).await;
     slice.release_pages();
     (outcome, machine.bytes_acked(), Some(key))
 }
@@ -256,7 +261,12 @@ async fn transfer(
 /// One receive stays posted across timeouts: cancelling it at every timeout could drop an ACK
 /// that arrives as the timer fires, and a receive abandoned without cancellation would hold
 /// the socket open after the transfer.
+///
+/// An ICMP port unreachable (`ECONNREFUSED` on the connected socket, from a send or the
+/// receive) ends the transfer at once: nobody listens there, and a forged RRQ must not make
+/// us send a whole file's retransmissions at a victim whose port is closed.
 async fn drive(
+    stats: &Stats,
     socket: &UdpSocket,
     slice: &BlobSlice,
     negotiated: &Negotiated,
@@ -271,10 +281,17 @@ async fn drive(
         let mut receive = pin!(socket.recv(buf));
         let (result, back) = loop {
             if let Err(e) = transmit(socket, slice, machine, &mut oack).await {
+                if e.kind() == io::ErrorKind::ConnectionRefused {
+                    Stats::bump(&stats.tftp_unreachable);
+                    return Outcome::Failed("port unreachable");
+                }
                 tracing::debug!(error = %e, "tftp send");
                 return Outcome::Failed("send failed");
             }
             if let Some(outcome) = finished(machine, negotiated) {
+                if machine.status() == Status::Failed(session::FailReason::Unanswered) {
+                    Stats::bump(&stats.tftp_unanswered);
+                }
                 return outcome;
             }
             let Some(deadline) = machine.poll_at() else {
@@ -292,8 +309,10 @@ async fn drive(
                 Ok(Packet::Error { .. }) => machine.on_peer_error(),
                 _ => {}
             },
-            // ECONNREFUSED (ICMP port unreachable) is reported once per datagram we sent to a
-            // closed port: the client may be rebooting. The timeouts decide when to give up.
+            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+                Stats::bump(&stats.tftp_unreachable);
+                return Outcome::Failed("port unreachable");
+            }
             Err(e) => tracing::trace!(error = %e, "tftp recv"),
         }
     }
@@ -325,6 +344,7 @@ fn finished(machine: &Transfer, negotiated: &Negotiated) -> Option<Outcome> {
         Status::Active => None,
         Status::Complete => Some(Outcome::Complete),
         Status::Failed(session::FailReason::TimedOut) => Some(Outcome::Failed("timed out")),
+        Status::Failed(session::FailReason::Unanswered) => Some(Outcome::Failed("no answer")),
         // PXE ROMs ask with tsize, read the size from the OACK, then abort with an ERROR and
         // ask again: a size probe, not a failure.
         Status::Failed(session::FailReason::PeerError)
@@ -390,7 +410,6 @@ async fn send_window(
             match result {
                 Ok(k) => sent += k,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => socket.writable(false).await?,
-                Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => return Ok(()),
                 Err(e) => return Err(e),
             }
         }
@@ -419,18 +438,4 @@ async fn send_error(socket: &UdpSocket, code: ErrorCode, message: &str) {
     let mut out = Vec::with_capacity(64);
     wire::emit_error(code, message, &mut out);
     let _ = socket.send(out).await;
-}
-
-/// Converts a slice to netascii in memory (user-space reads go through `pread`).
-fn netascii(slice: &BlobSlice, cap: u64) -> Result<BlobSlice, &'static str> {
-    if slice.len() as u64 > cap {
-        return Err("file too large for netascii mode, use octet");
-    }
-    let raw = slice.read_to_vec().map_err(|_| "read error")?;
-    let mut out = Vec::with_capacity(raw.len() + raw.len() / 16);
-    wire::netascii_encode(&raw, &mut out);
-    Ok(BlobSlice::whole(Blob::from_vec(
-        out,
-        slice.blob().modified(),
-    )))
 }
