@@ -157,8 +157,10 @@ start_fleetboot() { # extra flags...; sets fb_pid and fb_ready
   rm -rf "$data"
   mkdir -p "$data/isos"
   link_files "$data/files"
+  # Every load generator is one address: the per-address caps would measure themselves.
   "$bin/fleetboot" serve --data-dir "$data" --tftp-listen 127.0.0.1:$port \
-    --http-listen 127.0.0.1:$((port + 1)) --admin-listen 127.0.0.1:$((port + 2)) "$@" \
+    --http-listen 127.0.0.1:$((port + 1)) --admin-listen 127.0.0.1:$((port + 2)) \
+    --tftp-max-per-ip 1000000 --http-max-per-ip 1000000 "$@" \
     >"$work/fb.out" 2>"$work/fb.err" &
   fb_pid=$!
   pids+=("$fb_pid")
@@ -325,7 +327,8 @@ if fb_has_dhcp; then
   ln "$iso_dir/casper.iso" "$work/fb/isos/"
   ip netns exec "$dhcp_ns" "$bin/fleetboot" serve --data-dir "$work/fb" --dhcp-mode proxy \
     --dhcp-interface server --server-addr "$net.2" --tftp-listen "$net.2:69" \
-    --http-listen "$net.2:8080" --admin-listen 127.0.0.1:8081 >"$work/fb-dhcp.out" 2>"$work/fb-dhcp.err" &
+    --http-listen "$net.2:8080" --admin-listen 127.0.0.1:8081 \
+    --tftp-max-per-ip 1000000 --http-max-per-ip 1000000 >"$work/fb-dhcp.out" 2>"$work/fb-dhcp.err" &
   fbd_pid=$!
   pids+=("$fbd_pid")
   wait_port udp "$net.2:67" "$dhcp_ns" || cat "$work/fb-dhcp.err" >&2

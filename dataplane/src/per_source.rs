@@ -80,7 +80,10 @@ mod tests {
         let b: IpAddr = "10.0.0.2".parse().unwrap();
         let one = budget.try_acquire(a).unwrap();
         let two = budget.try_acquire(mapped).unwrap();
-        assert!(budget.try_acquire(a).is_none(), "the mapped form is the same host");
+        assert!(
+            budget.try_acquire(a).is_none(),
+            "the mapped form is the same host"
+        );
         let other = budget.try_acquire(b).unwrap();
         drop(one);
         let three = budget.try_acquire(a).unwrap();

@@ -368,6 +368,17 @@ impl Server {
             .unwrap_or(0)
     }
 
+    /// The server's resident memory now, in bytes (VmRSS).
+    pub fn rss_bytes(&self) -> u64 {
+        let pid = self.child.as_ref().expect("server running").id();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map_or(0, |kib| kib * 1024)
+    }
+
     /// Keeps the temp dir alive for as long as the server.
     pub fn dir(&self) -> &Path {
         self.dir.path()
@@ -381,6 +392,19 @@ impl Drop for Server {
             let _ = child.wait();
         }
     }
+}
+
+/// One raw TFTP RRQ with options, as firmware sends it.
+pub fn rrq(name: &str, mode: &str, options: &[(&str, &str)]) -> Vec<u8> {
+    let mut p = vec![0, 1];
+    for field in [name, mode]
+        .into_iter()
+        .chain(options.iter().flat_map(|(k, v)| [*k, *v]))
+    {
+        p.extend_from_slice(field.as_bytes());
+        p.push(0);
+    }
+    p
 }
 
 /// Runs a command with a hard time limit (seconds); returns its output.

@@ -21,7 +21,8 @@ pub struct Config {
     pub idle_timeout: Duration,
     /// Time allowed from a request's first byte to its complete head. Default 5 s.
     pub head_timeout: Duration,
-    /// Time a single write may make no progress (a stalled reader). Default 15 s.
+    /// Time a response may go without a write completing or a byte acknowledged (a stalled
+    /// reader). Default 15 s.
     pub write_timeout: Duration,
     /// Least a client must read, in bytes per second over each [`Config::rate_window`], while
     /// a response is being written; 0 turns the check off. Default 4096.

@@ -67,7 +67,13 @@ pub(crate) async fn serve(
                 };
                 let _ = stream.set_nodelay(true);
                 let slots = (slot, source);
-                monoio::spawn(connection(core.clone(), config.clone(), stream, peer, slots));
+                monoio::spawn(connection(
+                    core.clone(),
+                    config.clone(),
+                    stream,
+                    peer,
+                    slots,
+                ));
             }
             Err(e) => {
                 // EMFILE and friends: back off briefly instead of spinning.
@@ -152,7 +158,10 @@ async fn connection(
                     }
                 };
                 let pieces = error_response(status, Version::Http11, false, why);
-                if write_answer(&mut stream, pieces, &config, &core.stats).await.is_ok() {
+                if write_answer(&mut stream, pieces, &config, &core.stats)
+                    .await
+                    .is_ok()
+                {
                     lingering_close(&mut stream, buf).await;
                 }
                 return;
@@ -505,12 +514,14 @@ async fn write_answer(
     stats: &Stats,
 ) -> io::Result<()> {
     let acked = sys::bytes_acked(stream.as_raw_fd()).ok();
+    // Why acknowledged bytes and not completed writes: with megabytes of socket buffers, a
+    // write to a slow reader completes only once a third of them drained.
     let mut pace = Pace::new(
         config.min_rate,
         config.rate_window,
         config.write_timeout,
         Instant::now(),
-        acked.unwrap_or(0),
+        acked,
     );
     let mut batch: Vec<Piece> = Vec::with_capacity(4);
     let mut batch_bytes = 0u64;
@@ -561,7 +572,6 @@ async fn flush(
             monoio::select! {
                 done = &mut write => break done,
                 _ = monoio::time::sleep_until(pace.deadline().into()) => {
-                    // Without TCP_INFO the rate is unknown: only stalls are judged.
                     let acked = sys::bytes_acked(fd).ok();
                     match pace.check(Instant::now(), acked) {
                         Verdict::Continue => {}

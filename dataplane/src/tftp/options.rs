@@ -172,7 +172,10 @@ mod tests {
         assert_eq!((oack.blksize, oack.tsize), (Some(65_464), Some(4242)));
         assert_eq!((oack.timeout, oack.windowsize), (None, Some(64)));
         let n = negotiate(&ask(None, None, Some(5), None), 0, &lim).unwrap();
-        assert_eq!((n.timeout, n.oack.unwrap().timeout), (lim.max_timeout, Some(5)));
+        assert_eq!(
+            (n.timeout, n.oack.unwrap().timeout),
+            (lim.max_timeout, Some(5))
+        );
 
         let n = negotiate(&ask(Some(8), Some(0), None, None), 9, &lim).unwrap();
         assert_eq!(n.blksize, 8);

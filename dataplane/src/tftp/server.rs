@@ -282,8 +282,7 @@ async fn drive(
         let (result, back) = loop {
             if let Err(e) = transmit(socket, slice, machine, &mut oack).await {
                 if e.kind() == io::ErrorKind::ConnectionRefused {
-                    Stats::bump(&stats.tftp_unreachable);
-                    return Outcome::Failed("port unreachable");
+                    return unreachable(stats);
                 }
                 tracing::debug!(error = %e, "tftp send");
                 return Outcome::Failed("send failed");
@@ -309,13 +308,16 @@ async fn drive(
                 Ok(Packet::Error { .. }) => machine.on_peer_error(),
                 _ => {}
             },
-            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
-                Stats::bump(&stats.tftp_unreachable);
-                return Outcome::Failed("port unreachable");
-            }
+            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => return unreachable(stats),
             Err(e) => tracing::trace!(error = %e, "tftp recv"),
         }
     }
+}
+
+/// The client's port is closed (ICMP port unreachable): counted, and the transfer is over.
+fn unreachable(stats: &Stats) -> Outcome {
+    Stats::bump(&stats.tftp_unreachable);
+    Outcome::Failed("port unreachable")
 }
 
 /// Sends what the state machine asks for now.

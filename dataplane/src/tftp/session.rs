@@ -503,7 +503,10 @@ pub(crate) mod tests {
             t.on_timeout(t.poll_at().unwrap());
             timeouts += 1;
         }
-        assert_eq!((t.status(), timeouts), (Status::Failed(FailReason::TimedOut), 6));
+        assert_eq!(
+            (t.status(), timeouts),
+            (Status::Failed(FailReason::TimedOut), 6)
+        );
     }
 
     #[test]
