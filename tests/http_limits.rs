@@ -155,15 +155,6 @@ fn pipelined_requests_and_http_1_0() {
 
 const KEEP_ALIVE_GET: &[u8] = b"GET /files/a.txt HTTP/1.1\r\nHost: x\r\n\r\n";
 
-/// Waits (bounded) until `/health` shows `key` at `want`.
-fn wait_for(s: &Server, key: &str, want: u64, limit: Duration) {
-    let start = Instant::now();
-    while s.health_number(key) != want && start.elapsed() < limit {
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    assert_eq!(s.health_number(key), want, "{}", s.health());
-}
-
 #[test]
 fn one_address_gets_at_most_64_connections_and_others_are_still_served() {
     let s = Server::start(&[("a.txt", b"hello")]);
@@ -202,7 +193,7 @@ fn one_address_gets_at_most_64_connections_and_others_are_still_served() {
     assert_eq!(o.stdout, b"hello", "{o:?}");
     // A connection given back makes room again.
     drop(held.pop());
-    wait_for(&s, "http_connections", 63, Duration::from_secs(5));
+    s.wait_for_health("http_connections", 63, Duration::from_secs(5));
     let o = run(
         Command::new("curl").args(["-sS", "--max-time", "5", &s.url("files/a.txt")]),
         10,
@@ -229,18 +220,18 @@ fn a_reader_slower_than_the_minimum_rate_is_cut_off_and_counted() {
             break;
         }
         std::thread::sleep(Duration::from_millis(100));
+        // The server closing does not show here soon: its unsent bytes still drain to us.
         if last_check.elapsed() >= Duration::from_secs(1) {
             last_check = Instant::now();
-            if s.health_number("http_slow_readers") > 0 {
+            if s.health_number("http_connections") == 0 {
                 break;
             }
         }
     }
     let took = start.elapsed();
-    assert_eq!(s.health_number("http_slow_readers"), 1, "{}", s.health());
     // Two 10 s windows at most, the first one being the buffers' fill.
     assert!(took < Duration::from_secs(35), "cut off after {took:?}");
-    wait_for(&s, "http_connections", 0, Duration::from_secs(5));
+    assert_eq!(s.health_number("http_slow_readers"), 1, "{}", s.health());
     assert_eq!(
         s.health_number("http_timeouts"),
         0,

@@ -5,7 +5,7 @@
 
 use std::net::UdpSocket;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use fleetboot_tests::{binary, random_bytes, rrq, run, Server, TempDir};
 
@@ -14,21 +14,6 @@ fn client(ip: &str) -> UdpSocket {
     let sock = UdpSocket::bind((ip, 0)).unwrap();
     sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     sock
-}
-
-/// Waits (bounded) until `/health` shows `key` at `want`; returns how long that took.
-fn wait_for(s: &Server, key: &str, want: u64, limit: Duration) -> Duration {
-    let start = Instant::now();
-    while s.health_number(key) != want && start.elapsed() < limit {
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    assert_eq!(
-        s.health_number(key),
-        want,
-        "{key} after {limit:?}: {}",
-        s.health()
-    );
-    start.elapsed()
 }
 
 /// OACK options as (name, value) pairs, lower-cased names.
@@ -74,7 +59,7 @@ fn requests_never_acknowledged_let_go_of_their_slots_within_seconds() {
     assert_eq!(s.health_number("tftp_active"), 20);
     // The sockets stay open (no ICMP shortcut): only the clamp and the first-ACK budget count.
     // 5 s clamp x (1 + 2 retries) = 15 s.
-    let took = wait_for(&s, "tftp_active", 0, Duration::from_secs(30));
+    let took = s.wait_for_health("tftp_active", 0, Duration::from_secs(30));
     assert!(took >= Duration::from_secs(10), "gave up after {took:?}");
     assert_eq!(s.health_number("tftp_unanswered"), 20);
     drop(socks);
@@ -134,7 +119,7 @@ fn a_closed_client_port_ends_the_transfer_at_once() {
     // port, and the kernel's ICMP port unreachable must end the transfer.
     sock.send_to(&[0, 4, 0, 1], from).unwrap();
     drop(sock);
-    let took = wait_for(&s, "tftp_active", 0, Duration::from_secs(40));
+    let took = s.wait_for_health("tftp_active", 0, Duration::from_secs(40));
     assert!(took < Duration::from_secs(8), "ended after {took:?}");
     assert_eq!(s.health_number("tftp_unreachable"), 1);
     assert_eq!(s.health_number("tftp_unanswered"), 0);
@@ -204,7 +189,7 @@ fn netascii_conversions_past_the_memory_budget_are_refused_and_counted() {
     assert_eq!(s.health_number("tftp_netascii_refused"), 1);
     // Once a.txt's transfer is over, b.txt fits.
     drop(holder);
-    wait_for(&s, "tftp_active", 0, Duration::from_secs(20));
+    s.wait_for_health("tftp_active", 0, Duration::from_secs(20));
     let out = s.scratch.join("b.txt");
     let o = run(&mut s.tftp_get("netascii", "files/b.txt", &out), 30);
     assert!(o.status.success(), "{o:?}");

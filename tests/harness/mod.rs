@@ -341,6 +341,22 @@ impl Server {
             .unwrap()
     }
 
+    /// Waits (bounded by `limit`) until the `/health` number `key` is `want`; returns how
+    /// long that took. Panics with the health body if it never is.
+    pub fn wait_for_health(&self, key: &str, want: u64, limit: Duration) -> Duration {
+        let start = Instant::now();
+        while self.health_number(key) != want && start.elapsed() < limit {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        assert_eq!(
+            self.health_number(key),
+            want,
+            "{key} after {limit:?}: {}",
+            self.health()
+        );
+        start.elapsed()
+    }
+
     /// Sends SIGTERM and waits (bounded) for exit; returns the exit status code.
     pub fn stop(&mut self) -> Option<i32> {
         let mut child = self.child.take()?;
