@@ -6,42 +6,13 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Command, Output};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::process::Command;
 
 use fleetboot_tests::{
-    bench_binary, binary, random_bytes, run, test_iso, wait_for_image, Server, TempDir,
+    bench_binary, binary, random_bytes, run, test_iso, wait_for_image, Netns, Server, TempDir,
 };
 
 const MACHINES: u32 = 40;
-
-/// A network namespace with only loopback, deleted on drop.
-struct Netns(String);
-
-impl Netns {
-    fn new() -> Netns {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let name = format!(
-            "fbstorm{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        );
-        let ok = |o: Output| assert!(o.status.success(), "ip netns: {o:?}");
-        ok(run(Command::new("ip").args(["netns", "add", &name]), 10));
-        let ns = Netns(name);
-        ok(run(
-            Command::new("ip").args(["-n", &ns.0, "link", "set", "lo", "up"]),
-            10,
-        ));
-        ns
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = run(Command::new("ip").args(["netns", "del", &self.0]), 10);
-    }
-}
 
 /// `xorriso` extracts `path` from `iso`: the copy the storm's downloads are checked against.
 fn extract(iso: &Path, path: &str, to: &Path) {
@@ -68,7 +39,7 @@ impl Storm<'_> {
         let target = SocketAddr::from(([127, 0, 0, 1], dhcp.port())).to_string();
         let o = run(
             Command::new("ip")
-                .args(["netns", "exec", &self.ns.0])
+                .args(["netns", "exec", self.ns.name()])
                 .arg(bench_binary("boot-storm"))
                 .args([&target, "--relay", "127.0.0.1", "--tftp-port"])
                 .arg(self.server.tftp.port().to_string())
@@ -112,10 +83,10 @@ fn field<'a>(line: &'a str, key: &str) -> &'a str {
 #[test]
 fn forty_machines_boot_at_once_with_every_byte_checked() {
     let iso = test_iso("casper");
-    let ns = Netns::new();
+    let ns = Netns::new("storm");
     let undionly = random_bytes(90_000, 7);
     let server = Server::start_in_netns(
-        &ns.0,
+        ns.name(),
         |data| {
             std::fs::copy(&iso, data.join("isos/casper.iso")).unwrap();
             std::fs::create_dir_all(data.join("bootloaders")).unwrap();

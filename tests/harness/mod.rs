@@ -410,6 +410,46 @@ impl Drop for Server {
     }
 }
 
+/// A network namespace of the test's own with only loopback up, deleted on drop.
+pub struct Netns(String);
+
+impl Netns {
+    /// Creates `fb<tag><pid>-<n>`.
+    pub fn new(tag: &str) -> Netns {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let name = format!(
+            "fb{tag}{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        );
+        let ok = |o: Output| assert!(o.status.success(), "ip netns: {o:?}");
+        ok(run(Command::new("ip").args(["netns", "add", &name]), 10));
+        let ns = Netns(name);
+        ok(run(
+            Command::new("ip").args(["-n", &ns.0, "link", "set", "lo", "up"]),
+            10,
+        ));
+        ns
+    }
+
+    /// Its name, for `ip netns exec` and `ip -n`.
+    pub fn name(&self) -> &str {
+        &self.0
+    }
+
+    /// Runs `ip -n NAME ARGS…` and asserts that it worked.
+    pub fn ip(&self, args: &[&str]) {
+        let o = run(Command::new("ip").args(["-n", &self.0]).args(args), 10);
+        assert!(o.status.success(), "ip {args:?}: {o:?}");
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = run(Command::new("ip").args(["netns", "del", &self.0]), 10);
+    }
+}
+
 /// One raw TFTP RRQ with options, as firmware sends it.
 pub fn rrq(name: &str, mode: &str, options: &[(&str, &str)]) -> Vec<u8> {
     let mut p = vec![0, 1];

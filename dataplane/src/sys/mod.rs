@@ -1,7 +1,8 @@
 //! The one place the data plane talks to the kernel below the runtime's safe API: mapping
 //! files, handing mapped bytes to io_uring as buffers, thread and descriptor limits; UDP
 //! beside the ring (batched and segmented sends, non-blocking datagrams, reuseport steering)
-//! in [`udp`]; TCP progress in [`tcp`].
+//! in [`udp`]; datagrams with their destination address in [`pktinfo`]; TCP progress in
+//! [`tcp`].
 //!
 //! Rule of the house: **mapped file bytes are never read by user space.** They are only
 //! passed by pointer to the kernel, which copies them into socket buffers. If the file is
@@ -10,6 +11,7 @@
 #![allow(unsafe_code)]
 
 use std::fs::File;
+mod pktinfo;
 mod tcp;
 mod udp;
 
@@ -19,6 +21,7 @@ use memmap2::{Mmap, MmapOptions};
 
 use crate::blob::BlobSlice;
 
+pub(crate) use pktinfo::{recv_nowait, report_destination, Received};
 pub(crate) use tcp::bytes_acked;
 pub(crate) use udp::{recv_from_nowait, send_to_nowait, spread_reuseport_group};
 pub use udp::{segments_per_send, send_datagrams, send_segmented, MAX_BATCH, MAX_SEGMENTS};

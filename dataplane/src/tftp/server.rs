@@ -6,7 +6,7 @@
 use std::cell::RefCell;
 use std::collections::HashSet;
 use std::io;
-use std::net::{SocketAddr, UdpSocket as StdUdpSocket};
+use std::net::{IpAddr, SocketAddr, UdpSocket as StdUdpSocket};
 use std::os::fd::AsRawFd;
 use std::pin::pin;
 use std::rc::Rc;
@@ -30,57 +30,83 @@ use crate::wire::tftp::{self as wire, ErrorCode, Mode, Packet, Request};
 /// Largest request we read. RRQs with many options stay far below this.
 const MAX_REQUEST: usize = 2048;
 
-/// Runs the listener until the data plane drains.
+/// Datagrams read per wake-up before the core turns to its other tasks.
+const DRAIN_BATCH: usize = 64;
+
+/// Runs the listener until the data plane drains. Datagrams are read with their destination
+/// address, so that each transfer answers from the address its RRQ was sent to.
 pub(crate) async fn serve(core: Rc<Core>, socket: StdUdpSocket, config: Config) -> io::Result<()> {
-    let local_ip = socket.local_addr()?.ip();
+    let listen_ip = socket.local_addr()?.ip();
+    if let Err(e) = sys::report_destination(socket.as_raw_fd(), listen_ip.is_ipv6()) {
+        tracing::warn!(error = %e, "TFTP answers from the routing table's choice of address");
+    }
     let socket = UdpSocket::from_std(socket)?;
-    let config = Rc::new(config);
-    let in_flight = InFlight::default();
+    let listener = Listener {
+        core,
+        config: Rc::new(config),
+        listen_ip,
+        in_flight: InFlight::default(),
+    };
     let mut buf = vec![0u8; MAX_REQUEST];
     loop {
-        let received = monoio::select! {
-            r = socket.recv_from(buf) => r,
-            _ = core.drain.started() => return Ok(()),
+        let ready = monoio::select! {
+            r = socket.readable(false) => r,
+            _ = listener.core.drain.started() => return Ok(()),
         };
-        let (result, returned) = received;
-        buf = returned;
-        let (len, peer) = match result {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::debug!(error = %e, "tftp recv");
-                continue;
-            }
-        };
-        let Some(datagram) = buf.get(..len) else {
+        if let Err(e) = ready {
+            tracing::debug!(error = %e, "tftp: waiting for requests");
             continue;
-        };
+        }
+        for _ in 0..DRAIN_BATCH {
+            match sys::recv_nowait(socket.as_raw_fd(), &mut buf) {
+                Ok(Some(received)) => {
+                    let datagram = &buf[..received.len];
+                    listener.on_datagram(&socket, datagram, received).await;
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::debug!(error = %e, "tftp recv");
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// What the listener keeps between datagrams.
+struct Listener {
+    core: Rc<Core>,
+    config: Rc<Config>,
+    listen_ip: IpAddr,
+    in_flight: InFlight,
+}
+
+impl Listener {
+    async fn on_datagram(&self, socket: &UdpSocket, datagram: &[u8], received: sys::Received) {
+        let (core, peer) = (&self.core, received.from);
         match Packet::parse(datagram) {
             Ok(Packet::Read(request)) => {
                 // A client whose first answer was slow asks again from the same port; the
                 // transfer already running is its answer. SO_REUSEPORT hashes a peer to one
                 // core, so this core sees all of its requests.
-                let Some(claim) = in_flight.claim(peer) else {
+                let Some(claim) = self.in_flight.claim(peer) else {
                     Stats::bump(&core.stats.tftp_duplicate_requests);
-                    continue;
+                    return;
                 };
-                let job = Job::from_request(&request, peer);
+                let local = received.local.unwrap_or(SocketAddr::new(self.listen_ip, 0));
+                let job = Job::from_request(&request, peer, local);
                 monoio::spawn(run_transfer(
                     core.clone(),
-                    config.clone(),
-                    local_ip,
+                    self.config.clone(),
+                    self.listen_ip,
                     job,
                     claim,
                 ));
             }
             Ok(Packet::Write(_)) => {
                 Stats::bump(&core.stats.tftp_malformed);
-                reply_error(
-                    &socket,
-                    peer,
-                    ErrorCode::AccessViolation,
-                    "read-only server",
-                )
-                .await;
+                let why = "read-only server";
+                reply_error(socket, peer, ErrorCode::AccessViolation, why).await;
             }
             // ACK/DATA/ERROR to port 69 belong to no transfer: drop them, count them.
             Ok(_) | Err(_) => Stats::bump(&core.stats.tftp_malformed),
@@ -117,15 +143,18 @@ impl Drop for Claim {
 /// What a request asked for, owned so the task can outlive the receive buffer.
 struct Job {
     peer: SocketAddr,
+    /// Our address the request was sent to (port 0): the transfer answers from it.
+    local: SocketAddr,
     filename: Vec<u8>,
     mode: Mode,
     options: wire::RequestOptions,
 }
 
 impl Job {
-    fn from_request(request: &Request<'_>, peer: SocketAddr) -> Job {
+    fn from_request(request: &Request<'_>, peer: SocketAddr, local: SocketAddr) -> Job {
         Job {
             peer,
+            local,
             filename: request.filename.to_vec(),
             mode: request.mode,
             options: request.options.clone(),
@@ -142,13 +171,13 @@ async fn reply_error(socket: &UdpSocket, peer: SocketAddr, code: ErrorCode, mess
 async fn run_transfer(
     core: Rc<Core>,
     config: Rc<Config>,
-    local_ip: std::net::IpAddr,
+    listen_ip: IpAddr,
     job: Job,
     _claim: Claim,
 ) {
     let started = Instant::now();
     let name = String::from_utf8_lossy(&job.filename).into_owned();
-    let socket = match transfer_socket(local_ip, job.peer) {
+    let socket = match transfer_socket(job.local, listen_ip, job.peer) {
         Ok(s) => s,
         Err(e) => {
             tracing::warn!(peer = %job.peer, error = %e, "tftp: cannot open a transfer socket");
@@ -173,8 +202,17 @@ async fn run_transfer(
     });
 }
 
-fn transfer_socket(local_ip: std::net::IpAddr, peer: SocketAddr) -> io::Result<UdpSocket> {
-    let std = StdUdpSocket::bind(SocketAddr::new(local_ip, 0))?;
+/// A socket connected to `peer`, bound to `local` (where the request was sent), else to the
+/// listen address when `local` cannot be bound (it stopped being ours meanwhile).
+fn transfer_socket(
+    local: SocketAddr,
+    listen_ip: IpAddr,
+    peer: SocketAddr,
+) -> io::Result<UdpSocket> {
+    let std = StdUdpSocket::bind(local).or_else(|e| {
+        tracing::debug!(%local, error = %e, "tftp: answering from the listen address");
+        StdUdpSocket::bind(SocketAddr::new(listen_ip, 0))
+    })?;
     std.connect(peer)?;
     std.set_nonblocking(true)?;
     UdpSocket::from_std(std)
