@@ -9,6 +9,7 @@
 #
 #   bench/peers.sh            RUNS=5 (override with RUNS=N)
 #   bench/peers.sh --quick    RUNS=1, shorter HTTP and idle phases
+#   SECTIONS="dhcp" bench/peers.sh    only some of: tftp http dhcp (default all three)
 # Needs root: it runs in network namespaces of its own.
 set -euo pipefail
 
@@ -22,6 +23,8 @@ SMALL_CLIENTS=${SMALL_CLIENTS:-10000}
 DHCP_COUNT=${DHCP_COUNT:-50000}
 DHCP_RATES=${DHCP_RATES:-25000 100000}
 BOOT_MACHINES=${BOOT_MACHINES:-500}
+SECTIONS=${SECTIONS:-tftp http dhcp}
+want() { [[ " $SECTIONS " == *" $1 "* ]]; }
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
@@ -240,6 +243,7 @@ tftp_rows() { # SERVER PID TARGET PREFIX
     --clients "$SMALL_CLIENTS" --blksize 1468 --windowsize 16
 }
 
+if want tftp; then
 log "TFTP: fleetboot"
 start_fleetboot "${fb_off_dhcp[@]}"
 tftp_rows fleetboot "$fb_pid" 127.0.0.1:$port files/
@@ -257,7 +261,7 @@ stop "$dnsmasq_pid"
 sleep 10
 note_row "fleetboot descriptors 10 s after the TFTP rows|fleetboot|$(find "/proc/$fb_pid/fd" -mindepth 1 | wc -l) open||||$(grep -c '^' <(ss -Huan state established) || true) connected UDP sockets in the namespace"
 stop "$fb_pid"
-start_fleetboot "${fb_off_dhcp[@]}"
+fi
 
 # ---- HTTP ----
 http_rows() { # SERVER PID ADDR PATH-PREFIX
@@ -279,7 +283,9 @@ rss_of() { # RSS (and its anonymous part) of a process and its children, MiB
   echo "$((rss / 1024)) MiB (anon $((anon / 1024)) MiB)"
 }
 
+if want http; then
 log "HTTP: fleetboot"
+start_fleetboot "${fb_off_dhcp[@]}"
 http_rows fleetboot "$fb_pid" 127.0.0.1:$((port + 1)) /files/
 log "HTTP: fleetboot RSS serving a 4 GiB file"
 # On a fresh process: the row is about what serving the file costs, not what the 10,000 idle
@@ -304,9 +310,12 @@ wait_port tcp 127.0.0.1:$((port + 5))
 mbit=$(iperf3 -c 127.0.0.1 -p $((port + 5)) -P 8 -t "$HTTP_SECS" -f m | awk '/SUM.*receiver/ {print $6}')
 note_row "HTTP loopback limit (iperf3 -P 8, ${HTTP_SECS}s)|iperf3|$(awk -v m="$mbit" 'BEGIN {printf "%.2f", m * 1e6 / 8 / 2^20}') MiB/s||0||"
 stop "$iperf_pid"
+fi
 
-# ---- proxyDHCP: server in a namespace behind a veth, dhcp-storm as the relay outside ----
-if fb_has_dhcp; then
+# ---- proxyDHCP: server in a namespace behind a veth, dhcp-storm as the relay outside, then as
+# the clients themselves (broadcasts from port 68 on the link: one answer each, from the
+# server's link address, or the row fails) ----
+if want dhcp && fb_has_dhcp; then
   dhcp_ns=${PEERS_NETNS}dhcp
   make_netns "$dhcp_ns"
   ip link add relay type veth peer name server netns "$dhcp_ns"
@@ -320,18 +329,24 @@ if fb_has_dhcp; then
     for rate in $DHCP_RATES; do
       measure "proxyDHCP $DHCP_COUNT relayed PXE DISCOVERs offered at $rate/s" "$1" "$2" answered_s answers/s \
         "$bin/dhcp-storm" "$net.2:67" --relay "$net.1" --count "$DHCP_COUNT" --rate "$rate"
+      measure "proxyDHCP $DHCP_COUNT broadcast PXE DISCOVERs offered at $rate/s" "$1" "$2" answered_s answers/s \
+        "$bin/dhcp-storm" 255.255.255.255:67 --interface relay --expect-server "$net.2" \
+        --count "$DHCP_COUNT" --rate "$rate"
     done
   }
   log "DHCP: fleetboot"
   # The boot-storm row after the DHCP rows boots the casper-shaped test ISO (Debian's kernel).
+  mkdir -p "$work/fb/isos"
+  # Its machines are simulated behind one relay address, as on a routed network: the server
+  # cannot confirm their MACs, hence --boot-mac-check off.
   ln "$iso_dir/casper.iso" "$work/fb/isos/"
+  # Default network settings: the namespace has no default route, answers follow arrival.
   ip netns exec "$dhcp_ns" "$bin/fleetboot" serve --data-dir "$work/fb" --dhcp-mode proxy \
-    --dhcp-interface server --server-addr "$net.2" --tftp-listen "$net.2:69" \
-    --http-listen "$net.2:8080" --admin-listen 127.0.0.1:8081 \
+    --boot-mac-check off --admin-listen 127.0.0.1:8081 \
     --tftp-max-per-ip 1000000 --http-max-per-ip 1000000 >"$work/fb-dhcp.out" 2>"$work/fb-dhcp.err" &
   fbd_pid=$!
   pids+=("$fbd_pid")
-  wait_port udp "$net.2:67" "$dhcp_ns" || cat "$work/fb-dhcp.err" >&2
+  wait_port udp 0.0.0.0:67 "$dhcp_ns" || cat "$work/fb-dhcp.err" >&2
   dhcp_row fleetboot "$fbd_pid"
   log "boot storm: fleetboot"
   image=$("$bin/fleetboot" images list --json --data-dir "$work/fb" | sed -n 's/.*"id": *"\([^"]*\)".*/\1/p' | head -1)

@@ -4,13 +4,14 @@
 //! perfdhcp burst and garbage on the DHCP ports. Needs root, QEMU, OVMF, dnsmasq, perfdhcp.
 
 use std::collections::HashMap;
+use std::net::Ipv4Addr;
 use std::path::Path;
 use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use fleetboot_tests::lab::{Firmware, Guest, Lab};
-use fleetboot_tests::{binary, random_bytes, run, Server};
+use fleetboot_tests::{bench_binary, binary, random_bytes, run, Server};
 
 /// One boot under TCG takes ~20 s; this leaves room for two at once on two cores.
 const BOOT_TIMEOUT: Duration = Duration::from_secs(120);
@@ -78,17 +79,14 @@ fn clients_cli(s: &Server, args: &[&str]) {
     assert!(o.status.success(), "fleetboot clients {args:?}: {o:?}");
 }
 
-/// fleetboot in the lab's server namespace answering proxyDHCP on `fb0`, with the test ISOs
-/// and `default_layout` as the menu's default after one second.
+/// fleetboot in the lab's server namespace with the test ISOs and `default_layout` as the
+/// menu's default after one second. Network settings are the defaults a new user has (the
+/// harness turns proxyDHCP off elsewhere, so it is turned back on here): no interface, no
+/// server address, every port on every address.
 fn lab_server(lab: &Lab, default_layout: &str, extra: &[&str]) -> Server {
-    let addr = lab.server_addr().to_string();
     let mut flags = vec![
         "--dhcp-mode",
         "proxy",
-        "--dhcp-interface",
-        "fb0",
-        "--server-addr",
-        &addr,
         "--tftp-listen",
         "0.0.0.0:69",
         "--http-listen",
@@ -385,6 +383,70 @@ fn garbage_on_67_and_4011() {
         sent > 0 && received == sent,
         "{sent} sent, {received} answered"
     );
+}
+
+/// PXE clients on the LAN, as `dhcp-storm` plays them from the `probe` host: `count`
+/// broadcast DISCOVERs, each of which must get exactly one proxy OFFER, sent from `server`
+/// and naming it as server identifier and next-server (the router's lease offers aside).
+fn probe(lab: &Lab, server: Ipv4Addr, count: u32) {
+    let tool = bench_binary("dhcp-storm");
+    let mut cmd = lab.exec("probe", tool.to_str().unwrap());
+    cmd.args(["255.255.255.255:67", "--interface", "pr0", "--wait", "2"])
+        .args(["--expect-server", &server.to_string()])
+        .args(["--count", &count.to_string(), "--rate", "1000"]);
+    let o = run(&mut cmd, 60);
+    assert!(
+        o.status.success(),
+        "probe for {server}:\n{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// The server sits on an isolated provisioning network (no default route) and runs with
+/// default flags: every broadcast DISCOVER gets one OFFER from the provisioning address, on
+/// all cores and on one, and a new server address is used without a restart.
+#[test]
+fn one_offer_per_discover_from_the_arrival_address() {
+    let lab = Lab::new();
+    lab.add_host("probe", "pr0", 4);
+    for cores in [None, Some("1")] {
+        let extra: Vec<&str> = cores.map(|n| vec!["--cores", n]).unwrap_or_default();
+        let s = lab_server(&lab, "casper", &extra);
+        let answered = s.health_number("dhcp_answered");
+        probe(&lab, lab.server_addr(), 200);
+        assert_eq!(
+            counter_reaches(&s, "dhcp_answered", answered + 200),
+            answered + 200,
+            "cores {cores:?}: {}",
+            s.health()
+        );
+    }
+    let s = lab_server(&lab, "casper", &["--cores", "1"]);
+    probe(&lab, lab.server_addr(), 20);
+    lab.renumber_server(5);
+    probe(&lab, lab.addr(5), 20);
+    drop(s);
+}
+
+/// A multi-homed server (management link with the default route, provisioning link without)
+/// with default flags: a BIOS and a UEFI machine boot on the provisioning link while PXE
+/// clients there get one OFFER each from the provisioning address.
+#[test]
+fn multi_homed_server_boots_bios_and_uefi() {
+    let lab = Lab::new();
+    lab.add_management_link();
+    lab.add_host("probe", "pr0", 4);
+    let s = lab_server(&lab, "casper", &[]);
+    let mut bios = lab.boot(Firmware::Bios, &mac(&lab, 1), &[]);
+    let mut uefi = lab.boot(Firmware::Uefi, &mac(&lab, 2), &[]);
+    let (layout, cmdline) = booted(&mut bios, &lab, &s);
+    assert_eq!(layout, "casper");
+    let image_url = format!("http://{}:8080/images/", lab.server_addr());
+    assert!(cmdline.contains(&image_url), "{cmdline}");
+    assert_eq!(booted(&mut uefi, &lab, &s).0, "casper");
+    // After the boots: the probe's MACs would take the router's whole address pool.
+    probe(&lab, lab.server_addr(), 50);
 }
 
 #[test]

@@ -8,8 +8,9 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Command;
 
+use fleetboot_tests::netns::Netns;
 use fleetboot_tests::{
-    bench_binary, binary, random_bytes, run, test_iso, wait_for_image, Netns, Server, TempDir,
+    bench_binary, binary, random_bytes, run, test_iso, wait_for_image, Server, TempDir,
 };
 
 const MACHINES: u32 = 40;
@@ -39,7 +40,7 @@ impl Storm<'_> {
         let target = SocketAddr::from(([127, 0, 0, 1], dhcp.port())).to_string();
         let o = run(
             Command::new("ip")
-                .args(["netns", "exec", self.ns.name()])
+                .args(["netns", "exec", &self.ns.0])
                 .arg(bench_binary("boot-storm"))
                 .args([&target, "--relay", "127.0.0.1", "--tftp-port"])
                 .arg(self.server.tftp.port().to_string())
@@ -83,10 +84,10 @@ fn field<'a>(line: &'a str, key: &str) -> &'a str {
 #[test]
 fn forty_machines_boot_at_once_with_every_byte_checked() {
     let iso = test_iso("casper");
-    let ns = Netns::new("storm");
+    let ns = Netns::new("fbstorm");
     let undionly = random_bytes(90_000, 7);
     let server = Server::start_in_netns(
-        ns.name(),
+        &ns.0,
         |data| {
             std::fs::copy(&iso, data.join("isos/casper.iso")).unwrap();
             std::fs::create_dir_all(data.join("bootloaders")).unwrap();
@@ -99,6 +100,10 @@ fn forty_machines_boot_at_once_with_every_byte_checked() {
             "0",
             "--pxe-port",
             "0",
+            // The machines are simulated behind one relay address, as on a routed network,
+            // so no neighbour entry can confirm their MACs.
+            "--boot-mac-check",
+            "off",
         ],
     );
     let expected = TempDir::new("storm-files");

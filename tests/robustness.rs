@@ -156,6 +156,9 @@ fn tftp_clients_that_vanish_leave_no_transfer_or_descriptor_behind() {
     let s = Server::start(&[("big.bin", &data)]);
     let baseline = s.open_fds();
     let options = [("blksize", "1428"), ("timeout", "1"), ("windowsize", "4")];
+    // Every client keeps its socket until all have asked: a port closed early may be handed to
+    // a later client, whose RRQ would then look like the first one's repeat.
+    let mut clients = Vec::new();
     for i in 0..30 {
         let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
         sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
@@ -174,8 +177,11 @@ fn tftp_clients_that_vanish_leave_no_transfer_or_descriptor_behind() {
             let (n, _) = sock.recv_from(&mut buf).unwrap();
             assert_eq!(&buf[..4], &[0, 3, 0, 1], "{:?}", &buf[..n.min(8)]);
         }
+        clients.push(sock);
     }
-    // timeout 1 s, 5 retries: every transfer gives up within ~6 s.
+    // They all vanish; the next retransmission (1 s) meets a closed port, and timeouts
+    // would end the transfers anyway (1 s, at most 5 retries).
+    drop(clients);
     let deadline = Instant::now() + Duration::from_secs(30);
     while s.health_number("tftp_active") > 0 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(200));

@@ -7,7 +7,8 @@
 use std::process::Command;
 
 use fleetboot_tests::lab::Lab;
-use fleetboot_tests::{bench_binary, random_bytes, run, sha256, sha256_file, Netns, Server};
+use fleetboot_tests::netns::Netns;
+use fleetboot_tests::{bench_binary, random_bytes, run, sha256, sha256_file, Server};
 
 const BIG: usize = 40 << 20;
 
@@ -346,8 +347,8 @@ for dest in sys.argv[1:]:
 fn a_multi_homed_server_answers_from_the_address_asked() {
     // Server and client namespaces joined by a veth pair; the server's side has a primary and
     // a secondary address on one subnet, so the routing table would pick the primary.
-    let server_ns = Netns::new("mh");
-    let client_ns = Netns::new("mh");
+    let server_ns = Netns::new("fbmh");
+    let client_ns = Netns::new("fbmh");
     server_ns.ip(&[
         "link",
         "add",
@@ -358,7 +359,7 @@ fn a_multi_homed_server_answers_from_the_address_asked() {
         "name",
         "fbv1",
         "netns",
-        client_ns.name(),
+        &client_ns.0,
     ]);
     server_ns.ip(&["addr", "add", "10.201.0.2/24", "dev", "fbv0"]);
     server_ns.ip(&["addr", "add", "10.201.0.3/24", "dev", "fbv0"]);
@@ -366,7 +367,7 @@ fn a_multi_homed_server_answers_from_the_address_asked() {
     client_ns.ip(&["addr", "add", "10.201.0.9/24", "dev", "fbv1"]);
     client_ns.ip(&["link", "set", "fbv1", "up"]);
     let s = Server::start_in_netns(
-        server_ns.name(),
+        &server_ns.0,
         |d| std::fs::write(d.join("files/a.txt"), b"hello").unwrap(),
         &["--tftp-listen", "0.0.0.0:0"],
     );
@@ -376,15 +377,9 @@ fn a_multi_homed_server_answers_from_the_address_asked() {
         .map(|ip| format!("{ip}:{port}"))
         .collect();
     let o = run(
-        Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                client_ns.name(),
-                "python3",
-                "-c",
-                RRQ_PROBE,
-            ])
+        client_ns
+            .exec("python3")
+            .args(["-c", RRQ_PROBE])
             .args(&targets),
         30,
     );

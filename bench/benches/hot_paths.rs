@@ -11,9 +11,11 @@ use std::time::{Duration, Instant};
 
 use bench::line_rate::{self, WireCost};
 use criterion::{criterion_group, Criterion, Throughput};
+use dataplane::boot::SERVER_TOKEN;
 use dataplane::dhcp::reply::{self, Bootfiles, Decision, Policy, Port, UefiStrategy};
 use dataplane::dhcp::request::{self as dhcp_request, Seen};
 use dataplane::http::boot_script;
+use dataplane::http::mac_check::{MacCheck, Requester};
 use dataplane::http::range::{self, Validators};
 use dataplane::tftp::options::{negotiate, Limits};
 use dataplane::tftp::session::{Status, Transfer, Transmit};
@@ -22,7 +24,7 @@ use dataplane::wire::http_response::{
     render_response, ContentRange, ResponseHead, Status as HttpStatus,
 };
 use dataplane::wire::tftp::{self, Packet, RequestOptions};
-use dataplane::{path, Blob, BlobSlice, BootPolicy, Catalog, ClientScript, Exposure, Mac};
+use dataplane::{path, Blob, BlobSlice, BootPolicy, Catalog, ClientScript, Exposure, Mac, Use};
 
 const RRQ: &[u8] = b"\x00\x01files/ubuntu/casper/vmlinuz\x00octet\x00blksize\x001468\x00tsize\x000\x00windowsize\x0016\x00";
 const IPXE_GET: &[u8] = b"GET /isos/ubuntu-24.04.iso HTTP/1.1\r\nConnection: keep-alive\r\nUser-Agent: iPXE/1.21.1+ (g988d2)\r\nHost: 10.0.0.2:8080\r\nRange: bytes=1048576-2097151\r\n\r\n";
@@ -167,7 +169,7 @@ fn pxe_discover() -> Vec<u8> {
 
 fn dhcp_policy() -> Policy {
     Policy {
-        server: [10, 0, 0, 2].into(),
+        server: None,
         http_port: 8080,
         bootfiles: Bootfiles {
             bios: "undionly.kpxe".into(),
@@ -184,8 +186,10 @@ fn offer_len(discover: &[u8], policy: &Policy) -> usize {
     let Ok(Seen::Pxe(req)) = dhcp_request::parse(discover) else {
         unreachable!("the bench packet is a PXE DISCOVER")
     };
-    match reply::decide(&req, Port::Dhcp, policy) {
-        Decision::Answer(a) => reply::encode(&req, &a, policy).len(),
+    // The address the DISCOVER arrived at names the server.
+    let server = policy.server_for([10, 0, 0, 2].into());
+    match reply::decide(&req, Port::Dhcp, policy, server) {
+        Decision::Answer(a) => reply::encode(&req, &a, server).len(),
         _ => 0,
     }
 }
@@ -215,19 +219,31 @@ fn boot_script_lookup(c: &mut Criterion) {
             Mac([0x52, 0x54, b[0], b[1], b[2], b[3]]),
             ClientScript {
                 script: format!(
-                    "#!ipxe\nkernel http://10.0.0.2:8080/images/x/vmlinuz n={n}\nboot\n"
+                    "#!ipxe\nkernel http://{SERVER_TOKEN}/images/x/vmlinuz n={n}\nboot\n"
                 ),
                 image: "x".into(),
-                once: false,
             },
         );
     }
     let query = b"mac=52:54:00:00:13:88&uuid=4c4c4544-0042-3510-8052-b4c04f4e4d32&arch=x86_64&platform=efi&manufacturer=Dell%20Inc.&product=PowerEdge%20R650&serial=ABC1234&asset=&memsize=262144";
+    // The MAC check's neighbour-table read is the kernel's cost, not this lookup's.
+    let requester = Requester {
+        peer: [10, 0, 0, 50].into(),
+        check: MacCheck::Off,
+    };
     g.bench_function("query_to_script_10k_clients", |b| {
         b.iter(|| {
-            boot_script::respond(&policy, black_box(query), Some(b"10.0.0.2:8080"))
-                .0
-                .len()
+            let host = Some(&b"10.0.0.2:8080"[..]);
+            boot_script::respond(
+                &policy,
+                black_box(query),
+                host,
+                None,
+                &requester,
+                Use::Consume,
+            )
+            .0
+            .len()
         })
     });
     g.finish();

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
-use crate::dhcp_relay::{self, Client, Offer, Rejected};
+use crate::dhcp_relay::{self, Client, Offer};
 use crate::digest::Sha256Digest;
 use crate::http_client::{self, Connection};
 use crate::ipxe_script::{self, Next, Settings};
@@ -144,11 +144,12 @@ impl Relay {
                     // A machine that already failed has dropped its inbox.
                     let _ = inboxes[(offer.index % plan.machines) as usize].send(offer);
                 }
-                Err(Rejected::Wrong(why)) => {
-                    counts.wrong += 1;
-                    counts.first_wrong.get_or_insert(why);
+                Err(rejected) => {
+                    if let Some(why) = rejected.fault(true) {
+                        counts.wrong += 1;
+                        counts.first_wrong.get_or_insert(why);
+                    }
                 }
-                Err(Rejected::Malformed | Rejected::UnknownXid) => {}
             }
         }
         counts

@@ -1,4 +1,5 @@
-//! PXE DISCOVERs as a relay agent forwards them, and checks of the answers. Request `i` of a
+//! PXE DISCOVERs as a relay agent forwards them (or as the client broadcasts them, with no
+//! relay), and checks of the answers. Request `i` of a
 //! storm has xid `base + i` and a MAC derived from `i`, so an answer is matched to its
 //! request without a table: its xid gives `i`, and its chaddr must be `i`'s MAC.
 //!
@@ -41,7 +42,7 @@ pub fn discover_from(client: Client, i: u32, xid: u32, relay: Ipv4Addr) -> Vec<u
         v4::Message::new_with_id(xid, unspecified, unspecified, unspecified, relay, &mac(i));
     msg.set_opcode(Opcode::BootRequest)
         .set_htype(v4::HType::Eth)
-        .set_hops(1)
+        .set_hops(u8::from(!relay.is_unspecified()))
         .set_flags(v4::Flags::default().set_broadcast());
     let mut guid = vec![0u8; 17]; // type 0, then a 16-byte UUID
     guid[13..].copy_from_slice(&i.to_be_bytes());
@@ -66,8 +67,24 @@ pub enum Rejected {
     Malformed,
     /// Its xid is outside the storm's.
     UnknownXid,
+    /// A DHCP server's lease offer (an address in yiaddr), not a proxy's: the site's router
+    /// answering the same broadcast.
+    Lease,
     /// Not the proxy OFFER a PXE client needs: the reason.
     Wrong(&'static str),
+}
+
+impl Rejected {
+    /// Why this answer is wrong, or `None` when it is simply not ours to judge. Through a
+    /// relay only the server under test answers, so a lease offer is its mistake; on a
+    /// client's link the site's router answers the same broadcast with one.
+    pub fn fault(&self, relayed: bool) -> Option<&'static str> {
+        match self {
+            Rejected::Wrong(why) => Some(why),
+            Rejected::Lease if relayed => Some("proxy OFFER with an address"),
+            Rejected::Lease | Rejected::Malformed | Rejected::UnknownXid => None,
+        }
+    }
 }
 
 /// A proxy OFFER, checked.
@@ -79,6 +96,8 @@ pub struct Offer {
     pub next_server: Ipv4Addr,
     /// Option 67, else the `file` field; `None` when neither names one.
     pub bootfile: Option<String>,
+    /// Option 54, the server identifier.
+    pub server_id: Option<Ipv4Addr>,
 }
 
 /// Checks a server's answer to a storm whose xids start at `base` and number `count`, where
@@ -105,7 +124,7 @@ pub fn check_answer(
         return Err(Rejected::Wrong("not an OFFER"));
     }
     if msg.yiaddr() != Ipv4Addr::UNSPECIFIED {
-        return Err(Rejected::Wrong("proxy OFFER with an address"));
+        return Err(Rejected::Lease);
     }
     if msg.chaddr().get(..6) != Some(&mac_of(i)[..]) {
         return Err(Rejected::Wrong("chaddr of another request"));
@@ -123,9 +142,14 @@ pub fn check_answer(
         .iter()
         .position(|&c| c == 0)
         .unwrap_or(bootfile.len());
+    let server_id = match msg.opts().get(v4::OptionCode::ServerIdentifier) {
+        Some(DhcpOption::ServerIdentifier(id)) => Some(*id),
+        _ => None,
+    };
     Ok(Offer {
         index: i,
         next_server: msg.siaddr(),
+        server_id,
         bootfile: Some(String::from_utf8_lossy(&bootfile[..end]).into_owned())
             .filter(|b| !b.is_empty()),
     })
@@ -164,6 +188,7 @@ mod tests {
                 index: 3,
                 next_server: Ipv4Addr::new(10, 0, 0, 2),
                 bootfile: Some("undionly.kpxe".into()),
+                server_id: None,
             }
         );
         assert_eq!(
@@ -224,6 +249,13 @@ mod tests {
         assert_eq!(
             check_answer(b"junk", 1000, 10, mac),
             Err(Rejected::Malformed)
+        );
+        let mut lease =
+            v4::Message::decode(&mut Decoder::new(&offer_to(&request, b"PXEClient"))).unwrap();
+        lease.set_yiaddr(Ipv4Addr::new(10, 0, 0, 150));
+        assert_eq!(
+            check_answer(&lease.to_vec().unwrap(), 1000, 10, mac),
+            Err(Rejected::Lease)
         );
         // Request 6's xid with request 5's chaddr.
         let mut other = discover(5, 1006, relay);

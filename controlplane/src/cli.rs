@@ -168,11 +168,12 @@ pub struct ServeArgs {
     /// proxyDHCP: proxy or off [default: proxy].
     #[arg(long, env = "FLEETBOOT_DHCP_MODE")]
     pub dhcp_mode: Option<String>,
-    /// Serve proxyDHCP on this interface only [default: all].
+    /// Answer proxyDHCP on these interfaces only, comma-separated [default: every
+    /// interface; each request is answered on the interface it arrived on].
     #[arg(long, env = "FLEETBOOT_DHCP_INTERFACE")]
     pub dhcp_interface: Option<String>,
-    /// The address clients reach this server on [default: the interface's, or the
-    /// default route's].
+    /// The address named to clients as next-server and in boot URLs, when it must be fixed
+    /// (NAT) [default: the address each request arrived at].
     #[arg(long, env = "FLEETBOOT_SERVER_ADDR")]
     pub server_addr: Option<Ipv4Addr>,
     /// proxyDHCP port [default: 67].
@@ -198,6 +199,11 @@ pub struct ServeArgs {
     /// Image id the menu boots on timeout, or "local" [default: local].
     #[arg(long, env = "FLEETBOOT_MENU_DEFAULT")]
     pub menu_default: Option<String>,
+    /// Whether `/boot.ipxe?mac=` must match the neighbour entry of the requesting address:
+    /// strict, or off for routed networks where the server never sees client MACs
+    /// [default: strict].
+    #[arg(long, env = "FLEETBOOT_BOOT_MAC_CHECK")]
+    pub boot_mac_check: Option<String>,
     /// Appended to every kernel command line, e.g. "console=ttyS0,115200".
     #[arg(long, env = "FLEETBOOT_KERNEL_ARGS", allow_hyphen_values = true)]
     pub kernel_args: Option<String>,

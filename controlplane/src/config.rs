@@ -35,6 +35,8 @@ pub struct Settings {
     pub http: dataplane::http::Config,
     /// proxyDHCP and boot menu.
     pub boot: BootSettings,
+    /// Budgets of the client table.
+    pub clients: crate::clients::table::Limits,
 }
 
 /// proxyDHCP and boot script settings.
@@ -42,9 +44,10 @@ pub struct Settings {
 pub struct BootSettings {
     /// proxyDHCP on (`true`, mode `proxy`) or off.
     pub dhcp: bool,
-    /// Interface proxyDHCP is bound to.
-    pub interface: Option<String>,
-    /// The address clients reach us on; worked out at start when unset.
+    /// Interfaces proxyDHCP answers on; empty: every interface.
+    pub interfaces: Vec<String>,
+    /// The address clients reach us on, when fixed; unset: the address each request arrived
+    /// at.
     pub server_addr: Option<Ipv4Addr>,
     /// proxyDHCP port (67).
     pub dhcp_port: u16,
@@ -84,7 +87,18 @@ pub struct FileConfig {
     dhcp: DhcpFile,
     #[serde(default)]
     menu: MenuFile,
+    #[serde(default)]
+    clients: ClientsFile,
     kernel_args: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClientsFile {
+    max_records: Option<usize>,
+    max_unknown_per_host: Option<usize>,
+    max_unknown_per_segment: Option<usize>,
+    unknown_expiry_secs: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -131,6 +145,7 @@ struct HttpFile {
     max_per_ip: Option<usize>,
     min_rate: Option<u64>,
     rate_window_ms: Option<u64>,
+    boot_mac_check: Option<String>,
 }
 
 /// Why the settings could not be resolved.
@@ -186,6 +201,7 @@ impl Settings {
         let tftp = tftp_settings(args, file.tftp, drain_grace)?;
         let http = http_settings(args, file.http)?;
         let boot = boot_settings(args, file.dhcp, file.menu, file.kernel_args)?;
+        let clients = client_limits(file.clients)?;
         Ok(Settings {
             data_dir: args
                 .data_dir
@@ -216,6 +232,7 @@ impl Settings {
             tftp,
             http,
             boot,
+            clients,
         })
     }
 }
@@ -274,6 +291,9 @@ fn http_settings(args: &ServeArgs, h: HttpFile) -> Result<dataplane::http::Confi
         http.write_timeout = Duration::from_millis(ms.max(10));
     }
     http.max_connections = h.max_connections.unwrap_or(http.max_connections);
+    if let Some(check) = args.boot_mac_check.clone().or(h.boot_mac_check) {
+        http.boot_mac_check = check.parse().map_err(ConfigError::Invalid)?;
+    }
     http.max_per_ip = per_ip(
         "http.max_per_ip",
         args.http_max_per_ip.or(h.max_per_ip),
@@ -320,7 +340,18 @@ fn boot_settings(
     };
     Ok(BootSettings {
         dhcp,
-        interface: args.dhcp_interface.clone().or(d.interface),
+        interfaces: args
+            .dhcp_interface
+            .clone()
+            .or(d.interface)
+            .map(|list| {
+                list.split(',')
+                    .map(str::trim)
+                    .filter(|n| !n.is_empty())
+                    .map(String::from)
+                    .collect()
+            })
+            .unwrap_or_default(),
         server_addr: args.server_addr.or(d.server_addr),
         dhcp_port: args.dhcp_port.or(d.port).unwrap_or(67),
         pxe_port: args.pxe_port.or(d.pxe_port).unwrap_or(4011),
@@ -343,6 +374,26 @@ fn boot_settings(
             .filter(|d| d != "local"),
         kernel_args: args.kernel_args.clone().or(kernel_args).unwrap_or_default(),
     })
+}
+
+fn client_limits(c: ClientsFile) -> Result<crate::clients::table::Limits, ConfigError> {
+    let d = crate::clients::table::Limits::default();
+    let limits = crate::clients::table::Limits {
+        max_records: c.max_records.unwrap_or(d.max_records),
+        max_unknown_per_host: c.max_unknown_per_host.unwrap_or(d.max_unknown_per_host),
+        max_unknown_per_segment: c
+            .max_unknown_per_segment
+            .unwrap_or(d.max_unknown_per_segment),
+        unknown_expiry: c
+            .unknown_expiry_secs
+            .map_or(d.unknown_expiry, Duration::from_secs),
+    };
+    if limits.max_records == 0 || limits.unknown_expiry.is_zero() {
+        return Err(ConfigError::Invalid(
+            "clients.max_records and clients.unknown_expiry_secs must be at least 1".into(),
+        ));
+    }
+    Ok(limits)
 }
 
 fn load_file(explicit: Option<&Path>) -> Result<FileConfig, ConfigError> {
@@ -408,11 +459,46 @@ mod tests {
     }
 
     #[test]
+    fn client_limits_from_the_file() {
+        let s = settings(&[], None).unwrap();
+        assert_eq!(s.clients, crate::clients::table::Limits::default());
+        let s = settings(
+            &[],
+            Some(
+                "[clients]\nmax_records = 10\nmax_unknown_per_host = 2\nunknown_expiry_secs = 60\n",
+            ),
+        )
+        .unwrap();
+        assert_eq!(
+            (s.clients.max_records, s.clients.max_unknown_per_host),
+            (10, 2)
+        );
+        assert_eq!(s.clients.max_unknown_per_segment, 4096);
+        assert_eq!(s.clients.unknown_expiry, Duration::from_secs(60));
+        assert!(settings(&[], Some("[clients]\nmax_records = 0\n")).is_err());
+        assert!(settings(&[], Some("[clients]\nunknown_expiry_secs = 0\n")).is_err());
+    }
+
+    #[test]
     fn typos_in_the_file_are_errors() {
         let e = settings(&[], Some("tftp_listn = \"127.0.0.1:7000\"\n")).unwrap_err();
         assert!(e.to_string().contains("tftp_listn"), "{e}");
         assert!(settings(&["--cores", "0"], None).is_err());
         assert!(settings(&["--tftp-max-per-ip", "0"], None).is_err());
         assert!(settings(&["--driver", "kqueue"], None).is_err());
+    }
+
+    #[test]
+    fn boot_mac_check_is_strict_unless_turned_off() {
+        use dataplane::MacCheck;
+        let check = |argv: &[&str], file| settings(argv, file).unwrap().http.boot_mac_check;
+        assert_eq!(check(&[], None), MacCheck::Strict);
+        let off = Some("[http]\nboot_mac_check = \"off\"\n");
+        assert_eq!(check(&[], off), MacCheck::Off);
+        assert_eq!(
+            check(&["--boot-mac-check", "strict"], off),
+            MacCheck::Strict
+        );
+        assert!(settings(&["--boot-mac-check", "loose"], None).is_err());
     }
 }

@@ -3,8 +3,8 @@
 //! assignments change. Owning the store, the publisher and the client table on one thread
 //! means no locks, and redb sees one writer.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::net::IpAddr;
+use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crossbeam_channel::Receiver;
@@ -12,13 +12,15 @@ use dataplane::{BootEvent, Mac};
 
 use crate::boot::{self, MenuSettings, Site};
 use crate::clients::control::{Request, Response};
-use crate::clients::{self, Change, Client};
+use crate::clients::once::OnceTokens;
+use crate::clients::table::{ClientTable, Counters};
+use crate::clients::{self, Client};
 use crate::config::Settings;
 use crate::images::layout_file::LayoutFile;
 use crate::images::{self, Image};
 use crate::publish::Publisher;
 use crate::scan;
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 
 /// Messages from other threads.
 pub enum Message {
@@ -37,12 +39,18 @@ pub struct Coordinator {
     menu: MenuSettings,
     images: Vec<Image>,
     layouts: LayoutFile,
-    clients: BTreeMap<Mac, Client>,
-    /// Last address of each client, for transfers (which carry only an address).
-    by_ip: HashMap<IpAddr, Mac>,
-    /// Clients whose sightings are not saved yet, and when they will be.
+    clients: ClientTable,
+    /// Clients whose records are not saved yet, records to delete, and when they will be
+    /// saved.
     unsaved: BTreeSet<Mac>,
+    removed: BTreeSet<Mac>,
     save_at: Option<Instant>,
+    /// Next-boot-once assignments the data plane may be serving.
+    once: OnceTokens,
+    /// The wait before the next try, after a failed save.
+    retry: Option<Duration>,
+    /// A write failed: redb refuses every later one until the database is reopened.
+    reopen: bool,
 }
 
 /// Events taken from the channel at once, at most.
@@ -56,24 +64,28 @@ const EVENT_COALESCE: Duration = Duration::from_millis(5);
 /// more than answering them. Assignments and used once-assignments are saved at once.
 const SAVE_DELAY: Duration = Duration::from_secs(1);
 
+/// How often pending once-assignments are checked for use when nothing else wakes this
+/// thread: the window in which a crash would forget a use (and serve the image again).
+const ONCE_POLL: Duration = Duration::from_millis(200);
+
+/// Waits between tries of a failed save: doubling from the first to the last.
+const SAVE_RETRY: (Duration, Duration) = (Duration::from_secs(1), Duration::from_secs(60));
+
 impl Coordinator {
     /// Loads clients from the store, scans, publishes the first catalog.
+    ///
+    /// # Errors
+    /// The stored clients cannot be read: starting without them would boot assigned machines
+    /// into the menu.
     pub fn new(
         settings: Settings,
         store: Store,
         publisher: Publisher,
         site: Site,
         menu: MenuSettings,
-    ) -> Coordinator {
-        let clients: BTreeMap<Mac, Client> = store
-            .clients()
-            .unwrap_or_else(|e| {
-                tracing::error!(error = %e, "cannot read stored clients");
-                Vec::new()
-            })
-            .into_iter()
-            .map(|c| (c.mac, c))
-            .collect();
+        counters: Arc<Counters>,
+    ) -> Result<Coordinator, StoreError> {
+        let clients = ClientTable::new(store.clients()?, settings.clients.clone(), counters);
         let mut c = Coordinator {
             settings,
             store,
@@ -82,24 +94,50 @@ impl Coordinator {
             menu,
             images: Vec::new(),
             layouts: LayoutFile::default(),
-            by_ip: clients
-                .values()
-                .filter_map(|c| Some((c.ip.as_deref()?.parse().ok()?, c.mac)))
-                .collect(),
             clients,
             unsaved: BTreeSet::new(),
+            removed: BTreeSet::new(),
             save_at: None,
+            once: OnceTokens::default(),
+            retry: None,
+            reopen: false,
         };
+        c.expire();
         c.rescan();
-        c
+        Ok(c)
     }
 
     /// Runs until [`Message::Stop`] or until both channels close; returns the store so the
     /// caller decides when the database closes.
     pub fn run(mut self, events: Receiver<BootEvent>, messages: Receiver<Message>) -> Store {
         let mut next_scan = Instant::now() + self.settings.scan_interval;
+        // Often enough that a record outlives its expiry by a quarter at most.
+        let sweep_every = (self.settings.clients.unknown_expiry / 4)
+            .clamp(Duration::from_secs(1), Duration::from_secs(3600));
+        let mut next_sweep = Instant::now() + sweep_every;
         loop {
-            let wake = self.save_at.map_or(next_scan, |t| t.min(next_scan));
+            // Timed work first, every turn: under a steady stream of events the channels are
+            // never idle, and waiting for a quiet moment would put saves off indefinitely.
+            self.record_used_once();
+            let now = Instant::now();
+            if next_sweep <= now {
+                self.expire();
+                next_sweep = now + sweep_every;
+            }
+            if self.save_at.is_some_and(|t| t <= now) {
+                self.save();
+            }
+            if next_scan <= now {
+                self.rescan();
+                next_scan = Instant::now() + self.settings.scan_interval;
+            }
+            let mut wake = self
+                .save_at
+                .map_or(next_scan, |t| t.min(next_scan))
+                .min(next_sweep);
+            if !self.once.is_empty() {
+                wake = wake.min(Instant::now() + ONCE_POLL);
+            }
             let wait = wake.saturating_duration_since(Instant::now());
             crossbeam_channel::select! {
                 recv(events) -> e => match e {
@@ -119,35 +157,110 @@ impl Coordinator {
                     }
                     Ok(Message::Stop) | Err(_) => return self.finish(),
                 },
-                default(wait) => {
-                    let now = Instant::now();
-                    if self.save_at.is_some_and(|t| t <= now) {
-                        self.save_sightings();
-                    }
-                    if next_scan <= now {
-                        self.rescan();
-                        next_scan = Instant::now() + self.settings.scan_interval;
-                    }
-                }
+                default(wait) => {}
             }
         }
     }
 
     /// Saves what is still in memory and hands the store back.
     fn finish(mut self) -> Store {
-        self.save_sightings();
+        self.record_used_once();
+        self.save();
         self.store
     }
 
-    fn save_sightings(&mut self) {
-        self.save_at = None;
-        let unsaved = std::mem::take(&mut self.unsaved);
-        if let Err(e) = self
-            .store
-            .put_clients(unsaved.iter().filter_map(|m| self.clients.get(m)))
-        {
-            tracing::error!(error = %e, clients = unsaved.len(), "client records not saved");
+    /// Clears the next-boot-once assignments the data plane has served, and saves them at
+    /// once (retried like any save). The policy being served needs no republish: it already
+    /// skips a used token.
+    fn record_used_once(&mut self) {
+        let used = self.once.take_used();
+        if used.is_empty() {
+            return;
         }
+        let now = unix_now();
+        for (mac, image) in used {
+            if self.clients.get(&mac).is_none() {
+                continue;
+            }
+            tracing::info!(%mac, %image, "next-boot-once assignment used");
+            // An assignment edited since is left alone. `last_boot` stays the events' word:
+            // they may already report a later boot.
+            let cleared = self.clients.edit(mac, now, |client| {
+                let pending = client.next_boot.as_ref() == Some(&image);
+                if pending {
+                    client.next_boot = None;
+                }
+                pending
+            });
+            if cleared {
+                self.unsaved.insert(mac);
+            }
+        }
+        self.save();
+    }
+
+    /// Writes the records changed and deleted since the last save. A failed save keeps them
+    /// for the next try.
+    fn save(&mut self) {
+        self.save_at = None;
+        if self.unsaved.is_empty() && self.removed.is_empty() {
+            return;
+        }
+        self.reopen_if_failed();
+        let changed = self.unsaved.iter().filter_map(|m| self.clients.get(m));
+        match self.store.save_clients(changed, &self.removed) {
+            Ok(()) => {
+                if self.retry.take().is_some() {
+                    tracing::info!(
+                        clients = self.unsaved.len(),
+                        "client records saved after all"
+                    );
+                }
+                self.unsaved.clear();
+                self.removed.clear();
+            }
+            Err(e) => {
+                let wait = self
+                    .retry
+                    .map_or(SAVE_RETRY.0, |w| (w * 2).min(SAVE_RETRY.1));
+                self.retry = Some(wait);
+                self.save_at = Some(Instant::now() + wait);
+                tracing::error!(
+                    error = %e,
+                    clients = self.unsaved.len() + self.removed.len(),
+                    retry_in = ?wait,
+                    "client records not saved yet"
+                );
+                self.reopen = true;
+            }
+        }
+    }
+
+    /// Reopens the database before the next write after a failed one: right before it, as the
+    /// reopen writes too (redb repairs what the failed commit left).
+    fn reopen_if_failed(&mut self) {
+        if !self.reopen {
+            return;
+        }
+        match self.store.reopen() {
+            Ok(()) => self.reopen = false,
+            Err(e) => tracing::error!(error = %e, "cannot reopen the database"),
+        }
+    }
+
+    /// Drops unknown clients not seen for the expiry time.
+    fn expire(&mut self) {
+        let gone = self.clients.expire(unix_now());
+        if gone.is_empty() {
+            return;
+        }
+        tracing::info!(clients = gone.len(), "unknown clients expired");
+        for mac in gone {
+            self.unsaved.remove(&mac);
+            self.removed.insert(mac);
+        }
+        self.save_at
+            .get_or_insert_with(|| Instant::now() + SAVE_DELAY);
     }
 
     fn rescan(&mut self) {
@@ -161,9 +274,11 @@ impl Coordinator {
             Vec::new()
         });
         self.images = images::refresh(&found, &known, self.layouts.table(), redetect);
-        self.publisher.set_boot(self.policy());
+        let policy = self.policy();
+        self.publisher.set_boot(policy);
         self.publisher.publish(&found, &self.images);
         let records: Vec<_> = found.iter().map(|f| f.record.clone()).collect();
+        self.reopen_if_failed();
         let recorded = self.store.sync_files(&records).and_then(|changed| {
             self.store.sync_images(&self.images)?;
             Ok(changed)
@@ -175,50 +290,47 @@ impl Coordinator {
                 changed,
                 "catalog published"
             ),
-            Err(e) => tracing::error!(error = %e, "catalog published but not recorded"),
+            Err(e) => {
+                tracing::error!(error = %e, "catalog published but not recorded");
+                self.reopen = true;
+            }
         }
     }
 
-    fn policy(&self) -> dataplane::BootPolicy {
-        let clients: Vec<Client> = self.clients.values().cloned().collect();
-        boot::policy(&self.images, &clients, &self.site, &self.menu)
+    fn policy(&mut self) -> dataplane::BootPolicy {
+        // A use the data plane made since the last check is recorded first; the served
+        // policy's tokens then move to the new one, unchanged, for assignments still pending.
+        self.record_used_once();
+        let mut last = std::mem::take(&mut self.once);
+        let once = &mut self.once;
+        boot::policy(
+            &self.images,
+            self.clients.all(),
+            &self.site,
+            &self.menu,
+            |mac, image| once.carry(&mut last, mac, image),
+        )
     }
 
     fn republish_policy(&mut self) {
-        self.publisher.set_boot(self.policy());
+        let policy = self.policy();
+        self.publisher.set_boot(policy);
         self.publisher.republish();
     }
 
     fn on_events(&mut self, batch: &[BootEvent]) {
         let now = unix_now();
-        let mut policy_changed = false;
         for event in batch {
             crate::serve::log_event(event);
             let Some(mac) = clients::mac_of(event).or_else(|| self.mac_by_address(event)) else {
                 continue;
             };
-            let client = self.clients.entry(mac).or_insert_with(|| {
-                tracing::info!(%mac, "new client");
-                Client::new(mac, now)
-            });
-            if !event.client.ip().is_unspecified() {
-                self.by_ip.insert(event.client.ip(), mac);
+            if self.clients.sight(mac, event, now) {
+                self.unsaved.insert(mac);
             }
-            match clients::apply(client, event, now) {
-                Change::Seen => {}
-                Change::OnceServed => {
-                    tracing::info!(%mac, "next-boot-once assignment used; back to the menu");
-                    policy_changed = true;
-                }
-            }
-            self.unsaved.insert(mac);
         }
-        if policy_changed {
-            // The policy first: a once-assignment must stop being served as soon as possible;
-            // then saved, so a restart cannot serve it again.
-            self.republish_policy();
-            self.save_sightings();
-        } else if !self.unsaved.is_empty() && self.save_at.is_none() {
+        self.record_used_once();
+        if !self.unsaved.is_empty() && self.save_at.is_none() {
             self.save_at = Some(Instant::now() + SAVE_DELAY);
         }
     }
@@ -227,15 +339,16 @@ impl Coordinator {
     /// kernel's ARP table (which only knows machines on our own links).
     fn mac_by_address(&self, event: &BootEvent) -> Option<Mac> {
         let ip = event.client.ip();
-        self.by_ip
-            .get(&ip)
-            .copied()
-            .or_else(|| clients::arp::lookup(ip))
+        self.clients
+            .at(ip)
+            .or_else(|| dataplane::neighbour::lookup(ip))
     }
 
     fn on_request(&mut self, request: Request) -> Response {
+        // Answers and edits start from the recorded state of once-assignments.
+        self.record_used_once();
         match request {
-            Request::List => Response::Clients(self.clients.values().cloned().collect()),
+            Request::List => Response::Clients(self.clients.all().cloned().collect()),
             Request::Assign { mac, image, once } => {
                 let mac: Mac = match mac.parse() {
                     Ok(m) => m,
@@ -264,14 +377,17 @@ impl Coordinator {
         }
     }
 
+    /// An operator's change: saved before it is answered, or undone.
     fn change(&mut self, mac: Mac, edit: impl FnOnce(&mut Client)) -> Response {
-        let client = self
-            .clients
-            .entry(mac)
-            .or_insert_with(|| Client::new(mac, unix_now()));
-        edit(client);
-        let saved = client.clone();
-        if let Err(e) = self.store.put_clients([&saved]) {
+        self.reopen_if_failed();
+        let previous = self.clients.get(&mac).cloned();
+        let saved = self.clients.edit(mac, unix_now(), |c| {
+            edit(c);
+            c.clone()
+        });
+        if let Err(e) = self.store.save_clients([&saved], &BTreeSet::new()) {
+            self.clients.restore(mac, previous);
+            self.reopen = true;
             return Response::Error(e.to_string());
         }
         self.republish_policy();
@@ -286,3 +402,7 @@ pub fn unix_now() -> u64 {
         .unwrap_or(Duration::ZERO)
         .as_secs()
 }
+
+#[cfg(test)]
+#[path = "coordinator_tests.rs"]
+mod tests;

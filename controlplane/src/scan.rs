@@ -3,8 +3,11 @@
 //!
 //! Rules that keep hostile trees harmless: hidden entries (`.name`, also partial uploads) are
 //! skipped; a symlink is followed only when its target resolves inside a served root (so a
-//! link can never expose the database or anything outside); depth is capped; names must be valid UTF-8 (they become URLs and TFTP names).
+//! link can never expose the database or anything outside); a folder is listed once per root
+//! however many links lead to it (so a link to a parent ends); depth is capped; names must be
+//! valid UTF-8 (they become URLs and TFTP names).
 
+use std::collections::{HashSet, VecDeque};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -40,60 +43,105 @@ pub fn scan(data_dir: &Path) -> Vec<Found> {
         .zip(SERVED_ROOTS.iter().map(|s| root.join(s)))
     {
         if dir.is_dir() {
-            walk(&roots, &dir, sub, 0, &mut out);
+            Walk {
+                roots: &roots,
+                visited: HashSet::new(),
+                linked: VecDeque::new(),
+                out: &mut out,
+            }
+            .run(&dir, sub);
         }
     }
     out.sort_by(|a, b| a.record.path.cmp(&b.record.path));
     out
 }
 
-fn walk(roots: &[PathBuf], dir: &Path, rel: &str, depth: usize, out: &mut Vec<Found>) {
-    if depth > MAX_DEPTH {
-        tracing::warn!(dir = %dir.display(), "scan: too deep, skipped");
-        return;
+/// One served root's walk. Each real folder is listed once per root (by device and inode), so
+/// a link looping back to a parent ends, and a folder reached by a link and by its real path
+/// yields its files once. Linked folders wait until the plain tree is done, so a folder's real
+/// path wins over any link to it.
+struct Walk<'a> {
+    roots: &'a [PathBuf],
+    visited: HashSet<(u64, u64)>,
+    linked: VecDeque<(PathBuf, String, usize)>,
+    out: &'a mut Vec<Found>,
+}
+
+impl Walk<'_> {
+    fn run(mut self, dir: &Path, rel: &str) {
+        self.dir(dir, rel, 0);
+        while let Some((real, rel, depth)) = self.linked.pop_front() {
+            self.dir(&real, &rel, depth);
+        }
     }
-    let entries = match std::fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) => {
-            tracing::warn!(dir = %dir.display(), error = %e, "scan: cannot read directory");
+
+    fn dir(&mut self, dir: &Path, rel: &str, depth: usize) {
+        if depth > MAX_DEPTH {
+            tracing::warn!(dir = %dir.display(), "scan: too deep, skipped");
             return;
         }
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some(name) = name.to_str() else {
-            tracing::warn!(entry = ?entry.path(), "scan: name is not UTF-8, skipped");
-            continue;
-        };
-        if name.starts_with('.') {
-            continue;
+        match std::fs::metadata(dir) {
+            Ok(meta) if self.visited.insert((meta.dev(), meta.ino())) => {}
+            Ok(_) => {
+                // Every scan meets it again: not worth a warning each time.
+                tracing::debug!(dir = %dir.display(), path = rel, "scan: folder already listed, skipped");
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(dir = %dir.display(), error = %e, "scan: cannot read directory");
+                return;
+            }
         }
-        let path = entry.path();
-        // Resolve symlinks and refuse anything that lands outside the data dir.
-        let Ok(real) = path.canonicalize() else {
-            continue;
+        let mut entries: Vec<_> = match std::fs::read_dir(dir) {
+            Ok(e) => e.flatten().collect(),
+            Err(e) => {
+                tracing::warn!(dir = %dir.display(), error = %e, "scan: cannot read directory");
+                return;
+            }
         };
-        if !roots.iter().any(|r| real.starts_with(r)) {
-            tracing::warn!(entry = %path.display(), target = %real.display(), "scan: link leads outside the served folders, skipped");
-            continue;
-        }
-        let Ok(meta) = std::fs::metadata(&real) else {
-            continue;
-        };
-        let rel_path = format!("{rel}/{name}");
-        if meta.is_dir() {
-            walk(roots, &real, &rel_path, depth + 1, out);
-        } else if meta.is_file() {
-            out.push(Found {
-                abs: real,
-                record: FileRecord {
-                    path: rel_path,
-                    size: meta.len(),
-                    mtime_ns: i128::from(meta.mtime()) * 1_000_000_000
-                        + i128::from(meta.mtime_nsec()),
-                    inode: meta.ino(),
-                },
-            });
+        // Sorted, so which of two links to one folder is listed does not depend on the file
+        // system's order.
+        entries.sort_by_key(std::fs::DirEntry::file_name);
+        for entry in entries {
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else {
+                tracing::warn!(entry = ?entry.path(), "scan: name is not UTF-8, skipped");
+                continue;
+            };
+            if name.starts_with('.') {
+                continue;
+            }
+            let path = entry.path();
+            // Resolve symlinks and refuse anything that lands outside the data dir.
+            let Ok(real) = path.canonicalize() else {
+                continue;
+            };
+            if !self.roots.iter().any(|r| real.starts_with(r)) {
+                tracing::warn!(entry = %path.display(), target = %real.display(), "scan: link leads outside the served folders, skipped");
+                continue;
+            }
+            let Ok(meta) = std::fs::metadata(&real) else {
+                continue;
+            };
+            let rel_path = format!("{rel}/{name}");
+            if meta.is_dir() {
+                if entry.file_type().is_ok_and(|t| t.is_symlink()) {
+                    self.linked.push_back((real, rel_path, depth + 1));
+                } else {
+                    self.dir(&real, &rel_path, depth + 1);
+                }
+            } else if meta.is_file() {
+                self.out.push(Found {
+                    abs: real,
+                    record: FileRecord {
+                        path: rel_path,
+                        size: meta.len(),
+                        mtime_ns: i128::from(meta.mtime()) * 1_000_000_000
+                            + i128::from(meta.mtime_nsec()),
+                        inode: meta.ino(),
+                    },
+                });
+            }
         }
     }
 }
@@ -124,6 +172,32 @@ mod tests {
                 "isos/linux/servers/Ubuntu Server.ISO"
             ]
         );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn looping_and_aliased_folders_are_walked_once() {
+        let dir = std::env::temp_dir().join(format!("fleetboot-scan-loop-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("isos/sub")).unwrap();
+        std::fs::create_dir_all(dir.join("files")).unwrap();
+        std::fs::write(dir.join("isos/a.iso"), b"a").unwrap();
+        std::fs::write(dir.join("isos/sub/b.iso"), b"b").unwrap();
+        std::os::unix::fs::symlink(".", dir.join("isos/loop")).unwrap();
+        std::os::unix::fs::symlink("..", dir.join("isos/sub/up")).unwrap();
+        // Sorts before `sub`: the real path must still win.
+        std::os::unix::fs::symlink("sub", dir.join("isos/alias")).unwrap();
+        // Two loops make the walk exponential when loops are followed: bound the wait.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let scanned = dir.clone();
+        std::thread::spawn(move || {
+            let found: Vec<String> = scan(&scanned).into_iter().map(|f| f.record.path).collect();
+            let _ = tx.send(found);
+        });
+        let found = rx
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .expect("the scan never ends");
+        assert_eq!(found, ["isos/a.iso", "isos/sub/b.iso"]);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -2,11 +2,13 @@
 //! data plane (proxyDHCP, TFTP, HTTP), hands the store to the [`Coordinator`] (scans, clients,
 //! publishing), opens the control socket and the admin service, and drains on SIGINT/SIGTERM.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use dataplane::{BootEvent, Catalog, CatalogHandle, DataPlane, EventSink, Outcome};
 
 use crate::boot::{MenuSettings, Site};
+use crate::clients;
 use crate::clients::control::{self, Response};
 use crate::config::Settings;
 use crate::coordinator::{Coordinator, Message};
@@ -41,16 +43,13 @@ pub fn run(settings: Settings) -> Result<(), BoxError> {
         }
     }
     let boot = &settings.boot;
-    let server = netaddr::server_addr(
-        boot.server_addr,
-        boot.interface.as_deref(),
-        settings.http_listen.ip(),
-    )?;
+    let server = netaddr::fixed_server_addr(boot.server_addr, settings.http_listen.ip());
     let bootfiles = bootfiles(&loaded, &boot.uefi_bootfile);
     let handle = CatalogHandle::new(Catalog::default());
     let publisher = Publisher::new(handle.clone(), loaded);
 
     let (events, event_rx) = EventSink::bounded(65_536);
+    let events_dropped = events.drops();
     let dataplane = DataPlane::start(
         dataplane::Config {
             tftp_listen: Some(settings.tftp_listen),
@@ -62,7 +61,7 @@ pub fn run(settings: Settings) -> Result<(), BoxError> {
             dhcp: boot.dhcp.then(|| dataplane::dhcp::Config {
                 dhcp_listen: (std::net::Ipv4Addr::UNSPECIFIED, boot.dhcp_port).into(),
                 pxe_listen: (std::net::Ipv4Addr::UNSPECIFIED, boot.pxe_port).into(),
-                interface: boot.interface.clone(),
+                interfaces: boot.interfaces.clone(),
                 policy: dataplane::dhcp::Policy {
                     server,
                     http_port: 0,
@@ -76,7 +75,10 @@ pub fn run(settings: Settings) -> Result<(), BoxError> {
     )?;
     let http_port = dataplane.http_addr().map_or(0, |a| a.port());
     let site = Site {
-        base: format!("http://{server}:{http_port}"),
+        base: match server {
+            Some(fixed) => format!("http://{fixed}:{http_port}"),
+            None => format!("http://{}", dataplane::boot::SERVER_TOKEN),
+        },
         kernel_args: boot.kernel_args.clone(),
         has_wimboot: publisher.has_bootloader("wimboot"),
     };
@@ -86,7 +88,15 @@ pub fn run(settings: Settings) -> Result<(), BoxError> {
         default: boot.menu_default.clone(),
     };
     // Scans and publishes the first catalog before "ready".
-    let coordinator = Coordinator::new(settings.clone(), store, publisher, site, menu);
+    let client_counters = Arc::new(clients::table::Counters::default());
+    let coordinator = Coordinator::new(
+        settings.clone(),
+        store,
+        publisher,
+        site,
+        menu,
+        client_counters.clone(),
+    )?;
     let (messages, message_rx) = crossbeam_channel::bounded::<Message>(64);
     let commands = messages.clone();
     control::listen(&settings.data_dir, move |request| {
@@ -110,7 +120,9 @@ pub fn run(settings: Settings) -> Result<(), BoxError> {
     let state = api::AppState {
         catalog: handle,
         stats: dataplane.stats().clone(),
+        events_dropped,
         driver: dataplane.driver(),
+        clients: client_counters,
     };
     let admin = runtime
         .block_on(tokio::net::TcpListener::bind(settings.admin_listen))
@@ -121,7 +133,7 @@ pub fn run(settings: Settings) -> Result<(), BoxError> {
         tftp = ?dataplane.tftp_addr(),
         http = ?dataplane.http_addr(),
         dhcp = ?dhcp_addrs,
-        server = %server,
+        server = %server.map_or_else(|| "the address each request arrived at".into(), |a| a.to_string()),
         admin = %admin_addr,
         driver = dataplane.driver(),
         cores = settings.cores,
@@ -193,6 +205,13 @@ pub(crate) fn log_event(e: &BootEvent) {
             _ => tracing::warn!(proto, mac = %d.mac, outcome = ?e.outcome, "answer failed"),
         }
         return;
+    }
+    if let dataplane::Detail::BootScript(b) = &e.detail {
+        if let Some(r) = &b.refused {
+            let seen = r.seen.map_or_else(|| "none".to_owned(), |m| m.to_string());
+            tracing::warn!(proto, client = %e.client, claimed = %r.claimed, neighbour = %seen,
+                "boot.ipxe: MAC does not match the neighbour table; served the menu (see --boot-mac-check)");
+        }
     }
     match &e.outcome {
         Outcome::Complete | Outcome::NoBody => {

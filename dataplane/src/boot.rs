@@ -1,17 +1,37 @@
 //! The boot policy: which iPXE script `/boot.ipxe` returns to which client. The control plane
 //! renders every script (menu, per-client assignments) and publishes them in the catalog; the
 //! data plane only picks one by MAC, so a request costs a hash lookup.
+//!
+//! A next-boot-once assignment is used up right here, where its script is chosen: it carries a
+//! [`OnceToken`] that the first request marks, so exactly one request ever gets it, whatever the
+//! core count, and later ones get what the client would get without it (its permanent
+//! assignment, else the menu). The control plane reads the mark from the token rather than
+//! from the lossy event channel.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use crate::mac::Mac;
+
+/// Stands in a published script for `host:port` of this server as the client reached it
+/// (`/boot.ipxe`'s Host, else the connection's local address), filled in per request: one
+/// catalog serves every interface of a multi-homed server.
+pub const SERVER_TOKEN: &str = "@fleetboot-server@";
 
 /// The scripts on offer, by client.
 #[derive(Debug, Clone, Default)]
 pub struct BootPolicy {
     menu: String,
-    clients: HashMap<Mac, ClientScript>,
+    clients: HashMap<Mac, Assigned>,
+}
+
+/// What one client gets instead of the menu.
+#[derive(Debug, Clone, Default)]
+struct Assigned {
+    permanent: Option<ClientScript>,
+    once: Option<(ClientScript, OnceToken)>,
 }
 
 /// The script one client gets instead of the menu.
@@ -21,8 +41,49 @@ pub struct ClientScript {
     pub script: String,
     /// The image it boots.
     pub image: String,
-    /// A next-boot-once assignment: the control plane clears it once served.
-    pub once: bool,
+}
+
+/// Whether a next-boot-once assignment was served. Clones share the mark: the control plane
+/// gives every policy it builds the same token until it has recorded the use, so neither a
+/// second core nor a republished catalog can serve the assignment again.
+#[derive(Debug, Clone, Default)]
+pub struct OnceToken(Arc<AtomicBool>);
+
+impl OnceToken {
+    /// A token not used yet.
+    pub fn new() -> OnceToken {
+        OnceToken::default()
+    }
+
+    /// Whether a request got the assignment.
+    pub fn is_used(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+
+    /// Marks the token used; true only for the one caller that did so first.
+    fn take(&self) -> bool {
+        !self.0.swap(true, Ordering::AcqRel)
+    }
+}
+
+/// Who asks for a script, as far as the server can tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Asker {
+    /// No MAC in the query: iPXE's first request.
+    Unnamed,
+    /// A MAC the server could not confirm: treated like a machine without an assignment.
+    Unconfirmed,
+    /// This machine.
+    Machine(Mac),
+}
+
+/// Whether serving a once-assignment's script uses it up (`HEAD` only looks).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Use {
+    /// A `GET`: the client boots what it gets.
+    Consume,
+    /// A `HEAD`: nothing is booted.
+    Peek,
 }
 
 /// What `/boot.ipxe` served.
@@ -50,30 +111,47 @@ impl BootPolicy {
         }
     }
 
-    /// Gives `mac` its own script.
+    /// Gives `mac` its own script, every boot.
     pub fn assign(&mut self, mac: Mac, script: ClientScript) {
-        self.clients.insert(mac, script);
+        self.clients.entry(mac).or_default().permanent = Some(script);
     }
 
-    /// The script for a client that reported `inventory`, asking at `url` (this script's own
-    /// absolute URL, `http://host:port/boot.ipxe`, or `None` when the request did not say).
+    /// Gives `mac` `script` for the one boot that uses `token` first (before its permanent
+    /// assignment).
+    pub fn assign_once(&mut self, mac: Mac, script: ClientScript, token: OnceToken) {
+        self.clients.entry(mac).or_default().once = Some((script, token));
+    }
+
+    /// The script for `asker`, asking at `url` (this script's own absolute URL,
+    /// `http://host:port/boot.ipxe`, or `None` when the request did not say).
     pub fn script_for(
         &self,
-        inventory: &Inventory,
+        asker: Asker,
         url: Option<&str>,
+        usage: Use,
     ) -> (Cow<'_, str>, ScriptServed) {
         // Older iPXE (Debian's 2019 build) cannot chain a relative URI and leaves `${cwuri}`
         // empty: scripts that come back here use the absolute URL, else the DHCP filename.
         let own = url.unwrap_or("${filename}");
-        let Some(mac) = inventory.mac else {
-            return (Cow::Owned(chain_script(own)), ScriptServed::Chain);
+        let assigned = match asker {
+            Asker::Unnamed => return (Cow::Owned(chain_script(own)), ScriptServed::Chain),
+            Asker::Unconfirmed => None,
+            Asker::Machine(mac) => self.clients.get(&mac),
         };
-        match self.clients.get(&mac) {
-            Some(c) => (
+        let once = assigned
+            .and_then(|a| a.once.as_ref())
+            .filter(|(_, token)| match usage {
+                Use::Consume => token.take(),
+                Use::Peek => !token.is_used(),
+            })
+            .map(|(script, _)| (script, true));
+        let chosen = once.or_else(|| Some((assigned?.permanent.as_ref()?, false)));
+        match chosen {
+            Some((c, once)) => (
                 Cow::Borrowed(&c.script),
                 ScriptServed::Image {
                     id: c.image.clone(),
-                    once: c.once,
+                    once,
                 },
             ),
             None if self.menu.is_empty() => (
@@ -221,40 +299,88 @@ mod tests {
         assert_eq!(inv.mac, None);
     }
 
+    fn script(body: &str, image: &str) -> ClientScript {
+        ClientScript {
+            script: body.into(),
+            image: image.into(),
+        }
+    }
+
+    fn image(id: &str, once: bool) -> ScriptServed {
+        ScriptServed::Image {
+            id: id.into(),
+            once,
+        }
+    }
+
     #[test]
     fn policy_picks_assignment_then_menu_then_chain() {
         let mut policy = BootPolicy::new("#!ipxe\nmenu\n".into());
         let mac: Mac = "52:54:00:00:00:01".parse().unwrap();
-        policy.assign(
-            mac,
-            ClientScript {
-                script: "#!ipxe\nimage\n".into(),
-                image: "debian".into(),
-                once: true,
-            },
-        );
-        let with = |m: Option<Mac>| Inventory {
-            mac: m,
-            ..Inventory::default()
-        };
+        policy.assign(mac, script("#!ipxe\nimage\n", "debian"));
         let url = Some("http://10.0.0.2:8080/boot.ipxe");
-        let (s, served) = policy.script_for(&with(Some(mac)), url);
+        let (s, served) = policy.script_for(Asker::Machine(mac), url, Use::Consume);
         assert_eq!(s, "#!ipxe\nimage\n");
+        assert_eq!(served, image("debian", false));
+        let other = Asker::Machine("52:54:00:00:00:02".parse().unwrap());
         assert_eq!(
-            served,
-            ScriptServed::Image {
-                id: "debian".into(),
-                once: true
-            }
+            policy.script_for(other, url, Use::Consume).1,
+            ScriptServed::Menu
         );
-        let other = "52:54:00:00:00:02".parse().ok();
-        assert_eq!(policy.script_for(&with(other), url).1, ScriptServed::Menu);
-        let (chain, served) = policy.script_for(&with(None), url);
+        // A MAC the server could not confirm gets what a stranger gets.
+        let (s, served) = policy.script_for(Asker::Unconfirmed, url, Use::Consume);
+        assert_eq!((s.as_ref(), served), ("#!ipxe\nmenu\n", ScriptServed::Menu));
+        let (chain, served) = policy.script_for(Asker::Unnamed, url, Use::Consume);
         assert_eq!(served, ScriptServed::Chain);
         assert!(chain.contains(
             "chain --autofree http://10.0.0.2:8080/boot.ipxe?mac=${netX/mac}&uuid=${uuid}&"
         ));
-        let (fallback, _) = policy.script_for(&with(None), None);
+        let (fallback, _) = policy.script_for(Asker::Unnamed, None, Use::Consume);
         assert!(fallback.contains("chain --autofree ${filename}?mac="));
+    }
+
+    #[test]
+    fn a_once_assignment_is_served_once_across_clones() {
+        let mac: Mac = "52:54:00:00:00:01".parse().unwrap();
+        let me = Asker::Machine(mac);
+        let token = OnceToken::new();
+        let mut policy = BootPolicy::new("#!ipxe\nmenu\n".into());
+        policy.assign_once(mac, script("#!ipxe\nonce\n", "fedora"), token.clone());
+        // HEAD looks without using it up.
+        assert_eq!(
+            policy.script_for(me, None, Use::Peek).1,
+            image("fedora", true)
+        );
+        assert!(!token.is_used());
+        // Every core holds its own clone of the snapshot; the token is shared.
+        let cores = [policy.clone(), policy.clone()];
+        let (s, served) = cores[0].script_for(me, None, Use::Consume);
+        assert_eq!(
+            (s.as_ref(), served),
+            ("#!ipxe\nonce\n", image("fedora", true))
+        );
+        assert!(token.is_used());
+        assert_eq!(
+            cores[1].script_for(me, None, Use::Consume).1,
+            ScriptServed::Menu
+        );
+        assert_eq!(
+            cores[0].script_for(me, None, Use::Peek).1,
+            ScriptServed::Menu
+        );
+        // A republish before the control plane recorded the use carries the same token.
+        let mut republished = BootPolicy::new("#!ipxe\nmenu\n".into());
+        republished.assign_once(mac, script("#!ipxe\nonce\n", "fedora"), token);
+        republished.assign(mac, script("#!ipxe\nimage\n", "debian"));
+        assert_eq!(
+            republished.script_for(me, None, Use::Consume).1,
+            image("debian", false)
+        );
+        // A stranger claiming the MAC spends nothing.
+        let fresh = OnceToken::new();
+        let mut policy = BootPolicy::new("#!ipxe\nmenu\n".into());
+        policy.assign_once(mac, script("#!ipxe\nonce\n", "fedora"), fresh.clone());
+        policy.script_for(Asker::Unconfirmed, None, Use::Consume);
+        assert!(!fresh.is_used());
     }
 }

@@ -12,6 +12,7 @@ use crossbeam_channel::{Receiver, Sender, TrySendError};
 use crate::boot::{Inventory, ScriptServed};
 use crate::dhcp::reply::Port;
 use crate::dhcp::request::PxeRequest;
+use crate::http::mac_check::MacRefused;
 use crate::mac::Mac;
 
 /// The protocol an event happened on.
@@ -116,6 +117,8 @@ pub struct BootScriptSeen {
     pub inventory: Inventory,
     /// What was served.
     pub served: ScriptServed,
+    /// The query's MAC, when it was not believed (then absent from `inventory`).
+    pub refused: Option<MacRefused>,
 }
 
 /// The sending side, cloned into every core.
@@ -146,8 +149,19 @@ impl EventSink {
         }
     }
 
-    /// Events lost because the consumer lagged.
-    pub fn dropped(&self) -> u64 {
-        self.dropped.load(Ordering::Relaxed)
+    /// The count of events lost because the consumer lagged; holds no channel end.
+    pub fn drops(&self) -> Drops {
+        Drops(self.dropped.clone())
+    }
+}
+
+/// Reads how many events were lost.
+#[derive(Clone, Debug)]
+pub struct Drops(Arc<AtomicU64>);
+
+impl Drops {
+    /// Events lost so far.
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
     }
 }

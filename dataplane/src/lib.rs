@@ -13,6 +13,7 @@ pub mod dhcp;
 pub mod events;
 pub mod http;
 pub mod mac;
+pub mod neighbour;
 pub mod path;
 pub mod per_source;
 pub mod runtime;
@@ -22,9 +23,12 @@ pub mod tftp;
 pub mod wire;
 
 pub use blob::{Blob, BlobSlice};
-pub use boot::{BootPolicy, ClientScript, Inventory, ScriptServed};
+pub use boot::{Asker, BootPolicy, ClientScript, Inventory, OnceToken, ScriptServed, Use};
 pub use catalog::{Catalog, CatalogHandle, Exposure};
-pub use events::{BootEvent, BootScriptSeen, Detail, DhcpSeen, EventSink, Outcome, Protocol};
+pub use events::{
+    BootEvent, BootScriptSeen, Detail, DhcpSeen, Drops, EventSink, Outcome, Protocol,
+};
+pub use http::mac_check::{MacCheck, MacRefused};
 pub use mac::Mac;
 pub use runtime::{Config, DataPlane, Driver};
 pub use stats::Stats;

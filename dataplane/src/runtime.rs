@@ -1,10 +1,10 @@
 //! Thread-per-core: one pinned thread per core, each running its own monoio runtime with its
-//! own SO_REUSEPORT sockets, so the kernel spreads clients across cores and no core waits on
+//! own SO_REUSEPORT sockets (proxyDHCP: one socket per port that every core reads), so the
+//! kernel spreads clients across cores and no core waits on
 //! another. Also the drain on shutdown: stop taking work, let transfers finish, bounded.
 
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::AsRawFd;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -148,8 +148,21 @@ impl DataPlane {
         let mut per_core = Vec::with_capacity(cores);
         let mut tftp_addr = config.tftp_listen;
         let mut http_addr = config.http_listen;
-        let mut dhcp_addrs = config.dhcp.as_ref().map(|d| (d.dhcp_listen, d.pxe_listen));
-        let dhcp_interface = config.dhcp.as_ref().and_then(|d| d.interface.clone());
+        // One proxyDHCP socket per port, shared by every core (see dhcp::server).
+        let dhcp = config
+            .dhcp
+            .as_ref()
+            .map(|d| -> io::Result<_> {
+                Ok((
+                    dhcp::server::bind(d.dhcp_listen)?,
+                    dhcp::server::bind(d.pxe_listen)?,
+                ))
+            })
+            .transpose()?;
+        let dhcp_addrs = match &dhcp {
+            Some((d, p)) => Some((d.local_addr()?, p.local_addr()?)),
+            None => None,
+        };
         for _ in 0..cores {
             // The first bind settles an ephemeral port (port 0); the others join that port.
             let tftp = tftp_addr.map(bind_udp).transpose()?;
@@ -162,29 +175,11 @@ impl DataPlane {
             if let Some(s) = &http {
                 http_addr = Some(s.local_addr()?);
             }
-            let dhcp = dhcp_addrs
-                .map(|(d, p)| -> io::Result<_> {
-                    let interface = dhcp_interface.as_deref();
-                    Ok((
-                        dhcp::server::bind(d, interface)?,
-                        dhcp::server::bind(p, interface)?,
-                    ))
-                })
+            let dhcp = dhcp
+                .as_ref()
+                .map(|(d, p)| -> io::Result<_> { Ok((d.try_clone()?, p.try_clone()?)) })
                 .transpose()?;
-            if let Some((d, p)) = &dhcp {
-                dhcp_addrs = Some((d.local_addr()?, p.local_addr()?));
-            }
             per_core.push(CoreSockets { tftp, http, dhcp });
-        }
-        // proxyDHCP is stateless: any core may answer any datagram, so a storm from one relay
-        // (one 4-tuple) is shared by all cores instead of hashed onto one.
-        if let Some((d, p)) = per_core.first().and_then(|c| c.dhcp.as_ref()) {
-            for socket in [d, p] {
-                if let Err(e) = crate::sys::spread_reuseport_group(socket.as_raw_fd(), cores as u32)
-                {
-                    tracing::warn!(error = %e, "proxyDHCP stays on one core per client address");
-                }
-            }
         }
         // proxyDHCP points iPXE at our own HTTP port unless told otherwise.
         if let (Some(dhcp), Some(http)) = (config.dhcp.as_mut(), http_addr) {
@@ -350,18 +345,18 @@ async fn core_main(init: CoreInit, sockets: CoreSockets) -> io::Result<()> {
     let dhcp = match (sockets.dhcp, init.config.dhcp) {
         (Some((d, p)), Some(config)) => {
             let policy = Rc::new(config.policy);
+            let interfaces = Rc::new(dhcp::Interfaces::new(config.interfaces));
+            let listener = |port| dhcp::server::Listener {
+                port,
+                policy: policy.clone(),
+                interfaces: interfaces.clone(),
+            };
             Some((
-                monoio::spawn(dhcp::server::serve(
-                    core.clone(),
-                    d,
-                    Port::Dhcp,
-                    policy.clone(),
-                )),
+                monoio::spawn(dhcp::server::serve(core.clone(), d, listener(Port::Dhcp))),
                 monoio::spawn(dhcp::server::serve(
                     core.clone(),
                     p,
-                    Port::BootServer,
-                    policy,
+                    listener(Port::BootServer),
                 )),
             ))
         }

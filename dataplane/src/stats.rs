@@ -40,6 +40,8 @@ pub struct Stats {
     pub http_per_ip_refused: AtomicU64,
     /// HTTP connections cut because the client read slower than the minimum rate.
     pub http_slow_readers: AtomicU64,
+    /// `/boot.ipxe` requests whose MAC the neighbour table did not confirm (served the menu).
+    pub boot_mac_refused: AtomicU64,
     /// proxyDHCP replies sent.
     pub dhcp_answered: AtomicU64,
     /// Well-formed DHCP messages not for us (no PXE class, other server's REQUEST, …).

@@ -5,7 +5,8 @@
 //! - `router`: 10.N.0.1, the site's plain DHCP server (dnsmasq without any PXE option, as
 //!   proxyDHCP expects) that also sends IPv6 router advertisements, because iPXE otherwise
 //!   waits ~15 s for a DHCPv6 answer;
-//! - `server`: 10.N.0.2 on `fb0`, where the test runs fleetboot;
+//! - `server`: 10.N.0.2 on `fb0`, where the test runs fleetboot; no default route, as on an
+//!   isolated provisioning network, unless [`Lab::add_management_link`] makes it multi-homed;
 //! - more hosts on demand ([`Lab::add_host`]), and QEMU guests ([`Lab::boot`]).
 //!
 //! Interface names only need to be unique inside their namespace, so they are fixed; the
@@ -135,6 +136,45 @@ impl Lab {
         let cidr = format!("{}/24", self.addr(host));
         ip(&["-n", &ns, "addr", "add", &cidr, "dev", iface]);
         ip(&["-n", &ns, "link", "set", iface, "up"]);
+    }
+
+    /// Makes the server multi-homed, as in a datacenter: a management link `mg0`
+    /// (10.N.1.2/24) to an `uplink` namespace (10.N.1.1) that carries the server's default
+    /// route, beside its provisioning link `fb0` on the LAN. Nothing but the LAN's own subnet
+    /// is then routed by `fb0`: a server that sends by route answers PXE clients out of the
+    /// wrong NIC, from the wrong address.
+    pub fn add_management_link(&self) {
+        let uplink = self.add_namespace("uplink");
+        let server = self.netns("server");
+        ip(&[
+            "-n", &uplink, "link", "add", "eth0", "type", "veth", "peer", "name", "mg0", "netns",
+            &server,
+        ]);
+        let gateway = format!("10.{}.1.1", self.n);
+        ip(&[
+            "-n",
+            &uplink,
+            "addr",
+            "add",
+            &format!("{gateway}/24"),
+            "dev",
+            "eth0",
+        ]);
+        ip(&["-n", &uplink, "link", "set", "eth0", "up"]);
+        let cidr = format!("10.{}.1.2/24", self.n);
+        ip(&["-n", &server, "addr", "add", &cidr, "dev", "mg0"]);
+        ip(&["-n", &server, "link", "set", "mg0", "up"]);
+        ip(&["-n", &server, "route", "add", "default", "via", &gateway]);
+    }
+
+    /// Moves the server's provisioning address to 10.N.0.`host`, as when its own DHCP lease
+    /// changes: what runs there must follow without a restart.
+    pub fn renumber_server(&self, host: u8) {
+        let server = self.netns("server");
+        let old = format!("{}/24", self.server_addr());
+        ip(&["-n", &server, "addr", "del", &old, "dev", "fb0"]);
+        let new = format!("{}/24", self.addr(host));
+        ip(&["-n", &server, "addr", "add", &new, "dev", "fb0"]);
     }
 
     /// The router's dnsmasq log (every DHCP exchange it saw).

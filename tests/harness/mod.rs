@@ -3,6 +3,7 @@
 //! cleans up. The driver under test comes from `FLEETBOOT_TEST_DRIVER` (io-uring | epoll).
 
 pub mod lab;
+pub mod netns;
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
@@ -84,6 +85,48 @@ pub fn wait_for_image(
     }
 }
 
+/// A tiny ISO with an Ubuntu-like (casper) layout, built by xorriso as `isos/<folder>/<name>`
+/// in `data` (the source tree goes beside `data`).
+pub fn casper_like_iso(data: &Path, folder: &str, name: &str) {
+    let tree = data.parent().unwrap().join(format!("tree-{name}"));
+    std::fs::create_dir_all(tree.join("casper")).unwrap();
+    std::fs::create_dir_all(tree.join(".disk")).unwrap();
+    std::fs::write(tree.join("casper/vmlinuz"), format!("kernel of {name}")).unwrap();
+    std::fs::write(tree.join("casper/initrd"), "initrd").unwrap();
+    std::fs::write(tree.join("casper/filesystem.squashfs"), "squash").unwrap();
+    std::fs::write(tree.join(".disk/info"), "Ubuntu 24.04 LTS \"Noble\"").unwrap();
+    let dir = data.join("isos").join(folder);
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = run(
+        Command::new("xorriso")
+            .args(["-as", "mkisofs", "-R", "-J", "-V", "TEST", "-o"])
+            .arg(dir.join(name))
+            .arg(&tree),
+        60,
+    );
+    assert!(out.status.success(), "xorriso: {out:?}");
+}
+
+/// The body of a successful `curl -sSf url`.
+pub fn curl(url: &str) -> String {
+    let out = run(Command::new("curl").args(["-sSf", url]), 10);
+    assert!(out.status.success(), "curl {url}: {:?}", out);
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The stdout of `fleetboot ARGS --data-dir <s's data>`, which must succeed.
+pub fn cli(s: &Server, args: &[&str]) -> String {
+    let out = run(
+        Command::new(binary())
+            .args(args)
+            .arg("--data-dir")
+            .arg(&s.data),
+        10,
+    );
+    assert!(out.status.success(), "fleetboot {args:?}: {out:?}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
 /// The driver the suite runs on.
 pub fn driver() -> String {
     std::env::var("FLEETBOOT_TEST_DRIVER").unwrap_or_else(|_| "io-uring".into())
@@ -142,11 +185,12 @@ pub struct Server {
 
 /// Flags the harness sets unless a test passes its own: loopback with ephemeral ports, and no
 /// proxyDHCP (its ports are privileged and shared by the whole host).
-const DEFAULT_FLAGS: [(&str, &str); 4] = [
+const DEFAULT_FLAGS: [(&str, &str); 5] = [
     ("--tftp-listen", "127.0.0.1:0"),
     ("--http-listen", "127.0.0.1:0"),
     ("--admin-listen", "127.0.0.1:0"),
     ("--dhcp-mode", "off"),
+    ("--cores", "2"),
 ];
 
 impl Server {
@@ -186,14 +230,7 @@ impl Server {
             }
         }
         let mut child = cmd
-            .args([
-                "--cores",
-                "2",
-                "--scan-interval-ms",
-                "200",
-                "--driver",
-                &driver(),
-            ])
+            .args(["--scan-interval-ms", "200", "--driver", &driver()])
             .args(extra)
             .env("FLEETBOOT_LOG", "info")
             .stdin(Stdio::null())
@@ -407,46 +444,6 @@ impl Drop for Server {
             let _ = child.kill();
             let _ = child.wait();
         }
-    }
-}
-
-/// A network namespace of the test's own with only loopback up, deleted on drop.
-pub struct Netns(String);
-
-impl Netns {
-    /// Creates `fb<tag><pid>-<n>`.
-    pub fn new(tag: &str) -> Netns {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let name = format!(
-            "fb{tag}{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        );
-        let ok = |o: Output| assert!(o.status.success(), "ip netns: {o:?}");
-        ok(run(Command::new("ip").args(["netns", "add", &name]), 10));
-        let ns = Netns(name);
-        ok(run(
-            Command::new("ip").args(["-n", &ns.0, "link", "set", "lo", "up"]),
-            10,
-        ));
-        ns
-    }
-
-    /// Its name, for `ip netns exec` and `ip -n`.
-    pub fn name(&self) -> &str {
-        &self.0
-    }
-
-    /// Runs `ip -n NAME ARGS…` and asserts that it worked.
-    pub fn ip(&self, args: &[&str]) {
-        let o = run(Command::new("ip").args(["-n", &self.0]).args(args), 10);
-        assert!(o.status.success(), "ip {args:?}: {o:?}");
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = run(Command::new("ip").args(["netns", "del", &self.0]), 10);
     }
 }
 

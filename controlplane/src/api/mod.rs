@@ -8,7 +8,9 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
 
-use dataplane::{CatalogHandle, Stats};
+use dataplane::{CatalogHandle, Drops, Stats};
+
+use crate::clients::table::Counters;
 
 /// What handlers share.
 #[derive(Clone)]
@@ -17,8 +19,12 @@ pub struct AppState {
     pub catalog: CatalogHandle,
     /// Data-plane counters.
     pub stats: Arc<Stats>,
+    /// Boot events lost because the coordinator lagged.
+    pub events_dropped: Drops,
     /// "io_uring" or "epoll".
     pub driver: &'static str,
+    /// Client-table counters.
+    pub clients: Arc<Counters>,
 }
 
 /// The whole admin API.
@@ -49,10 +55,15 @@ struct Health {
     http_busy: u64,
     http_per_ip_refused: u64,
     http_slow_readers: u64,
+    boot_mac_refused: u64,
     bytes_sent: u64,
     dhcp_answered: u64,
     dhcp_ignored: u64,
     dhcp_malformed: u64,
+    events_dropped: u64,
+    clients_refused_source: u64,
+    clients_refused_full: u64,
+    clients_expired: u64,
 }
 
 async fn health(State(state): State<AppState>) -> Json<Health> {
@@ -77,9 +88,14 @@ async fn health(State(state): State<AppState>) -> Json<Health> {
         http_busy: Stats::read(&state.stats.http_busy),
         http_per_ip_refused: Stats::read(&state.stats.http_per_ip_refused),
         http_slow_readers: Stats::read(&state.stats.http_slow_readers),
+        boot_mac_refused: Stats::read(&state.stats.boot_mac_refused),
         bytes_sent: Stats::read(&state.stats.bytes_sent),
         dhcp_answered: Stats::read(&state.stats.dhcp_answered),
         dhcp_ignored: Stats::read(&state.stats.dhcp_ignored),
         dhcp_malformed: Stats::read(&state.stats.dhcp_malformed),
+        events_dropped: state.events_dropped.get(),
+        clients_refused_source: state.clients.refused_source.load(Relaxed),
+        clients_refused_full: state.clients.refused_full.load(Relaxed),
+        clients_expired: state.clients.expired.load(Relaxed),
     })
 }

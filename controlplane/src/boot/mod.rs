@@ -5,42 +5,43 @@
 pub mod ipxe;
 pub mod script;
 
-use dataplane::{BootPolicy, ClientScript};
+use dataplane::{BootPolicy, ClientScript, Mac, OnceToken};
 
 use crate::clients::Client;
 use crate::images::Image;
 pub use script::{MenuSettings, Site};
 
-/// Builds the policy. Assignments naming an image that no longer exists fall back to the
-/// menu (and are logged), rather than leaving a machine unable to boot.
-pub fn policy(
+/// Builds the policy; `once_token` gives each next-boot-once assignment (mac, image) its
+/// token. Assignments naming an image that no longer exists fall back to the menu (and are
+/// logged), rather than leaving a machine unable to boot.
+pub fn policy<'a>(
     images: &[Image],
-    clients: &[Client],
+    clients: impl IntoIterator<Item = &'a Client>,
     site: &Site,
     menu: &MenuSettings,
+    mut once_token: impl FnMut(Mac, &str) -> OnceToken,
 ) -> BootPolicy {
     let mut policy = BootPolicy::new(script::menu(images, site, menu));
     for client in clients {
-        // The next-boot-once image comes before the permanent assignment.
-        let wanted = [(&client.next_boot, true), (&client.assigned, false)];
-        let Some((id, once)) = wanted
-            .into_iter()
-            .find_map(|(id, once)| id.as_ref().map(|id| (id, once)))
-        else {
-            continue;
-        };
-        let Some(image) = images.iter().find(|i| &i.id == id) else {
-            tracing::warn!(mac = %client.mac, image = %id, "assigned image not found; client gets the menu");
-            continue;
-        };
-        policy.assign(
-            client.mac,
-            ClientScript {
+        let script = |id: &String| {
+            let Some(image) = images.iter().find(|i| &i.id == id) else {
+                tracing::warn!(mac = %client.mac, image = %id, "assigned image not found; client gets the menu");
+                return None;
+            };
+            Some(ClientScript {
                 script: script::image_script(image, site, client.mac),
                 image: id.clone(),
-                once,
-            },
-        );
+            })
+        };
+        // The next-boot-once image comes before the permanent assignment, which it falls back
+        // to once used.
+        if let Some(s) = client.next_boot.as_ref().and_then(script) {
+            let token = once_token(client.mac, &s.image);
+            policy.assign_once(client.mac, s, token);
+        }
+        if let Some(s) = client.assigned.as_ref().and_then(script) {
+            policy.assign(client.mac, s);
+        }
     }
     policy
 }

@@ -69,7 +69,7 @@ fn offline(data_dir: &Path, request: Request) -> Result<Response, BoxError> {
             client.next_boot = None;
         }
     }
-    store.put_clients([&client])?;
+    store.save_clients([&client], &std::collections::BTreeSet::new())?;
     Ok(Response::Client(Box::new(client)))
 }
 

@@ -2,12 +2,15 @@
 //! and its assignment. Records are created on first sight and updated from boot events; the
 //! assignments (permanent, and next-boot-once) are set by the `clients` commands.
 
-pub mod arp;
 pub mod command;
 pub mod control;
+pub mod once;
+pub mod table;
 
 use dataplane::{BootEvent, Detail, Mac, ScriptServed};
 use serde::{Deserialize, Serialize};
+
+use table::Source;
 
 /// One machine.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -45,6 +48,9 @@ pub struct Client {
     pub next_boot: Option<String>,
     /// What `/boot.ipxe` last gave it: `menu` or an image id.
     pub last_boot: Option<String>,
+    /// Where it was first seen: the budget it counts against while unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seen_via: Option<Source>,
 }
 
 impl Client {
@@ -67,36 +73,33 @@ impl Client {
             assigned: None,
             next_boot: None,
             last_boot: None,
+            seen_via: None,
         }
     }
 }
 
-/// What an event changes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Change {
-    /// Facts about the client (inventory, last seen).
-    Seen,
-    /// A once-assignment was used up: the boot policy must be rebuilt.
-    OnceServed,
-}
-
-/// The MAC an event is about, if it names one.
+/// The MAC an event is about, if it names one. A `/boot.ipxe` request whose MAC was not
+/// believed is about the machine the neighbour table saw, if any, never the claimed one.
 pub fn mac_of(event: &BootEvent) -> Option<Mac> {
     match &event.detail {
         Detail::Dhcp(d) => Some(d.mac),
-        Detail::BootScript(b) => b.inventory.mac,
+        Detail::BootScript(b) => b.inventory.mac.or(b.refused.and_then(|r| r.seen)),
         Detail::Transfer => None,
     }
 }
 
-/// Applies `event` to `client`'s record.
-pub fn apply(client: &mut Client, event: &BootEvent, now: u64) -> Change {
+/// Applies `event` to `client`'s record. A used next-boot-once is not cleared here: events
+/// can be lost, so the coordinator learns of it from the assignment's token.
+pub fn apply(client: &mut Client, event: &BootEvent, now: u64) {
     client.last_seen = now;
-    if !event.client.ip().is_unspecified() {
-        client.ip = Some(event.client.ip().to_string());
+    // A relay's address is not the client's.
+    if let Source::Host(ip) = Source::of(event) {
+        if !ip.is_unspecified() {
+            client.ip = Some(ip.to_string());
+        }
     }
     match &event.detail {
-        Detail::Transfer => Change::Seen,
+        Detail::Transfer => {}
         Detail::Dhcp(d) => {
             // iPXE reports its own build, not the firmware; keep the firmware's word.
             if !d.ipxe || client.arch.is_none() {
@@ -106,7 +109,6 @@ pub fn apply(client: &mut Client, event: &BootEvent, now: u64) -> Change {
             if client.uuid.is_none() {
                 client.uuid.clone_from(&d.guid);
             }
-            Change::Seen
         }
         Detail::BootScript(b) => {
             let inv = &b.inventory;
@@ -123,20 +125,9 @@ pub fn apply(client: &mut Client, event: &BootEvent, now: u64) -> Change {
             update(&mut client.asset, &inv.asset);
             update(&mut client.memsize, &inv.memsize);
             match &b.served {
-                ScriptServed::Chain => Change::Seen,
-                ScriptServed::Menu => {
-                    client.last_boot = Some("menu".into());
-                    Change::Seen
-                }
-                ScriptServed::Image { id, once } => {
-                    client.last_boot = Some(id.clone());
-                    if *once && client.next_boot.as_deref() == Some(id) {
-                        client.next_boot = None;
-                        Change::OnceServed
-                    } else {
-                        Change::Seen
-                    }
-                }
+                ScriptServed::Chain => {}
+                ScriptServed::Menu => client.last_boot = Some("menu".into()),
+                ScriptServed::Image { id, .. } => client.last_boot = Some(id.clone()),
             }
         }
     }

@@ -9,7 +9,7 @@
 //!
 //! Everything here treats the image as hostile: the index only reads metadata sectors via
 //! positioned reads, checks every offset against the image length, caps depth, entry count,
-//! directory sizes and continuation areas, and returns an [`IsoError`] instead of panicking.
+//! path length, total name bytes, directory sizes and continuation areas, and returns an [`IsoError`] instead of panicking.
 //! An error is about that one image only.
 //!
 //! One concept per module: [`source`](Source) (where bytes come from), `volume` (volume
@@ -34,6 +34,13 @@ pub use source::{FileSource, Source};
 pub const MAX_ENTRIES: usize = 1_000_000;
 /// Deepest directory nesting accepted (root's children are at depth 1).
 pub const MAX_DEPTH: usize = 64;
+/// Longest path (or symlink target) inside an image, in bytes: Linux's `PATH_MAX`. Rock Ridge
+/// names can be long and nest 64 deep, so without it one path could take ~16 KiB.
+pub const MAX_PATH: usize = 4096;
+/// Most path and symlink-target bytes one index may hold. Real images stay under a few MiB;
+/// without it, the entry cap times the longest path would let one crafted image make an index
+/// of tens of GB (in memory, then in the database).
+pub const MAX_NAME_BYTES: usize = 64 << 20;
 
 /// The index of one ISO image.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -156,6 +163,10 @@ pub enum IsoError {
     TooManyEntries,
     /// Directories nested deeper than [`MAX_DEPTH`].
     TooDeep,
+    /// A path or symlink target longer than [`MAX_PATH`] bytes.
+    PathTooLong,
+    /// Paths and symlink targets adding up to more than [`MAX_NAME_BYTES`].
+    NamesTooLarge,
     /// Some structure breaks the format rules.
     Malformed(&'static str),
 }
@@ -188,6 +199,15 @@ impl fmt::Display for IsoError {
             IsoError::TooDeep => write!(
                 f,
                 "image has directories nested more than {MAX_DEPTH} deep, refusing to index it"
+            ),
+            IsoError::PathTooLong => write!(
+                f,
+                "image has a path longer than {MAX_PATH} bytes, refusing to index it"
+            ),
+            IsoError::NamesTooLarge => write!(
+                f,
+                "image's paths add up to more than {} MiB, refusing to index it",
+                MAX_NAME_BYTES >> 20
             ),
             IsoError::Malformed(what) => write!(f, "malformed ISO image: {what}"),
         }

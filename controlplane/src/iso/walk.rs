@@ -4,8 +4,8 @@
 //!
 //! Hostile-image rules: every directory extent is visited at most once (a second visit is a
 //! loop, or two records sharing one directory, which would multiply the work); directories
-//! are at most 16 MiB and 512 MiB in total; depth and entry count are capped; every extent is
-//! checked against the image length.
+//! are at most 16 MiB and 512 MiB in total; depth, entry count, path length and the bytes of
+//! all paths are capped; every extent is checked against the image length.
 
 use std::collections::{HashMap, HashSet};
 
@@ -14,7 +14,10 @@ use super::rockridge::{self, Rr};
 use super::source::{in_bounds, read_vec, Source};
 use super::volume::{self, Tree};
 use super::{eltorito, joliet};
-use super::{Entry, Extent, IsoError, IsoIndex, Kind, Namespace, MAX_DEPTH, MAX_ENTRIES};
+use super::{
+    Entry, Extent, IsoError, IsoIndex, Kind, Namespace, MAX_DEPTH, MAX_ENTRIES, MAX_NAME_BYTES,
+    MAX_PATH,
+};
 
 /// Largest single directory accepted (real ones are a few hundred KiB at most).
 const MAX_DIR: u32 = 16 * 1024 * 1024;
@@ -49,6 +52,7 @@ fn read_limited(src: &dyn Source, max_entries: usize) -> Result<IsoIndex, IsoErr
         visited: HashSet::new(),
         entries: Vec::new(),
         dir_bytes: 0,
+        name_bytes: 0,
         max_entries,
         rr: rockridge::Reader {
             src,
@@ -122,6 +126,8 @@ struct Walker<'a> {
     visited: HashSet<u64>,
     entries: Vec<Entry>,
     dir_bytes: u64,
+    /// Path and symlink-target bytes so far.
+    name_bytes: usize,
     max_entries: usize,
     rr: rockridge::Reader<'a>,
 }
@@ -211,7 +217,9 @@ impl Walker<'_> {
         } else {
             format!("{}/{name}", dir.path)
         };
+        self.count_name(&path)?;
         if let Some(target) = rr.symlink {
+            self.count_name(&target)?;
             self.entries.push(Entry {
                 path,
                 kind: Kind::Symlink(target),
@@ -247,6 +255,18 @@ impl Walker<'_> {
             len,
             depth,
         }))
+    }
+
+    /// Charges a path or symlink target to the name caps.
+    fn count_name(&mut self, name: &str) -> Result<(), IsoError> {
+        if name.len() > MAX_PATH {
+            return Err(IsoError::PathTooLong);
+        }
+        self.name_bytes += name.len();
+        if self.name_bytes > MAX_NAME_BYTES {
+            return Err(IsoError::NamesTooLarge);
+        }
+        Ok(())
     }
 
     fn push_file(&mut self, path: String, m: &Member<'_>) -> Result<(), IsoError> {
@@ -397,6 +417,83 @@ mod tests {
         let cl = su(b"CL", &[19, 0, 0, 0, 0, 0, 0, 19]);
         let img = image(&rr_root(), &[record(b"D;1", 0, 0, 0, &cl)], 1);
         assert!(matches!(read(&img), Err(IsoError::Malformed(_))));
+    }
+
+    /// A Rock Ridge image whose root holds a chain of `levels` nested directories, each named
+    /// with `name_len` bytes, the deepest holding `files` empty files.
+    fn chain(levels: u32, name_len: usize, files: usize) -> Vec<u8> {
+        let nm = su(b"NM", &[vec![0], vec![b'n'; name_len]].concat());
+        let mut file_sectors = Vec::new();
+        let mut sector = Vec::new();
+        for i in 0..files {
+            let r = record(format!("F{i:05};1").as_bytes(), 0, 0, 0, b"");
+            if sector.len() + r.len() > S {
+                sector.resize(S, 0);
+                file_sectors.extend(std::mem::take(&mut sector));
+            }
+            sector.extend(r);
+        }
+        sector.resize(S, 0);
+        file_sectors.extend(sector);
+        // The deepest directory's `.` and `..` take room in its first sector: one spare.
+        let deepest_len = (file_sectors.len() + S) as u32;
+        let total = 19 + levels + deepest_len / S as u32;
+        let mut img = vec![0u8; 16 * S];
+        let mut pvd = descriptor(1, b"CD001", "CHAIN", 18);
+        pvd[80..84].copy_from_slice(&total.to_le_bytes());
+        img.extend(pvd);
+        img.extend(descriptor(255, b"CD001", "", 0));
+        let root_su = rr_root();
+        for level in 0..=levels {
+            let at = 18 + level;
+            let len = if level == levels {
+                deepest_len
+            } else {
+                S as u32
+            };
+            let mut dir = record(&[0], at, len, 2, if level == 0 { &root_su } else { b"" });
+            dir.extend(record(&[1], at.saturating_sub(1).max(18), S as u32, 2, b""));
+            if level < levels {
+                let child_len = if level + 1 == levels {
+                    deepest_len
+                } else {
+                    S as u32
+                };
+                dir.extend(record(b"D", at + 1, child_len, 2, &nm));
+                dir.resize(S, 0);
+            } else {
+                dir.resize(S, 0);
+                dir.extend_from_slice(&file_sectors);
+            }
+            img.extend(dir);
+        }
+        img.resize(total as usize * S, 0);
+        img
+    }
+
+    #[test]
+    fn long_paths_and_name_bytes_are_capped() {
+        const NAME: usize = 200;
+        let per_level = NAME + 1;
+        // Just under the path cap, then just over it.
+        let fits = (MAX_PATH / per_level) as u32;
+        assert!(read(&chain(fits, NAME, 1)).is_ok());
+        assert!(matches!(
+            read(&chain(fits + 1, NAME, 1)),
+            Err(IsoError::PathTooLong)
+        ));
+        // Long paths, each under the cap, adding up to more than the total.
+        let levels = fits - 1;
+        let file_path = levels as usize * per_level + "F00000".len();
+        let files = MAX_NAME_BYTES / file_path + 1;
+        assert!(matches!(
+            read(&chain(levels, NAME, files)),
+            Err(IsoError::NamesTooLarge)
+        ));
+        assert_eq!(
+            read(&chain(levels, NAME, files / 2)).unwrap().entries.len(),
+            levels as usize + files / 2
+        );
     }
 
     #[test]

@@ -4,9 +4,12 @@
 
 use std::net::SocketAddr;
 
+mod interfaces;
 pub mod reply;
 pub mod request;
 pub(crate) mod server;
+
+pub(crate) use interfaces::Interfaces;
 
 pub use reply::{Bootfiles, Policy, UefiStrategy};
 
@@ -17,8 +20,9 @@ pub struct Config {
     pub dhcp_listen: SocketAddr,
     /// The PXE boot server port (4011) address.
     pub pxe_listen: SocketAddr,
-    /// Bind both to this interface only (SO_BINDTODEVICE): limited broadcasts then leave by it.
-    pub interface: Option<String>,
+    /// Answer requests arriving on these interfaces only; empty: on every interface (each
+    /// request is answered by the interface it arrived on either way).
+    pub interfaces: Vec<String>,
     /// What to answer.
     pub policy: Policy,
 }

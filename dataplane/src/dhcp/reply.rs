@@ -2,7 +2,7 @@
 //! RFC 4578, UEFI HTTP boot), whether it gets it in the offer or on port 4011, and the reply
 //! datagram (built with `dhcproto`), padded to the 300 octets old BOOTP stacks expect.
 
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::net::{Ipv4Addr, SocketAddrV4};
 
 use dhcproto::v4::{DhcpOption, Flags, Message, MessageType, Opcode};
 use dhcproto::{Encodable, Encoder};
@@ -59,8 +59,10 @@ pub struct Bootfiles {
 /// What proxyDHCP needs to know about this server.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
-    /// The address clients reach TFTP and HTTP on (also next-server and server identifier).
-    pub server: Ipv4Addr,
+    /// The address clients reach TFTP and HTTP on (also next-server and server identifier)
+    /// when it must be fixed (NAT, a service address); `None`: the address each request
+    /// arrived at, which is what the client can reach.
+    pub server: Option<Ipv4Addr>,
     /// The HTTP port; 0 means the data plane's own HTTP port.
     pub http_port: u16,
     /// Bootloaders.
@@ -70,10 +72,15 @@ pub struct Policy {
 }
 
 impl Policy {
+    /// The server address named to a client whose request arrived at `local`.
+    pub fn server_for(&self, local: Ipv4Addr) -> Ipv4Addr {
+        self.server.unwrap_or(local)
+    }
+
     /// The URL iPXE is pointed at; `/boot.ipxe` answers with a chain to itself carrying the
     /// client's MAC and inventory.
-    pub fn script_url(&self) -> String {
-        format!("http://{}:{}/boot.ipxe", self.server, self.http_port)
+    pub fn script_url(&self, server: Ipv4Addr) -> String {
+        format!("http://{server}:{}/boot.ipxe", self.http_port)
     }
 }
 
@@ -119,12 +126,13 @@ pub enum Decision {
     NoBootloader(&'static str),
 }
 
-/// Decides what to answer `request`, received on `port`.
-pub fn decide(request: &PxeRequest, port: Port, policy: &Policy) -> Decision {
+/// Decides what to answer `request`, received on `port` by `server` (the address named to
+/// the client, see [`Policy::server_for`]).
+pub fn decide(request: &PxeRequest, port: Port, policy: &Policy, server: Ipv4Addr) -> Decision {
     let kind = match (port, request.kind) {
         (Port::Dhcp, MessageKind::Discover) => MessageType::Offer,
         // A REQUEST on 67 completes the lease with the router; ours only if it names us.
-        (Port::Dhcp, MessageKind::Request) if request.server_id != Some(policy.server) => {
+        (Port::Dhcp, MessageKind::Request) if request.server_id != Some(server) => {
             return Decision::Silent("request addressed to another server")
         }
         (_, MessageKind::Request | MessageKind::Inform) => MessageType::Ack,
@@ -132,7 +140,7 @@ pub fn decide(request: &PxeRequest, port: Port, policy: &Policy) -> Decision {
             return Decision::Silent("discover on the boot server port")
         }
     };
-    let bootfile = match bootfile(request, policy) {
+    let bootfile = match bootfile(request, policy, server) {
         Ok(b) => b,
         Err(why) => return Decision::NoBootloader(why),
     };
@@ -149,10 +157,14 @@ pub fn decide(request: &PxeRequest, port: Port, policy: &Policy) -> Decision {
     Decision::Answer(Answer { kind, bootfile })
 }
 
-fn bootfile(request: &PxeRequest, policy: &Policy) -> Result<Bootfile, &'static str> {
+fn bootfile(
+    request: &PxeRequest,
+    policy: &Policy,
+    server: Ipv4Addr,
+) -> Result<Bootfile, &'static str> {
     if request.ipxe {
         // Already iPXE: hand it the script, not another iPXE (no chain loop).
-        return Ok(Bootfile::Url(policy.script_url()));
+        return Ok(Bootfile::Url(policy.script_url(server)));
     }
     let files = &policy.bootfiles;
     let name = match request.firmware {
@@ -165,20 +177,19 @@ fn bootfile(request: &PxeRequest, policy: &Policy) -> Result<Bootfile, &'static 
     .ok_or("no iPXE build for this architecture (put one in data/bootloaders/)")?;
     Ok(match request.class {
         ClientClass::Pxe => Bootfile::Tftp(name.clone()),
-        ClientClass::Http => Bootfile::Url(format!(
-            "http://{}:{}/ipxe/{name}",
-            policy.server, policy.http_port
-        )),
+        ClientClass::Http => {
+            Bootfile::Url(format!("http://{server}:{}/ipxe/{name}", policy.http_port))
+        }
     })
 }
 
-/// Encodes the reply datagram.
-pub fn encode(request: &PxeRequest, answer: &Answer, policy: &Policy) -> Vec<u8> {
+/// Encodes the reply datagram from `server` (next-server and server identifier).
+pub fn encode(request: &PxeRequest, answer: &Answer, server: Ipv4Addr) -> Vec<u8> {
     let mut m = Message::new_with_id(
         request.xid,
         request.ciaddr,
         Ipv4Addr::UNSPECIFIED,
-        policy.server,
+        server,
         request.giaddr,
         &request.mac.0,
     );
@@ -186,7 +197,7 @@ pub fn encode(request: &PxeRequest, answer: &Answer, policy: &Policy) -> Vec<u8>
     if request.broadcast {
         m.set_flags(Flags::default().set_broadcast());
     }
-    m.set_sname(policy.server.to_string().as_bytes());
+    m.set_sname(server.to_string().as_bytes());
     let bootfile = match &answer.bootfile {
         Bootfile::Tftp(name) | Bootfile::Url(name) => Some(name),
         Bootfile::AskBootServer => None,
@@ -200,7 +211,7 @@ pub fn encode(request: &PxeRequest, answer: &Answer, policy: &Policy) -> Vec<u8>
     };
     let opts = m.opts_mut();
     opts.insert(DhcpOption::MessageType(answer.kind));
-    opts.insert(DhcpOption::ServerIdentifier(policy.server));
+    opts.insert(DhcpOption::ServerIdentifier(server));
     opts.insert(DhcpOption::ClassIdentifier(class.to_vec()));
     if let Some(guid) = &request.guid {
         opts.insert(DhcpOption::ClientMachineIdentifier(guid.clone()));
@@ -209,7 +220,7 @@ pub fn encode(request: &PxeRequest, answer: &Answer, policy: &Policy) -> Vec<u8>
         opts.insert(DhcpOption::BootfileName(name.as_bytes().to_vec()));
     }
     if request.class == ClientClass::Pxe && !request.ipxe {
-        let vendor = pxe_vendor_options(request, &answer.bootfile, policy.server);
+        let vendor = pxe_vendor_options(request, &answer.bootfile, server);
         opts.insert(DhcpOption::VendorExtensions(vendor));
     }
     let mut out = Vec::with_capacity(MIN_REPLY + 64);
@@ -252,16 +263,16 @@ fn pxe_vendor_options(request: &PxeRequest, bootfile: &Bootfile, server: Ipv4Add
 /// Where a reply goes (RFC 2131 §4.1): back to a relay's port 67; on 4011 back to the
 /// sender; to a client that has an address, unicast; otherwise broadcast (the client has no
 /// address yet and a proxy offer carries none to unicast to).
-pub fn destination(request: &PxeRequest, port: Port, from: SocketAddr) -> SocketAddr {
+pub fn destination(request: &PxeRequest, port: Port, from: SocketAddrV4) -> SocketAddrV4 {
     if !request.giaddr.is_unspecified() {
-        return SocketAddr::V4(SocketAddrV4::new(request.giaddr, 67));
+        return SocketAddrV4::new(request.giaddr, 67);
     }
     match port {
         Port::BootServer => from,
         Port::Dhcp if !request.ciaddr.is_unspecified() && !request.broadcast => {
-            SocketAddr::V4(SocketAddrV4::new(request.ciaddr, 68))
+            SocketAddrV4::new(request.ciaddr, 68)
         }
-        Port::Dhcp => SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::BROADCAST, 68)),
+        Port::Dhcp => SocketAddrV4::new(Ipv4Addr::BROADCAST, 68),
     }
 }
 

@@ -5,9 +5,12 @@ use super::*;
 use crate::dhcp::request::{ClientClass, Firmware, MessageKind, PxeRequest};
 use crate::mac::Mac;
 
+/// The address the requests in these tests arrived at.
+const HERE: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
+
 fn policy() -> Policy {
     Policy {
-        server: Ipv4Addr::new(10, 0, 0, 2),
+        server: None,
         http_port: 8080,
         bootfiles: Bootfiles {
             bios: "undionly.kpxe".into(),
@@ -38,7 +41,7 @@ fn request(firmware: Firmware) -> PxeRequest {
 }
 
 fn answer(r: &PxeRequest, port: Port, p: &Policy) -> Answer {
-    match decide(r, port, p) {
+    match decide(r, port, p, HERE) {
         Decision::Answer(a) => a,
         other => panic!("no answer: {other:?}"),
     }
@@ -66,7 +69,7 @@ fn bootfile_by_firmware() {
         Bootfile::Url("http://10.0.0.2:8080/ipxe/ipxe.efi".into())
     );
     assert!(matches!(
-        decide(&request(Firmware::UefiArm64), Port::Dhcp, &p),
+        decide(&request(Firmware::UefiArm64), Port::Dhcp, &p, HERE),
         Decision::NoBootloader(_)
     ));
 }
@@ -77,14 +80,17 @@ fn requests_for_the_router_are_left_alone() {
     let mut r = request(Firmware::Bios);
     r.kind = MessageKind::Request;
     r.server_id = Some(Ipv4Addr::new(10, 0, 0, 1));
-    assert!(matches!(decide(&r, Port::Dhcp, &p), Decision::Silent(_)));
+    assert!(matches!(
+        decide(&r, Port::Dhcp, &p, HERE),
+        Decision::Silent(_)
+    ));
     // The same REQUEST on 4011 is ours.
     assert_eq!(answer(&r, Port::BootServer, &p).kind, MessageType::Ack);
-    r.server_id = Some(p.server);
+    r.server_id = Some(HERE);
     assert_eq!(answer(&r, Port::Dhcp, &p).kind, MessageType::Ack);
     r.kind = MessageKind::Discover;
     assert!(matches!(
-        decide(&r, Port::BootServer, &p),
+        decide(&r, Port::BootServer, &p, HERE),
         Decision::Silent(_)
     ));
 }
@@ -114,7 +120,7 @@ fn encoded_offer_is_a_proxy_offer() {
     let p = policy();
     let r = request(Firmware::Bios);
     let a = answer(&r, Port::Dhcp, &p);
-    let bytes = encode(&r, &a, &p);
+    let bytes = encode(&r, &a, HERE);
     assert!(bytes.len() >= 300);
     let m = Message::decode(&mut Decoder::new(&bytes)).unwrap();
     assert_eq!(m.xid(), 7);
@@ -122,7 +128,7 @@ fn encoded_offer_is_a_proxy_offer() {
         m.yiaddr().is_unspecified(),
         "a proxy never hands out addresses"
     );
-    assert_eq!(m.siaddr(), p.server);
+    assert_eq!(m.siaddr(), HERE);
     assert_eq!(m.chaddr(), &r.mac.0);
     let fname = m.fname().unwrap_or_default();
     assert_eq!(fname.split(|b| *b == 0).next(), Some(&b"undionly.kpxe"[..]));
@@ -142,13 +148,13 @@ fn encoded_offer_is_a_proxy_offer() {
     );
     assert_eq!(
         o.get(OptionCode::ServerIdentifier),
-        Some(&DhcpOption::ServerIdentifier(p.server))
+        Some(&DhcpOption::ServerIdentifier(HERE))
     );
 }
 
 #[test]
 fn replies_go_to_relay_sender_or_broadcast() {
-    let from: SocketAddr = "10.0.0.50:68".parse().unwrap();
+    let from: SocketAddrV4 = "10.0.0.50:68".parse().unwrap();
     let mut r = request(Firmware::Bios);
     assert_eq!(
         destination(&r, Port::Dhcp, from),
@@ -170,4 +176,36 @@ fn replies_go_to_relay_sender_or_broadcast() {
         destination(&r, Port::Dhcp, from),
         "10.9.0.1:67".parse().unwrap()
     );
+}
+
+#[test]
+fn server_address_is_where_the_request_arrived_unless_fixed() {
+    let mut p = policy();
+    let other = Ipv4Addr::new(192, 168, 7, 1);
+    assert_eq!(p.server_for(other), other);
+    let mut ipxe = request(Firmware::Bios);
+    ipxe.ipxe = true;
+    assert_eq!(
+        answer_at(&ipxe, &p, other).bootfile,
+        Bootfile::Url("http://192.168.7.1:8080/boot.ipxe".into())
+    );
+    p.server = Some(HERE);
+    assert_eq!(p.server_for(other), HERE);
+    // A REQUEST on 67 is ours only when it names the address we gave out.
+    let mut r = request(Firmware::Bios);
+    r.kind = MessageKind::Request;
+    r.server_id = Some(HERE);
+    assert_eq!(answer_at(&r, &p, other).kind, MessageType::Ack);
+    r.server_id = Some(other);
+    assert!(matches!(
+        decide(&r, Port::Dhcp, &p, p.server_for(other)),
+        Decision::Silent(_)
+    ));
+}
+
+fn answer_at(r: &PxeRequest, p: &Policy, local: Ipv4Addr) -> Answer {
+    match decide(r, Port::Dhcp, p, p.server_for(local)) {
+        Decision::Answer(a) => a,
+        other => panic!("no answer: {other:?}"),
+    }
 }

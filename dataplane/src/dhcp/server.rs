@@ -1,57 +1,67 @@
-//! proxyDHCP I/O: one task per port per core on SO_REUSEPORT sockets. Each datagram is
-//! decoded, decided and answered at once; there is no per-client state to keep. A storm is
-//! answered in bursts: after the ring delivers one datagram, what else is queued is read and
-//! answered without waiting, and replies go out with a plain non-blocking send, so a burst
-//! costs one wake-up instead of two ring round trips per datagram.
+//! proxyDHCP I/O: one socket per port, shared by every core. The kernel hands a broadcast to
+//! every socket bound to the port, so one socket per core would answer each broadcasting
+//! client once per core; a shared socket gets each datagram once, and whichever core is free
+//! takes it. Each datagram arrives with its interface and local address (IP_PKTINFO) and is
+//! answered out of that interface, from that address, naming that address as the server: no
+//! route needed, right NIC on a multi-homed host. A storm is answered in bursts: one
+//! readiness wake-up, then what is queued is read and answered without waiting.
 
 use std::io;
-use std::net::{SocketAddr, UdpSocket as StdUdpSocket};
+use std::net::{SocketAddr, SocketAddrV4, UdpSocket as StdUdpSocket};
 use std::os::fd::AsRawFd;
 use std::rc::Rc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use monoio::net::udp::UdpSocket;
 
+use super::interfaces::Interfaces;
 use super::reply::{self, Decision, Policy, Port};
 use super::request::{self, Seen};
 use crate::events::{BootEvent, Detail, DhcpSeen, Outcome, Protocol};
 use crate::runtime::Core;
 use crate::stats::Stats;
-use crate::sys;
+use crate::sys::pktinfo::{self, Arrival, Received};
 
 /// Larger than any DHCP message an Ethernet client sends (RFC 2131 allows up to the MTU).
 const MAX_DATAGRAM: usize = 1500;
 /// Queued datagrams answered per wake-up before the core turns to its other tasks.
 const DRAIN_BATCH: usize = 64;
+/// The shared socket's receive queue: a rack powering on at once must not overflow it.
+const RECV_QUEUE: usize = 8 << 20;
 
-/// Runs one port's listener until the data plane drains.
+/// What one core's listener on one port needs.
+pub(crate) struct Listener {
+    pub(crate) port: Port,
+    pub(crate) policy: Rc<Policy>,
+    pub(crate) interfaces: Rc<Interfaces>,
+}
+
+/// Runs one port's listener on this core until the data plane drains.
 pub(crate) async fn serve(
     core: Rc<Core>,
     socket: StdUdpSocket,
-    port: Port,
-    policy: Rc<Policy>,
+    listener: Listener,
 ) -> io::Result<()> {
     let socket = UdpSocket::from_std(socket)?;
+    let fd = socket.as_raw_fd();
     let mut buf = vec![0u8; MAX_DATAGRAM];
-    // Its own buffer: the ring's one comes back with its length cut to the last datagram.
-    let mut queued = vec![0u8; MAX_DATAGRAM];
     loop {
-        let received = monoio::select! {
-            r = socket.recv_from(buf) => r,
+        // Readiness, not a ring receive: every core waits on the same socket, and the one
+        // that reads first takes the datagram (the others find the queue empty).
+        let ready = monoio::select! {
+            r = socket.readable(false) => r,
             _ = core.drain.started() => return Ok(()),
         };
-        let (result, returned) = received;
-        buf = returned;
-        let Ok((len, from)) = result else {
+        if let Err(e) = ready {
+            tracing::debug!(error = %e, "dhcp: waiting for datagrams failed");
+            monoio::time::sleep(Duration::from_millis(10)).await;
             continue;
-        };
-        if let Some(datagram) = buf.get(..len) {
-            answer(&core, &socket, port, &policy, datagram, from).await;
         }
         for _ in 0..DRAIN_BATCH {
-            match sys::recv_from_nowait(socket.as_raw_fd(), &mut queued) {
-                Ok(Some((len, from))) => {
-                    answer(&core, &socket, port, &policy, &queued[..len], from.into()).await;
+            match pktinfo::recv_nowait(fd, &mut buf) {
+                Ok(Some(received)) => {
+                    let datagram = &buf[..received.len];
+                    answer(&core, &socket, &listener, datagram, received).await;
                 }
                 Ok(None) => break,
                 Err(e) => {
@@ -63,20 +73,35 @@ pub(crate) async fn serve(
     }
 }
 
-/// Decodes, decides and answers one datagram from `from`.
+/// Decodes, decides and answers one datagram.
 async fn answer(
     core: &Core,
     socket: &UdpSocket,
-    port: Port,
-    policy: &Policy,
+    listener: &Listener,
     datagram: &[u8],
-    from: SocketAddr,
+    received: Received,
 ) {
     let started = Instant::now();
+    let from = received.from;
+    let Some(arrival) = received.arrival.filter(|a| !a.local.is_unspecified()) else {
+        // No address on the arrival interface: nothing we could name as the server.
+        tracing::debug!(%from, "dhcp: request on an interface without an IPv4 address");
+        Stats::bump(&core.stats.dhcp_ignored);
+        return;
+    };
+    if !listener.interfaces.allows(arrival.ifindex) {
+        Stats::bump(&core.stats.dhcp_ignored);
+        return;
+    }
     let request = match request::parse(datagram) {
-        Ok(Seen::Pxe(r)) => r,
-        Ok(Seen::Ignored(_)) => {
+        Ok(Seen::Pxe(r)) if !received.truncated => r,
+        Ok(Seen::Ignored(_)) if !received.truncated => {
             Stats::bump(&core.stats.dhcp_ignored);
+            return;
+        }
+        Ok(_) => {
+            tracing::debug!(%from, "dhcp: oversized datagram dropped");
+            Stats::bump(&core.stats.dhcp_malformed);
             return;
         }
         Err(why) => {
@@ -85,11 +110,14 @@ async fn answer(
             return;
         }
     };
-    let (outcome, offered) = match reply::decide(&request, port, policy) {
+    let policy = &listener.policy;
+    let port = listener.port;
+    let server = policy.server_for(arrival.local);
+    let (outcome, offered) = match reply::decide(&request, port, policy, server) {
         Decision::Answer(answer) => {
-            let out = reply::encode(&request, &answer, policy);
+            let out = reply::encode(&request, &answer, server);
             let to = reply::destination(&request, port, from);
-            match send(socket, out, to).await {
+            match send(socket, &out, to, &request, arrival).await {
                 Ok(()) => {
                     Stats::bump(&core.stats.dhcp_answered);
                     (Outcome::Complete, answer.bootfile.describe())
@@ -111,7 +139,7 @@ async fn answer(
     };
     core.events.emit(BootEvent {
         protocol: Protocol::Dhcp,
-        client: from,
+        client: SocketAddr::V4(from),
         object: offered,
         bytes: 0,
         duration: started.elapsed(),
@@ -120,26 +148,48 @@ async fn answer(
     });
 }
 
-/// Sends at once when the socket buffer has room, else through the ring (which waits).
-async fn send(socket: &UdpSocket, datagram: Vec<u8>, to: SocketAddr) -> io::Result<()> {
-    if let SocketAddr::V4(v4) = to {
-        if sys::send_to_nowait(socket.as_raw_fd(), &datagram, v4)? {
+/// Sends from the arrival address: a reply to a client on the link leaves by the arrival
+/// interface, a reply to a relay follows the routing table (the relay is routed). Waits for
+/// room in the send buffer a bounded number of times.
+async fn send(
+    socket: &UdpSocket,
+    datagram: &[u8],
+    to: SocketAddrV4,
+    request: &request::PxeRequest,
+    arrival: Arrival,
+) -> io::Result<()> {
+    let relayed = !request.giaddr.is_unspecified();
+    let ifindex = if relayed { 0 } else { arrival.ifindex };
+    for _ in 0..3 {
+        if pktinfo::send_nowait(socket.as_raw_fd(), datagram, to, ifindex, arrival.local)? {
             return Ok(());
         }
+        socket.writable(false).await?;
     }
-    socket.send_to(datagram, to).await.0.map(drop)
+    Err(io::Error::new(
+        io::ErrorKind::WouldBlock,
+        "send buffer stayed full",
+    ))
 }
 
-/// Binds a proxyDHCP socket: broadcast allowed, optionally tied to one interface.
-pub(crate) fn bind(addr: SocketAddr, interface: Option<&str>) -> io::Result<StdUdpSocket> {
-    let socket = crate::runtime::udp_socket(addr, |s| {
-        s.set_broadcast(true)?;
-        if let Some(name) = interface {
-            s.bind_device(Some(name.as_bytes())).map_err(|e| {
-                io::Error::new(e.kind(), format!("bind to interface {name:?}: {e}"))
-            })?;
-        }
-        Ok(())
-    })?;
-    Ok(socket)
+/// Binds a proxyDHCP socket: broadcast allowed, arrival interface reported. No SO_REUSEPORT:
+/// the one socket is shared by the cores ([`StdUdpSocket::try_clone`]), and a second server
+/// on the port is refused instead of silently splitting the traffic.
+pub(crate) fn bind(addr: SocketAddr) -> io::Result<StdUdpSocket> {
+    let bound = (|| {
+        let socket = socket2::Socket::new(
+            socket2::Domain::IPV4,
+            socket2::Type::DGRAM,
+            Some(socket2::Protocol::UDP),
+        )?;
+        // Lets a DHCP server bound to one address of this host coexist on the port.
+        socket.set_reuse_address(true)?;
+        socket.set_nonblocking(true)?;
+        socket.set_broadcast(true)?;
+        pktinfo::enable(socket.as_raw_fd())?;
+        pktinfo::set_large_recv_buffer(socket.as_raw_fd(), RECV_QUEUE);
+        socket.bind(&addr.into())?;
+        Ok::<_, io::Error>(StdUdpSocket::from(socket))
+    })();
+    bound.map_err(|e| io::Error::new(e.kind(), format!("bind UDP {addr}: {e}")))
 }

@@ -2,16 +2,19 @@
 //! validators, keep-alive and pipelining. The head codecs are [`crate::wire::http`] (requests)
 //! and [`crate::wire::http_response`], HTTP-dates [`crate::wire::date`]; range and
 //! conditional logic in [`range`], multipart/byteranges layout in [`multipart`], the pace a
-//! reader must keep in [`pace`]; [`server`] owns connections, buffers and timeouts.
+//! reader must keep in [`pace`]; [`server`] owns connections, buffers and timeouts, and writes
+//! answers through `write`.
 
 use std::time::Duration;
 
 pub mod boot_script;
+pub mod mac_check;
 pub mod mime;
 pub mod multipart;
 pub mod pace;
 pub mod range;
 pub mod server;
+mod write;
 
 /// HTTP settings.
 #[derive(Debug, Clone)]
@@ -39,6 +42,8 @@ pub struct Config {
     pub max_per_ip: usize,
     /// Listen backlog. Default 4096.
     pub backlog: i32,
+    /// Whether `/boot.ipxe?mac=` must match the peer's neighbour entry. Default strict.
+    pub boot_mac_check: mac_check::MacCheck,
 }
 
 impl Default for Config {
@@ -54,6 +59,7 @@ impl Default for Config {
             max_connections: 50_000,
             max_per_ip: 64,
             backlog: 4096,
+            boot_mac_check: mac_check::MacCheck::Strict,
         }
     }
 }

@@ -1,11 +1,10 @@
 //! HTTP I/O: the per-core accept loop and one task per connection. A connection reads into one
 //! reused buffer, answers every complete request head in it (pipelining) and writes each
-//! response as a gathered write: head bytes plus body slices straight from the blob.
+//! response as a gathered write ([`super::write`]): head bytes plus body slices straight from
+//! the blob.
 
 use std::io;
 use std::net::{SocketAddr, TcpListener as StdTcpListener};
-use std::os::fd::AsRawFd;
-use std::pin::pin;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -14,17 +13,19 @@ use monoio::buf::IoBufMut;
 use monoio::io::{AsyncReadRent, AsyncWriteRent};
 use monoio::net::{TcpListener, TcpStream};
 
+use super::mac_check::Requester;
 use super::multipart::plan_multipart;
-use super::pace::{Pace, Verdict};
 use super::range::{self, Selection, Validators};
+use super::write::write_answer;
 use super::{boot_script, mime, Config};
 use crate::blob::BlobSlice;
+use crate::boot::Use;
 use crate::events::{BootEvent, Detail, Outcome, Protocol};
 use crate::path::{self, PathError};
 use crate::per_source::SourceGuard;
 use crate::runtime::Core;
 use crate::stats::{GaugeGuard, Stats};
-use crate::sys::{self, GatherBuf, Piece};
+use crate::sys::Piece;
 use crate::wire::date::http_date;
 use crate::wire::http::{self as wire, Method, ParseError, RequestHead, Version};
 use crate::wire::http_response::{render_response, ContentRange, ResponseHead, Status};
@@ -32,8 +33,6 @@ use crate::wire::http_response::{render_response, ContentRange, ResponseHead, St
 /// Boundary of multipart/byteranges bodies. Fixed: a client needs nothing else, and it is long
 /// and odd enough not to occur in a boot file by accident.
 const BOUNDARY: &str = "fleetboot-3f8a9c1e7b2d4605-byteranges";
-/// Blob bytes handed to one gathered write; each write gets its own no-progress timeout.
-const WRITE_CHUNK: u64 = 4 << 20;
 
 /// Runs the accept loop until the data plane drains.
 pub(crate) async fn serve(
@@ -108,6 +107,8 @@ async fn connection(
     };
     let mut buf: Vec<u8> = Vec::with_capacity(4096);
     let mut scratch = Scratch::default();
+    // The address this client reached us at (one of several on a multi-homed server).
+    let local = stream.local_addr().ok();
     let mut head_started: Option<Instant> = None;
     loop {
         let parsed = wire::parse_request(&buf, &limits);
@@ -116,7 +117,11 @@ async fn connection(
                 let started = head_started.take().unwrap_or_else(Instant::now);
                 let _inflight =
                     GaugeGuard::try_acquire(&core.stats, |s| &s.http_inflight, usize::MAX);
-                let answer = answer(&core, &head, &mut scratch);
+                let requester = Requester {
+                    peer: peer.ip(),
+                    check: config.boot_mac_check,
+                };
+                let answer = answer(&core, &head, &requester, local, &mut scratch);
                 buf.drain(..consumed);
                 Stats::bump(&core.stats.http_requests);
                 let keep_alive = answer.keep_alive && !core.drain.is_draining();
@@ -208,7 +213,13 @@ struct Scratch {
     key: String,
 }
 
-fn answer(core: &Core, head: &RequestHead<'_>, scratch: &mut Scratch) -> Answer {
+fn answer(
+    core: &Core,
+    head: &RequestHead<'_>,
+    requester: &Requester,
+    local: Option<SocketAddr>,
+    scratch: &mut Scratch,
+) -> Answer {
     let version = head.version;
     let keep_alive = match version {
         Version::Http11 => !head.connection_close,
@@ -294,8 +305,21 @@ fn answer(core: &Core, head: &RequestHead<'_>, scratch: &mut Scratch) -> Answer 
             .splitn(2, |b| *b == b'?')
             .nth(1)
             .unwrap_or_default();
-        let (script, seen) =
-            boot_script::respond(core.catalog.borrow_mut().current().boot(), query, head.host);
+        let usage = match head.method {
+            Method::Head => Use::Peek,
+            _ => Use::Consume,
+        };
+        let (script, seen) = boot_script::respond(
+            core.catalog.borrow_mut().current().boot(),
+            query,
+            head.host,
+            local,
+            requester,
+            usage,
+        );
+        if matches!(&seen, Detail::BootScript(b) if b.refused.is_some()) {
+            Stats::bump(&core.stats.boot_mac_refused);
+        }
         return script_answer(head, keep_alive, script.into_bytes(), seen);
     }
     let object = scratch.key.clone();
@@ -502,98 +526,4 @@ async fn lingering_close(stream: &mut TcpStream, mut buf: Vec<u8>) {
             _ => return,
         }
     }
-}
-
-/// Writes the pieces in gathered batches of at most [`WRITE_CHUNK`] blob bytes, at the
-/// [`Pace`] the settings ask of a reader: one that stops reading, or reads slower than the
-/// minimum rate, is dropped (and counted).
-async fn write_answer(
-    stream: &mut TcpStream,
-    pieces: Vec<Piece>,
-    config: &Config,
-    stats: &Stats,
-) -> io::Result<()> {
-    let acked = sys::bytes_acked(stream.as_raw_fd()).ok();
-    // Why acknowledged bytes and not completed writes: with megabytes of socket buffers, a
-    // write to a slow reader completes only once a third of them drained.
-    let mut pace = Pace::new(
-        config.min_rate,
-        config.rate_window,
-        config.write_timeout,
-        Instant::now(),
-        acked,
-    );
-    let mut batch: Vec<Piece> = Vec::with_capacity(4);
-    let mut batch_bytes = 0u64;
-    for piece in pieces {
-        match piece {
-            Piece::Owned(bytes) => {
-                batch_bytes += bytes.len() as u64;
-                batch.push(Piece::Owned(bytes));
-            }
-            Piece::Blob(slice) => {
-                let mut offset = 0u64;
-                let len = slice.len() as u64;
-                while offset < len {
-                    let take = (WRITE_CHUNK - batch_bytes.min(WRITE_CHUNK - 1)).min(len - offset);
-                    if let Some(part) = slice.sub(offset, take) {
-                        batch.push(Piece::Blob(part));
-                    }
-                    batch_bytes += take;
-                    offset += take;
-                    if batch_bytes >= WRITE_CHUNK {
-                        flush(stream, &mut batch, &mut pace, stats).await?;
-                        batch_bytes = 0;
-                    }
-                }
-            }
-        }
-    }
-    if !batch.is_empty() {
-        flush(stream, &mut batch, &mut pace, stats).await?;
-    }
-    Ok(())
-}
-
-/// Writes one batch. The write stays posted across pace checks (a write abandoned would take
-/// its buffer with it); it is cancelled only when the reader is dropped.
-async fn flush(
-    stream: &mut TcpStream,
-    batch: &mut Vec<Piece>,
-    pace: &mut Pace,
-    stats: &Stats,
-) -> io::Result<()> {
-    let fd = stream.as_raw_fd();
-    let mut gather = GatherBuf::new(std::mem::take(batch));
-    while !gather.is_empty() {
-        pace.on_write(Instant::now());
-        let mut write = pin!(stream.writev(gather));
-        let (result, back) = loop {
-            monoio::select! {
-                done = &mut write => break done,
-                _ = monoio::time::sleep_until(pace.deadline().into()) => {
-                    let acked = sys::bytes_acked(fd).ok();
-                    match pace.check(Instant::now(), acked) {
-                        Verdict::Continue => {}
-                        Verdict::TooSlow => {
-                            Stats::bump(&stats.http_slow_readers);
-                            return Err(io::Error::new(io::ErrorKind::TimedOut, "reader too slow"));
-                        }
-                        Verdict::Stalled => {
-                            Stats::bump(&stats.http_timeouts);
-                            return Err(io::ErrorKind::TimedOut.into());
-                        }
-                    }
-                }
-            }
-        };
-        gather = back;
-        match result {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => gather.advance(n),
-            Err(e) => return Err(e),
-        }
-    }
-    gather.release_pages();
-    Ok(())
 }

@@ -1,8 +1,7 @@
 //! The one place the data plane talks to the kernel below the runtime's safe API: mapping
 //! files, handing mapped bytes to io_uring as buffers, thread and descriptor limits; UDP
-//! beside the ring (batched and segmented sends, non-blocking datagrams, reuseport steering)
-//! in [`udp`]; datagrams with their destination address in [`pktinfo`]; TCP progress in
-//! [`tcp`].
+//! beside the ring (batched and segmented sends) in `udp`, datagrams that know their
+//! interface in [`pktinfo`], TCP progress in `tcp`.
 //!
 //! Rule of the house: **mapped file bytes are never read by user space.** They are only
 //! passed by pointer to the kernel, which copies them into socket buffers. If the file is
@@ -11,7 +10,7 @@
 #![allow(unsafe_code)]
 
 use std::fs::File;
-mod pktinfo;
+pub mod pktinfo;
 mod tcp;
 mod udp;
 
@@ -21,9 +20,7 @@ use memmap2::{Mmap, MmapOptions};
 
 use crate::blob::BlobSlice;
 
-pub(crate) use pktinfo::{recv_nowait, report_destination, Received};
 pub(crate) use tcp::bytes_acked;
-pub(crate) use udp::{recv_from_nowait, send_to_nowait, spread_reuseport_group};
 pub use udp::{segments_per_send, send_datagrams, send_segmented, MAX_BATCH, MAX_SEGMENTS};
 
 /// Maps a whole file read-only. Returns `None` for an empty file (mmap of length 0 fails).
@@ -213,51 +210,6 @@ pub fn raise_fd_limit() -> io::Result<u64> {
         }
     }
     Ok(limit.rlim_cur)
-}
-
-/// The first IPv4 address of network interface `name` (getifaddrs(3)).
-///
-/// # Errors
-/// The interface does not exist or has no IPv4 address.
-pub fn interface_ipv4(name: &str) -> io::Result<std::net::Ipv4Addr> {
-    let mut list: *mut libc::ifaddrs = std::ptr::null_mut();
-    // SAFETY: getifaddrs writes a pointer to a list it allocated into `list`; on success we
-    // own that list until freeifaddrs below, and on failure `list` is left untouched.
-    if unsafe { libc::getifaddrs(&mut list) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    let mut found = None;
-    let mut cursor = list;
-    while !cursor.is_null() {
-        // SAFETY: `cursor` is a non-null node of the list getifaddrs returned, which stays
-        // valid until freeifaddrs; nodes are linked through `ifa_next`, ending in null.
-        let entry = unsafe { &*cursor };
-        cursor = entry.ifa_next;
-        if entry.ifa_addr.is_null() || entry.ifa_name.is_null() {
-            continue;
-        }
-        // SAFETY: `ifa_name` is a non-null NUL-terminated string owned by the list.
-        let entry_name = unsafe { std::ffi::CStr::from_ptr(entry.ifa_name) };
-        // SAFETY: `ifa_addr` is non-null and points to a sockaddr whose family field is
-        // always readable.
-        let family = unsafe { (*entry.ifa_addr).sa_family };
-        if entry_name.to_bytes() != name.as_bytes() || i32::from(family) != libc::AF_INET {
-            continue;
-        }
-        // SAFETY: for AF_INET the sockaddr is a sockaddr_in (getifaddrs(3)).
-        let v4 = unsafe { &*(entry.ifa_addr as *const libc::sockaddr_in) };
-        found = Some(std::net::Ipv4Addr::from(u32::from_be(v4.sin_addr.s_addr)));
-        break;
-    }
-    // SAFETY: `list` came from a successful getifaddrs and is freed exactly once; no
-    // reference into it outlives this point (`found` is a copy).
-    unsafe { libc::freeifaddrs(list) };
-    found.ok_or_else(|| {
-        io::Error::new(
-            io::ErrorKind::NotFound,
-            format!("no interface {name:?} with an IPv4 address"),
-        )
-    })
 }
 
 #[cfg(test)]

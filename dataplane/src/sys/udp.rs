@@ -1,11 +1,9 @@
 //! UDP beside the ring: a TFTP window leaves in one `sendmmsg`, or, where the kernel can
-//! segment it, as one UDP GSO send; proxyDHCP moves queued datagrams without a ring round
-//! trip and has its reuseport group spread over the cores. Mapped file bytes go to the kernel
-//! by pointer only (see the module rule in [`super`]).
+//! segment it, as one UDP GSO send. Mapped file bytes go to the kernel by pointer only (see
+//! the module rule in [`super`]).
 #![allow(unsafe_code)]
 
 use std::io;
-use std::net::{Ipv4Addr, SocketAddrV4};
 use std::os::fd::RawFd;
 
 use crate::blob::BlobSlice;
@@ -163,130 +161,6 @@ pub fn send_segmented(
         return Err(io::Error::last_os_error());
     }
     Ok(n)
-}
-
-/// Receives one datagram already queued on the IPv4 UDP socket `fd`, without waiting:
-/// `Ok(None)` when the queue is empty. Lets a listener drain a burst after the ring reported
-/// its first datagram, instead of one ring round trip per datagram.
-pub(crate) fn recv_from_nowait(
-    fd: RawFd,
-    buf: &mut [u8],
-) -> io::Result<Option<(usize, SocketAddrV4)>> {
-    // SAFETY: sockaddr_in is a plain C struct; all-zero is a valid value.
-    let mut from: libc::sockaddr_in = unsafe { std::mem::zeroed() };
-    let mut from_len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
-    // SAFETY: `buf` is a live, writable slice of `buf.len()` bytes for the whole call, and
-    // `from`/`from_len` describe a writable sockaddr_in of the size passed; the kernel writes
-    // at most that much. `fd` is borrowed from a socket the caller keeps open across the call.
-    // MSG_DONTWAIT keeps the call from blocking the core.
-    let n = unsafe {
-        libc::recvfrom(
-            fd,
-            buf.as_mut_ptr().cast(),
-            buf.len(),
-            libc::MSG_DONTWAIT,
-            std::ptr::from_mut(&mut from).cast(),
-            &mut from_len,
-        )
-    };
-    if n < 0 {
-        let e = io::Error::last_os_error();
-        return match e.kind() {
-            io::ErrorKind::WouldBlock => Ok(None),
-            _ => Err(e),
-        };
-    }
-    if i32::from(from.sin_family) != libc::AF_INET {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            "not an IPv4 sender",
-        ));
-    }
-    let ip = Ipv4Addr::from(u32::from_be(from.sin_addr.s_addr));
-    Ok(Some((
-        n as usize,
-        SocketAddrV4::new(ip, u16::from_be(from.sin_port)),
-    )))
-}
-
-/// Sends one datagram from the IPv4 UDP socket `fd` to `to` without waiting: `Ok(false)` when
-/// the socket's send buffer is full (the caller then goes through the ring).
-pub(crate) fn send_to_nowait(fd: RawFd, datagram: &[u8], to: SocketAddrV4) -> io::Result<bool> {
-    let addr = libc::sockaddr_in {
-        sin_family: libc::AF_INET as libc::sa_family_t,
-        sin_port: to.port().to_be(),
-        sin_addr: libc::in_addr {
-            s_addr: u32::from(*to.ip()).to_be(),
-        },
-        sin_zero: [0; 8],
-    };
-    // SAFETY: `datagram` is a live slice of `datagram.len()` bytes and `addr` a complete
-    // sockaddr_in of the size passed, both only read by the kernel during the call; `fd` is
-    // borrowed from a socket the caller keeps open. MSG_DONTWAIT: never blocks the core.
-    let n = unsafe {
-        libc::sendto(
-            fd,
-            datagram.as_ptr().cast(),
-            datagram.len(),
-            libc::MSG_DONTWAIT,
-            std::ptr::from_ref(&addr).cast(),
-            std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
-        )
-    };
-    if n < 0 {
-        let e = io::Error::last_os_error();
-        return match e.kind() {
-            io::ErrorKind::WouldBlock => Ok(false),
-            _ => Err(e),
-        };
-    }
-    Ok(true)
-}
-
-/// `SO_ATTACH_REUSEPORT_CBPF` (asm-generic/socket.h; libc exports it only for some targets).
-const SO_ATTACH_REUSEPORT_CBPF: libc::c_int = 51;
-
-/// Spreads the datagrams of the SO_REUSEPORT group `fd` belongs to over its first `sockets`
-/// members at random (classic BPF: `A = random; A %= sockets; return A`). Without it the
-/// kernel picks a member by 4-tuple hash, and a proxyDHCP storm has one tuple: every relayed
-/// request comes from the relay's port 67, every broadcast from 0.0.0.0:68, so one core would
-/// answer it all while the others idle. For stateless protocols only.
-pub(crate) fn spread_reuseport_group(fd: RawFd, sockets: u32) -> io::Result<()> {
-    let insn = |code: u32, k: u32| libc::sock_filter {
-        code: code as u16,
-        jt: 0,
-        jf: 0,
-        k,
-    };
-    let mut program = [
-        insn(
-            libc::BPF_LD | libc::BPF_W | libc::BPF_ABS,
-            (libc::SKF_AD_OFF + libc::SKF_AD_RANDOM) as u32,
-        ),
-        insn(libc::BPF_ALU | libc::BPF_MOD | libc::BPF_K, sockets.max(1)),
-        insn(libc::BPF_RET | libc::BPF_A, 0),
-    ];
-    let fprog = libc::sock_fprog {
-        len: program.len() as u16,
-        filter: program.as_mut_ptr(),
-    };
-    // SAFETY: `fprog` points at `program`, three initialised instructions that live until the
-    // call returns; the kernel copies (and verifies) the program during setsockopt and keeps no
-    // pointer to it. The option length is the size of the sock_fprog passed. `fd` is borrowed
-    // from a socket the caller keeps open.
-    let r = unsafe {
-        libc::setsockopt(
-            fd,
-            libc::SOL_SOCKET,
-            SO_ATTACH_REUSEPORT_CBPF,
-            std::ptr::from_ref(&fprog).cast(),
-            std::mem::size_of::<libc::sock_fprog>() as libc::socklen_t,
-        )
-    };
-    if r != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
 }
 
 #[cfg(test)]

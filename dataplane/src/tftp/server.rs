@@ -25,6 +25,7 @@ use crate::path::{self, PathError};
 use crate::runtime::Core;
 use crate::stats::{GaugeGuard, Stats};
 use crate::sys;
+use crate::sys::pktinfo::{self, Datagram};
 use crate::wire::tftp::{self as wire, ErrorCode, Mode, Packet, Request};
 
 /// Largest request we read. RRQs with many options stay far below this.
@@ -37,7 +38,11 @@ const DRAIN_BATCH: usize = 64;
 /// address, so that each transfer answers from the address its RRQ was sent to.
 pub(crate) async fn serve(core: Rc<Core>, socket: StdUdpSocket, config: Config) -> io::Result<()> {
     let listen_ip = socket.local_addr()?.ip();
-    if let Err(e) = sys::report_destination(socket.as_raw_fd(), listen_ip.is_ipv6()) {
+    let reported = match listen_ip {
+        IpAddr::V4(_) => pktinfo::enable(socket.as_raw_fd()),
+        IpAddr::V6(_) => pktinfo::enable_v6(socket.as_raw_fd()),
+    };
+    if let Err(e) = reported {
         tracing::warn!(error = %e, "TFTP answers from the routing table's choice of address");
     }
     let socket = UdpSocket::from_std(socket)?;
@@ -58,7 +63,7 @@ pub(crate) async fn serve(core: Rc<Core>, socket: StdUdpSocket, config: Config) 
             continue;
         }
         for _ in 0..DRAIN_BATCH {
-            match sys::recv_nowait(socket.as_raw_fd(), &mut buf) {
+            match pktinfo::recv_any_nowait(socket.as_raw_fd(), &mut buf) {
                 Ok(Some(received)) => {
                     let datagram = &buf[..received.len];
                     listener.on_datagram(&socket, datagram, received).await;
@@ -82,7 +87,7 @@ struct Listener {
 }
 
 impl Listener {
-    async fn on_datagram(&self, socket: &UdpSocket, datagram: &[u8], received: sys::Received) {
+    async fn on_datagram(&self, socket: &UdpSocket, datagram: &[u8], received: Datagram) {
         let (core, peer) = (&self.core, received.from);
         match Packet::parse(datagram) {
             Ok(Packet::Read(request)) => {
@@ -93,7 +98,9 @@ impl Listener {
                     Stats::bump(&core.stats.tftp_duplicate_requests);
                     return;
                 };
-                let local = received.local.unwrap_or(SocketAddr::new(self.listen_ip, 0));
+                let local = received
+                    .reply_source()
+                    .unwrap_or(SocketAddr::new(self.listen_ip, 0));
                 let job = Job::from_request(&request, peer, local);
                 monoio::spawn(run_transfer(
                     core.clone(),

@@ -7,8 +7,15 @@
 //! - `files`: `&str → &[u8]` — path relative to the data dir → JSON [`FileRecord`].
 //! - `images`: `&str → &[u8]` — image id → JSON [`Image`] (with its ISO index).
 //! - `clients`: `&str → &[u8]` — MAC (`52:54:00:12:34:56`) → JSON [`Client`].
+//!
+//! Opening reads every table through, so a damaged file stops the start with
+//! [`StoreError::Corrupt`]; a record that does not decode is skipped and logged; after a failed
+//! write, [`Store::reopen`] makes the database usable again.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+
+use dataplane::Mac;
 
 use redb::{
     ConcurrencyMode, Database, ReadOnlyDatabase, ReadableDatabase, ReadableTable, TableDefinition,
@@ -18,6 +25,11 @@ use sha2::{Digest, Sha256};
 
 use crate::clients::Client;
 use crate::images::Image;
+
+mod error;
+
+pub use error::StoreError;
+use error::{err, guard_open, open_error};
 
 const META: TableDefinition<&str, &str> = TableDefinition::new("meta");
 const FILES: TableDefinition<&str, &[u8]> = TableDefinition::new("files");
@@ -38,32 +50,42 @@ pub struct FileRecord {
     pub inode: u64,
 }
 
-/// A store failure, with the operation that failed.
-#[derive(Debug)]
-pub struct StoreError {
-    op: &'static str,
-    detail: String,
-}
-
-impl std::fmt::Display for StoreError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "database {}: {}", self.op, self.detail)
+/// Reads every row of every table once (values not decoded): damage anywhere shows now, at
+/// start, rather than as a failure in the middle of serving.
+fn read_through(db: &impl ReadableDatabase) -> Result<(), redb::Error> {
+    let txn = db.begin_read()?;
+    match txn.open_table(META) {
+        Ok(table) => {
+            for row in table.iter()? {
+                row?;
+            }
+        }
+        Err(redb::TableError::TableDoesNotExist(_)) => {}
+        Err(e) => return Err(e.into()),
     }
-}
-
-impl std::error::Error for StoreError {}
-
-fn err<E: std::fmt::Display>(op: &'static str) -> impl FnOnce(E) -> StoreError {
-    move |e| StoreError {
-        op,
-        detail: e.to_string(),
+    for definition in [FILES, IMAGES, CLIENTS] {
+        match txn.open_table(definition) {
+            Ok(table) => {
+                for row in table.iter()? {
+                    row?;
+                }
+            }
+            Err(redb::TableError::TableDoesNotExist(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
     }
+    Ok(())
 }
+
+/// Opens the database file at a path (tests open it on a backend that fails on demand).
+pub(crate) type Opener = Box<dyn Fn(&Path) -> Result<Database, redb::Error> + Send>;
 
 /// The open database.
 pub struct Store {
-    db: Database,
+    /// `None` only between a failed reopen and the next one.
+    db: Option<Database>,
     path: PathBuf,
+    opener: Opener,
 }
 
 impl Store {
@@ -72,14 +94,31 @@ impl Store {
     /// # Errors
     /// The file cannot be created, is locked by another writer, or is not a redb database.
     pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
+        Store::open_with(
+            data_dir,
+            Box::new(|path| {
+                Ok(Database::builder()
+                    .set_concurrency_mode(ConcurrencyMode::SingleWriter)
+                    .create(path)?)
+            }),
+        )
+    }
+
+    /// [`Store::open`] through `opener`.
+    pub(crate) fn open_with(data_dir: &Path, opener: Opener) -> Result<Store, StoreError> {
         std::fs::create_dir_all(data_dir).map_err(err("create data dir"))?;
         let path = data_dir.join("fleetboot.redb");
-        let db = Database::builder()
-            .set_concurrency_mode(ConcurrencyMode::SingleWriter)
-            .create(&path)
-            .map_err(err("open"))?;
-        let store = Store { db, path };
-        let txn = store.db.begin_write().map_err(err("init"))?;
+        let db = guard_open(&path, || {
+            let db = opener(&path)?;
+            read_through(&db)?;
+            Ok(db)
+        })?;
+        let store = Store {
+            db: Some(db),
+            path,
+            opener,
+        };
+        let txn = store.db()?.begin_write().map_err(err("init"))?;
         {
             let mut meta = txn.open_table(META).map_err(err("init"))?;
             if meta.get("schema").map_err(err("init"))?.is_none() {
@@ -97,13 +136,32 @@ impl Store {
         &self.path
     }
 
+    fn db(&self) -> Result<&Database, StoreError> {
+        self.db.as_ref().ok_or_else(|| {
+            err("access")("closed after an I/O error, and not reopened yet".to_owned())
+        })
+    }
+
+    /// Closes and opens the database again. redb refuses every transaction after an I/O
+    /// error until the file is reopened (which also repairs what the failed commit left).
+    ///
+    /// # Errors
+    /// The file cannot be opened now; the next call tries again.
+    pub fn reopen(&mut self) -> Result<(), StoreError> {
+        // The old handle holds the file's lock: it must go first.
+        self.db = None;
+        let db = (self.opener)(&self.path).map_err(|e| open_error(&self.path, e))?;
+        self.db = Some(db);
+        Ok(())
+    }
+
     /// Creates the admin password on first start. Returns the plain password only when it was
     /// just created (to be shown once); only its salted hash is stored.
     ///
     /// # Errors
     /// Database failure, or no randomness available.
     pub fn ensure_admin_password(&self) -> Result<Option<String>, StoreError> {
-        let txn = self.db.begin_write().map_err(err("admin password"))?;
+        let txn = self.db()?.begin_write().map_err(err("admin password"))?;
         let created = {
             let mut meta = txn.open_table(META).map_err(err("admin password"))?;
             if meta
@@ -130,7 +188,7 @@ impl Store {
     /// # Errors
     /// Database failure.
     pub fn verify_admin_password(&self, password: &str) -> Result<bool, StoreError> {
-        let txn = self.db.begin_read().map_err(err("admin password"))?;
+        let txn = self.db()?.begin_read().map_err(err("admin password"))?;
         let meta = txn.open_table(META).map_err(err("admin password"))?;
         let Some(stored) = meta.get("admin_password").map_err(err("admin password"))? else {
             return Ok(false);
@@ -151,7 +209,7 @@ impl Store {
     /// # Errors
     /// Database failure.
     pub fn sync_files(&self, files: &[FileRecord]) -> Result<usize, StoreError> {
-        let txn = self.db.begin_write().map_err(err("sync files"))?;
+        let txn = self.db()?.begin_write().map_err(err("sync files"))?;
         let mut changed = 0;
         {
             let mut table = txn.open_table(FILES).map_err(err("sync files"))?;
@@ -185,16 +243,9 @@ impl Store {
     /// The file inventory, sorted by path.
     ///
     /// # Errors
-    /// Database failure or a corrupt record.
+    /// Database failure.
     pub fn files(&self) -> Result<Vec<FileRecord>, StoreError> {
-        let txn = self.db.begin_read().map_err(err("list files"))?;
-        let table = txn.open_table(FILES).map_err(err("list files"))?;
-        let mut out = Vec::new();
-        for row in table.iter().map_err(err("list files"))? {
-            let (_, v) = row.map_err(err("list files"))?;
-            out.push(serde_json::from_slice(v.value()).map_err(err("list files"))?);
-        }
-        Ok(out)
+        read_all(self.db()?, FILES, "list files")
     }
 }
 
@@ -204,7 +255,7 @@ impl Store {
     /// # Errors
     /// Database failure.
     pub fn sync_images(&self, images: &[Image]) -> Result<(), StoreError> {
-        let txn = self.db.begin_write().map_err(err("sync images"))?;
+        let txn = self.db()?.begin_write().map_err(err("sync images"))?;
         {
             let mut table = txn.open_table(IMAGES).map_err(err("sync images"))?;
             table.retain(|_, _| false).map_err(err("sync images"))?;
@@ -221,23 +272,30 @@ impl Store {
     /// The stored images, sorted by id.
     ///
     /// # Errors
-    /// Database failure or a corrupt record.
+    /// Database failure.
     pub fn images(&self) -> Result<Vec<Image>, StoreError> {
-        read_all(&self.db, IMAGES, "list images")
+        read_all(self.db()?, IMAGES, "list images")
     }
 
-    /// Writes (creates or replaces) client records, in one transaction.
+    /// Deletes the records of `removed`, then writes (creates or replaces) `changed`, in one
+    /// transaction.
     ///
     /// # Errors
     /// Database failure.
-    pub fn put_clients<'a>(
+    pub fn save_clients<'a>(
         &self,
-        clients: impl IntoIterator<Item = &'a Client>,
+        changed: impl IntoIterator<Item = &'a Client>,
+        removed: &BTreeSet<Mac>,
     ) -> Result<(), StoreError> {
-        let txn = self.db.begin_write().map_err(err("save clients"))?;
+        let txn = self.db()?.begin_write().map_err(err("save clients"))?;
         {
             let mut table = txn.open_table(CLIENTS).map_err(err("save clients"))?;
-            for client in clients {
+            for mac in removed {
+                table
+                    .remove(mac.to_string().as_str())
+                    .map_err(err("save clients"))?;
+            }
+            for client in changed {
                 let json = serde_json::to_vec(client).map_err(err("save clients"))?;
                 table
                     .insert(client.mac.to_string().as_str(), json.as_slice())
@@ -250,9 +308,9 @@ impl Store {
     /// Every client, sorted by MAC.
     ///
     /// # Errors
-    /// Database failure or a corrupt record.
+    /// Database failure.
     pub fn clients(&self) -> Result<Vec<Client>, StoreError> {
-        read_all(&self.db, CLIENTS, "list clients")
+        read_all(self.db()?, CLIENTS, "list clients")
     }
 }
 
@@ -269,25 +327,25 @@ impl ReadOnlyStore {
     pub fn open(data_dir: &Path) -> Result<ReadOnlyStore, StoreError> {
         let path = data_dir.join("fleetboot.redb");
         if !path.is_file() {
-            return Err(StoreError {
-                op: "open",
-                detail: format!(
-                    "no database at {} (run `fleetboot serve` once)",
-                    path.display()
-                ),
-            });
+            return Err(err("open")(format!(
+                "no database at {} (run `fleetboot serve` once)",
+                path.display()
+            )));
         }
-        let db = Database::builder()
-            .set_concurrency_mode(ConcurrencyMode::SingleWriter)
-            .open_read_only(&path)
-            .map_err(err("open read-only"))?;
+        let db = guard_open(&path, || {
+            let db = Database::builder()
+                .set_concurrency_mode(ConcurrencyMode::SingleWriter)
+                .open_read_only(&path)?;
+            read_through(&db)?;
+            Ok(db)
+        })?;
         Ok(ReadOnlyStore { db })
     }
 
     /// The stored images, sorted by id.
     ///
     /// # Errors
-    /// Database failure or a corrupt record.
+    /// Database failure.
     pub fn images(&self) -> Result<Vec<Image>, StoreError> {
         read_all(&self.db, IMAGES, "list images")
     }
@@ -295,13 +353,15 @@ impl ReadOnlyStore {
     /// Every client, sorted by MAC.
     ///
     /// # Errors
-    /// Database failure or a corrupt record.
+    /// Database failure.
     pub fn clients(&self) -> Result<Vec<Client>, StoreError> {
         read_all(&self.db, CLIENTS, "list clients")
     }
 }
 
 /// Every JSON record of a `&str → &[u8]` table, in key order; a table never written is empty.
+/// A record that does not decode (damaged, or written by a newer version) is reported and
+/// skipped: one bad record must not cost every other one (for clients, their assignments).
 fn read_all<T: serde::de::DeserializeOwned>(
     db: &impl ReadableDatabase,
     definition: TableDefinition<&str, &[u8]>,
@@ -315,8 +375,16 @@ fn read_all<T: serde::de::DeserializeOwned>(
     };
     let mut out = Vec::new();
     for row in table.iter().map_err(err(op))? {
-        let (_, v) = row.map_err(err(op))?;
-        out.push(serde_json::from_slice(v.value()).map_err(err(op))?);
+        let (k, v) = row.map_err(err(op))?;
+        match serde_json::from_slice(v.value()) {
+            Ok(record) => out.push(record),
+            Err(e) => tracing::error!(
+                table = %definition,
+                key = k.value(),
+                error = %e,
+                "undecodable record skipped (left in the database); the others are used"
+            ),
+        }
     }
     Ok(out)
 }
@@ -346,36 +414,4 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn files_sync_and_password_roundtrip() {
-        let dir = std::env::temp_dir().join(format!("fleetboot-store-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let store = Store::open(&dir).unwrap();
-        let pw = store
-            .ensure_admin_password()
-            .unwrap()
-            .expect("created on first start");
-        assert!(store.ensure_admin_password().unwrap().is_none());
-        assert!(store.verify_admin_password(&pw).unwrap());
-        assert!(!store.verify_admin_password("wrong").unwrap());
-        let a = FileRecord {
-            path: "isos/a.iso".into(),
-            size: 1,
-            mtime_ns: 2,
-            inode: 3,
-        };
-        let b = FileRecord {
-            path: "files/b".into(),
-            ..a.clone()
-        };
-        assert_eq!(store.sync_files(&[a.clone(), b.clone()]).unwrap(), 2);
-        assert_eq!(store.sync_files(&[a.clone(), b]).unwrap(), 0);
-        assert_eq!(store.sync_files(std::slice::from_ref(&a)).unwrap(), 1);
-        assert_eq!(store.files().unwrap(), vec![a]);
-        drop(store);
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-}
+mod tests;
