@@ -7,7 +7,7 @@ use std::net::TcpStream;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use fleetboot_tests::{random_bytes, run, Server};
+use fleetboot_tests::{random_bytes, run, Server, TempDir};
 
 fn exchange(s: &Server, request: &[u8]) -> String {
     let mut c = TcpStream::connect(s.http).unwrap();
@@ -277,4 +277,35 @@ fn idle_and_unfinished_heads_are_closed_within_seconds_by_default() {
         idle >= Duration::from_secs(9) && idle < Duration::from_secs(13),
         "an idle keep-alive connection closed after {idle:?}"
     );
+}
+
+#[test]
+fn past_the_global_connection_cap_a_client_is_closed_and_counted() {
+    let config = TempDir::new("httpcap");
+    let file = config.path().join("fleetboot.toml");
+    std::fs::write(&file, "[http]\nmax_connections = 2\n").unwrap();
+    let s = Server::start_with(
+        |d| std::fs::write(d.join("files/a.txt"), b"hello").unwrap(),
+        &["--config", &file.to_string_lossy()],
+    );
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let mut c = TcpStream::connect(s.http).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        c.write_all(KEEP_ALIVE_GET).unwrap();
+        let mut buf = [0u8; 512];
+        let n = c.read(&mut buf).unwrap();
+        assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+        held.push(c);
+    }
+    let mut extra = TcpStream::connect(s.http).unwrap();
+    extra
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let _ = extra.write_all(KEEP_ALIVE_GET);
+    let mut out = Vec::new();
+    let _ = extra.read_to_end(&mut out);
+    assert!(out.is_empty(), "{}", String::from_utf8_lossy(&out));
+    assert_eq!(s.health_number("http_busy"), 1);
+    assert_eq!(s.health_number("http_per_ip_refused"), 0);
 }
