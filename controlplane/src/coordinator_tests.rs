@@ -5,11 +5,12 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 
 use clap::Parser;
-use dataplane::{Catalog, CatalogHandle, DhcpSeen, Outcome, Protocol};
+use dataplane::{Catalog, CatalogHandle};
 use redb::backends::FileBackend;
 use redb::{Database, StorageBackend};
 
 use super::*;
+use crate::clients::tests_support::dhcp;
 
 /// The disk under the test's database.
 #[derive(Debug, Default)]
@@ -111,26 +112,6 @@ fn coordinator(dir: &Path) -> (Coordinator, Arc<Disk>) {
     (c, disk)
 }
 
-fn dhcp(mac: Mac) -> BootEvent {
-    BootEvent {
-        protocol: Protocol::Dhcp,
-        client: "10.0.0.5:68".parse().unwrap(),
-        object: String::new(),
-        bytes: 0,
-        duration: Duration::ZERO,
-        outcome: Outcome::Complete,
-        detail: dataplane::Detail::Dhcp(DhcpSeen {
-            mac,
-            firmware: "bios".into(),
-            vendor_class: "PXEClient".into(),
-            xid: 1,
-            ipxe: false,
-            guid: None,
-            port: 67,
-        }),
-    }
-}
-
 fn stored(store: &Store) -> Vec<Mac> {
     store.clients().unwrap().iter().map(|c| c.mac).collect()
 }
@@ -144,7 +125,7 @@ fn a_failed_save_is_retried_not_forgotten() {
     let operator: Mac = "52:54:00:00:00:02".parse().unwrap();
 
     fail.store(true, Relaxed);
-    c.on_events(&[dhcp(seen)]);
+    c.on_events(&[dhcp(seen, "10.0.0.5:68")]);
     c.save();
     assert!(c.save_at.is_some(), "a retry is scheduled");
     // An operator's change that cannot be saved is refused and undone.
@@ -179,7 +160,7 @@ fn saves_are_not_put_off_by_a_steady_stream_of_events() {
     let mut saved_after = None;
     while started.elapsed() < SAVE_DELAY * 5 {
         for _ in 0..4 {
-            events.send(dhcp(mac)).unwrap();
+            events.send(dhcp(mac, "10.0.0.5:68")).unwrap();
         }
         std::thread::sleep(Duration::from_millis(1));
         if disk.writes.load(Relaxed) > before {

@@ -147,3 +147,32 @@ mod mac_text {
         text.parse().map_err(serde::de::Error::custom)
     }
 }
+
+/// Events as the data plane reports them, for the client table's and the coordinator's tests.
+#[cfg(test)]
+pub(crate) mod tests_support {
+    use std::time::Duration;
+
+    use dataplane::{BootEvent, Detail, DhcpSeen, Mac, Outcome, Protocol};
+
+    /// A BIOS PXE DISCOVER from `mac`, received from `from` (IP:port).
+    pub(crate) fn dhcp(mac: Mac, from: &str) -> BootEvent {
+        BootEvent {
+            protocol: Protocol::Dhcp,
+            client: from.parse().unwrap(),
+            object: String::new(),
+            bytes: 0,
+            duration: Duration::ZERO,
+            outcome: Outcome::Complete,
+            detail: Detail::Dhcp(DhcpSeen {
+                mac,
+                firmware: "bios".into(),
+                vendor_class: "PXEClient".into(),
+                xid: 1,
+                ipxe: false,
+                guid: None,
+                port: 67,
+            }),
+        }
+    }
+}

@@ -290,27 +290,7 @@ fn unknown_source(c: &Client) -> Option<Source> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use dataplane::{DhcpSeen, Outcome, Protocol};
-
-    fn dhcp(mac: Mac, from: &str) -> BootEvent {
-        BootEvent {
-            protocol: Protocol::Dhcp,
-            client: from.parse().unwrap(),
-            object: String::new(),
-            bytes: 0,
-            duration: Duration::ZERO,
-            outcome: Outcome::Complete,
-            detail: Detail::Dhcp(DhcpSeen {
-                mac,
-                firmware: "bios".into(),
-                vendor_class: "PXEClient".into(),
-                xid: 1,
-                ipxe: false,
-                guid: None,
-                port: 67,
-            }),
-        }
-    }
+    use crate::clients::tests_support::dhcp;
 
     fn mac(n: u32) -> Mac {
         let b = n.to_be_bytes();
