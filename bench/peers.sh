@@ -160,8 +160,10 @@ start_fleetboot() { # extra flags...; sets fb_pid and fb_ready
   rm -rf "$data"
   mkdir -p "$data/isos"
   link_files "$data/files"
+  # Every load generator is one address: the per-address caps would measure themselves.
   "$bin/fleetboot" serve --data-dir "$data" --tftp-listen 127.0.0.1:$port \
-    --http-listen 127.0.0.1:$((port + 1)) --admin-listen 127.0.0.1:$((port + 2)) "$@" \
+    --http-listen 127.0.0.1:$((port + 1)) --admin-listen 127.0.0.1:$((port + 2)) \
+    --tftp-max-per-ip 1000000 --http-max-per-ip 1000000 "$@" \
     >"$work/fb.out" 2>"$work/fb.err" &
   fb_pid=$!
   pids+=("$fb_pid")
@@ -340,7 +342,8 @@ if want dhcp && fb_has_dhcp; then
   ln "$iso_dir/casper.iso" "$work/fb/isos/"
   # Default network settings: the namespace has no default route, answers follow arrival.
   ip netns exec "$dhcp_ns" "$bin/fleetboot" serve --data-dir "$work/fb" --dhcp-mode proxy \
-    --boot-mac-check off --admin-listen 127.0.0.1:8081 >"$work/fb-dhcp.out" 2>"$work/fb-dhcp.err" &
+    --boot-mac-check off --admin-listen 127.0.0.1:8081 \
+    --tftp-max-per-ip 1000000 --http-max-per-ip 1000000 >"$work/fb-dhcp.out" 2>"$work/fb-dhcp.err" &
   fbd_pid=$!
   pids+=("$fbd_pid")
   wait_port udp 0.0.0.0:67 "$dhcp_ns" || cat "$work/fb-dhcp.err" >&2

@@ -6,7 +6,7 @@ use std::net::UdpSocket;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use fleetboot_tests::{random_bytes, run, sha256, sha256_file, Server};
+use fleetboot_tests::{random_bytes, rrq, run, sha256, sha256_file, Server};
 
 #[test]
 fn truncating_a_file_mid_transfer_kills_that_transfer_only() {
@@ -150,29 +150,19 @@ fn sigterm_drains_transfers_then_exits_zero() {
     );
 }
 
-/// One raw RRQ with options, as firmware sends it.
-fn rrq(name: &str, options: &[(&str, &str)]) -> Vec<u8> {
-    let mut p = vec![0, 1];
-    for field in [name, "octet"]
-        .into_iter()
-        .chain(options.iter().flat_map(|(k, v)| [*k, *v]))
-    {
-        p.extend_from_slice(field.as_bytes());
-        p.push(0);
-    }
-    p
-}
-
 #[test]
 fn tftp_clients_that_vanish_leave_no_transfer_or_descriptor_behind() {
     let data = random_bytes(1 << 20, 24);
     let s = Server::start(&[("big.bin", &data)]);
     let baseline = s.open_fds();
     let options = [("blksize", "1428"), ("timeout", "1"), ("windowsize", "4")];
+    // Every client keeps its socket until all have asked: a port closed early may be handed to
+    // a later client, whose RRQ would then look like the first one's repeat.
+    let mut clients = Vec::new();
     for i in 0..30 {
         let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
         sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        let request = rrq("files/big.bin", &options);
+        let request = rrq("files/big.bin", "octet", &options);
         sock.send_to(&request, s.tftp).unwrap();
         if i % 3 == 0 {
             // A client that asks twice (its first answer was slow) is one transfer.
@@ -187,8 +177,11 @@ fn tftp_clients_that_vanish_leave_no_transfer_or_descriptor_behind() {
             let (n, _) = sock.recv_from(&mut buf).unwrap();
             assert_eq!(&buf[..4], &[0, 3, 0, 1], "{:?}", &buf[..n.min(8)]);
         }
+        clients.push(sock);
     }
-    // timeout 1 s, 5 retries: every transfer gives up within ~6 s.
+    // They all vanish; the next retransmission (1 s) meets a closed port, and timeouts
+    // would end the transfers anyway (1 s, at most 5 retries).
+    drop(clients);
     let deadline = Instant::now() + Duration::from_secs(30);
     while s.health_number("tftp_active") > 0 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(200));

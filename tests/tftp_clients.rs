@@ -1,11 +1,13 @@
 //! TFTP with real clients: tftp-hpa, curl and atftp fetch large files byte-exact (across the
 //! 16-bit block rollover), many transfers run at once, windows cross a 1500-byte link both as
-//! UDP GSO sends and, for blocks over the MTU, as fragmented `sendmmsg` datagrams, and names
-//! that try to leave the served root are refused.
+//! UDP GSO sends and, for blocks over the MTU, as fragmented `sendmmsg` datagrams, a server
+//! with two addresses answers from the one asked, and names that try to leave the served root
+//! are refused.
 
 use std::process::Command;
 
 use fleetboot_tests::lab::Lab;
+use fleetboot_tests::netns::Netns;
 use fleetboot_tests::{bench_binary, random_bytes, run, sha256, sha256_file, Server};
 
 const BIG: usize = 40 << 20;
@@ -110,7 +112,11 @@ fn atftp_blksize_and_windowsize() {
 #[test]
 fn two_hundred_concurrent_transfers() {
     let data = random_bytes(300_000, 4);
-    let s = Server::start(&[("mid.bin", &data)]);
+    // Every client is 127.0.0.1 here: raise the per-address cap above the 200.
+    let s = Server::start_with(
+        |d| std::fs::write(d.join("files/mid.bin"), &data).unwrap(),
+        &["--tftp-max-per-ip", "256"],
+    );
     let want = sha256(&data);
     let mut children = Vec::new();
     for i in 0..200 {
@@ -322,4 +328,67 @@ fn windows_cross_a_1500_byte_link_segmented_or_fragmented() {
         assert!(out.contains(&format!("blksize={blksize}")), "{out}");
     }
     assert!(!s.log().contains("transfer failed"), "{}", s.log());
+}
+
+/// Sends an RRQ to each `IP:port` from a fresh socket and prints `dest source opcode` for the
+/// first answer: a client that sees where its answer really came from.
+const RRQ_PROBE: &str = r#"
+import socket, sys
+for dest in sys.argv[1:]:
+    ip, port = dest.rsplit(":", 1)
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(5)
+    s.sendto(b"\0\1files/a.txt\0octet\0", (ip, int(port)))
+    data, src = s.recvfrom(600)
+    print(ip, src[0], data[:2].hex())
+"#;
+
+#[test]
+fn a_multi_homed_server_answers_from_the_address_asked() {
+    // Server and client namespaces joined by a veth pair; the server's side has a primary and
+    // a secondary address on one subnet, so the routing table would pick the primary.
+    let server_ns = Netns::new("fbmh");
+    let client_ns = Netns::new("fbmh");
+    server_ns.ip(&[
+        "link",
+        "add",
+        "fbv0",
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "fbv1",
+        "netns",
+        &client_ns.0,
+    ]);
+    server_ns.ip(&["addr", "add", "10.201.0.2/24", "dev", "fbv0"]);
+    server_ns.ip(&["addr", "add", "10.201.0.3/24", "dev", "fbv0"]);
+    server_ns.ip(&["link", "set", "fbv0", "up"]);
+    client_ns.ip(&["addr", "add", "10.201.0.9/24", "dev", "fbv1"]);
+    client_ns.ip(&["link", "set", "fbv1", "up"]);
+    let s = Server::start_in_netns(
+        &server_ns.0,
+        |d| std::fs::write(d.join("files/a.txt"), b"hello").unwrap(),
+        &["--tftp-listen", "0.0.0.0:0"],
+    );
+    let port = port(&s);
+    let targets: Vec<String> = ["10.201.0.2", "10.201.0.3"]
+        .iter()
+        .map(|ip| format!("{ip}:{port}"))
+        .collect();
+    let o = run(
+        client_ns
+            .exec("python3")
+            .args(["-c", RRQ_PROBE])
+            .args(&targets),
+        30,
+    );
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{o:?}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines,
+        ["10.201.0.2 10.201.0.2 0003", "10.201.0.3 10.201.0.3 0003"],
+        "DATA must come from the address the RRQ went to"
+    );
 }

@@ -142,12 +142,35 @@ pub struct ServeArgs {
     /// Most concurrent TFTP transfers [default: 20000].
     #[arg(long, env = "FLEETBOOT_TFTP_MAX_TRANSFERS")]
     pub tftp_max_transfers: Option<usize>,
-    /// HTTP keep-alive idle timeout, in ms [default: 60000].
+    /// Most concurrent TFTP transfers from one client address [default: 64].
+    #[arg(long, env = "FLEETBOOT_TFTP_MAX_PER_IP")]
+    pub tftp_max_per_ip: Option<usize>,
+    /// Longest retransmission timeout a TFTP client's timeout option may set, in ms
+    /// [default: 5000].
+    #[arg(long, env = "FLEETBOOT_TFTP_MAX_TIMEOUT_MS")]
+    pub tftp_max_timeout_ms: Option<u64>,
+    /// TFTP retransmissions before a transfer never acknowledged is abandoned [default: 2].
+    #[arg(long, env = "FLEETBOOT_TFTP_FIRST_RETRIES")]
+    pub tftp_first_retries: Option<u8>,
+    /// Memory all TFTP netascii conversions may take together, in MiB [default: 64].
+    #[arg(long, env = "FLEETBOOT_TFTP_NETASCII_BUDGET_MIB")]
+    pub tftp_netascii_budget_mib: Option<u64>,
+    /// HTTP keep-alive idle timeout, in ms [default: 10000].
     #[arg(long, env = "FLEETBOOT_HTTP_IDLE_TIMEOUT_MS")]
     pub http_idle_timeout_ms: Option<u64>,
-    /// Time allowed to send a complete request head, in ms [default: 10000].
+    /// Time allowed to send a complete request head, in ms [default: 5000].
     #[arg(long, env = "FLEETBOOT_HTTP_HEAD_TIMEOUT_MS")]
     pub http_head_timeout_ms: Option<u64>,
+    /// Most concurrent HTTP connections from one client address [default: 64].
+    #[arg(long, env = "FLEETBOOT_HTTP_MAX_PER_IP")]
+    pub http_max_per_ip: Option<usize>,
+    /// Least an HTTP client must read while a response is written, in bytes per second
+    /// over each rate window; 0 turns it off [default: 4096].
+    #[arg(long, env = "FLEETBOOT_HTTP_MIN_RATE")]
+    pub http_min_rate: Option<u64>,
+    /// Window over which the HTTP minimum rate is measured, in ms [default: 10000].
+    #[arg(long, env = "FLEETBOOT_HTTP_RATE_WINDOW_MS")]
+    pub http_rate_window_ms: Option<u64>,
     /// proxyDHCP: proxy or off [default: proxy].
     #[arg(long, env = "FLEETBOOT_DHCP_MODE")]
     pub dhcp_mode: Option<String>,

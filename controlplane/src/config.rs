@@ -127,10 +127,14 @@ struct MenuFile {
 #[serde(deny_unknown_fields)]
 struct TftpFile {
     max_transfers: Option<usize>,
+    max_per_ip: Option<usize>,
     max_blksize: Option<u16>,
     max_windowsize: Option<u16>,
     timeout_ms: Option<u64>,
+    max_timeout_ms: Option<u64>,
     retries: Option<u8>,
+    first_retries: Option<u8>,
+    netascii_budget_mib: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -140,6 +144,9 @@ struct HttpFile {
     head_timeout_ms: Option<u64>,
     write_timeout_ms: Option<u64>,
     max_connections: Option<usize>,
+    max_per_ip: Option<usize>,
+    min_rate: Option<u64>,
+    rate_window_ms: Option<u64>,
     boot_mac_check: Option<String>,
 }
 
@@ -193,34 +200,8 @@ impl Settings {
                 .or(file.drain_grace_ms)
                 .unwrap_or(10_000),
         );
-        let mut tftp = dataplane::tftp::Config::default();
-        let t = file.tftp;
-        tftp.max_transfers = args
-            .tftp_max_transfers
-            .or(t.max_transfers)
-            .unwrap_or(tftp.max_transfers);
-        tftp.max_blksize = t.max_blksize.unwrap_or(tftp.max_blksize).clamp(512, 65464);
-        tftp.max_windowsize = t.max_windowsize.unwrap_or(tftp.max_windowsize).max(1);
-        if let Some(ms) = t.timeout_ms {
-            tftp.default_timeout = Duration::from_millis(ms.max(10));
-        }
-        tftp.max_retries = t.retries.unwrap_or(tftp.max_retries).max(1);
-        tftp.drain_grace = drain_grace;
-        let mut http = dataplane::http::Config::default();
-        let h = file.http;
-        if let Some(ms) = args.http_idle_timeout_ms.or(h.idle_timeout_ms) {
-            http.idle_timeout = Duration::from_millis(ms.max(10));
-        }
-        if let Some(ms) = args.http_head_timeout_ms.or(h.head_timeout_ms) {
-            http.head_timeout = Duration::from_millis(ms.max(10));
-        }
-        if let Some(ms) = h.write_timeout_ms {
-            http.write_timeout = Duration::from_millis(ms.max(10));
-        }
-        http.max_connections = h.max_connections.unwrap_or(http.max_connections);
-        if let Some(check) = args.boot_mac_check.clone().or(h.boot_mac_check) {
-            http.boot_mac_check = check.parse().map_err(ConfigError::Invalid)?;
-        }
+        let tftp = tftp_settings(args, file.tftp, drain_grace)?;
+        let http = http_settings(args, file.http)?;
         let boot = boot_settings(args, file.dhcp, file.menu, file.kernel_args)?;
         let clients = client_limits(file.clients)?;
         Ok(Settings {
@@ -270,6 +251,83 @@ pub fn ca_file(
     match flag {
         Some(path) => Ok(Some(path)),
         None => Ok(load_file(config)?.ca_file),
+    }
+}
+
+fn tftp_settings(
+    args: &ServeArgs,
+    t: TftpFile,
+    drain_grace: Duration,
+) -> Result<dataplane::tftp::Config, ConfigError> {
+    let mut tftp = dataplane::tftp::Config::default();
+    tftp.max_transfers = args
+        .tftp_max_transfers
+        .or(t.max_transfers)
+        .unwrap_or(tftp.max_transfers);
+    tftp.max_per_ip = per_ip(
+        "tftp.max_per_ip",
+        args.tftp_max_per_ip.or(t.max_per_ip),
+        tftp.max_per_ip,
+    )?;
+    tftp.max_blksize = t.max_blksize.unwrap_or(tftp.max_blksize).clamp(512, 65464);
+    let most = dataplane::tftp::options::MAX_WINDOWSIZE;
+    tftp.max_windowsize = t.max_windowsize.unwrap_or(tftp.max_windowsize);
+    if !(1..=most).contains(&tftp.max_windowsize) {
+        return Err(ConfigError::Invalid(format!(
+            "tftp.max_windowsize must be 1..={most}, got {}",
+            tftp.max_windowsize
+        )));
+    }
+    if let Some(ms) = t.timeout_ms {
+        tftp.default_timeout = Duration::from_millis(ms.max(10));
+    }
+    if let Some(ms) = args.tftp_max_timeout_ms.or(t.max_timeout_ms) {
+        tftp.max_timeout = Duration::from_millis(ms.max(10));
+    }
+    tftp.max_retries = t.retries.unwrap_or(tftp.max_retries).max(1);
+    tftp.first_retries = args
+        .tftp_first_retries
+        .or(t.first_retries)
+        .unwrap_or(tftp.first_retries);
+    if let Some(mib) = args.tftp_netascii_budget_mib.or(t.netascii_budget_mib) {
+        tftp.netascii_budget = mib.saturating_mul(1 << 20);
+    }
+    tftp.drain_grace = drain_grace;
+    Ok(tftp)
+}
+
+fn http_settings(args: &ServeArgs, h: HttpFile) -> Result<dataplane::http::Config, ConfigError> {
+    let mut http = dataplane::http::Config::default();
+    if let Some(ms) = args.http_idle_timeout_ms.or(h.idle_timeout_ms) {
+        http.idle_timeout = Duration::from_millis(ms.max(10));
+    }
+    if let Some(ms) = args.http_head_timeout_ms.or(h.head_timeout_ms) {
+        http.head_timeout = Duration::from_millis(ms.max(10));
+    }
+    if let Some(ms) = h.write_timeout_ms {
+        http.write_timeout = Duration::from_millis(ms.max(10));
+    }
+    http.max_connections = h.max_connections.unwrap_or(http.max_connections);
+    if let Some(check) = args.boot_mac_check.clone().or(h.boot_mac_check) {
+        http.boot_mac_check = check.parse().map_err(ConfigError::Invalid)?;
+    }
+    http.max_per_ip = per_ip(
+        "http.max_per_ip",
+        args.http_max_per_ip.or(h.max_per_ip),
+        http.max_per_ip,
+    )?;
+    http.min_rate = args.http_min_rate.or(h.min_rate).unwrap_or(http.min_rate);
+    if let Some(ms) = args.http_rate_window_ms.or(h.rate_window_ms) {
+        http.rate_window = Duration::from_millis(ms.max(100));
+    }
+    Ok(http)
+}
+
+/// A per-address cap: at least 1 (0 would refuse every client).
+fn per_ip(name: &str, set: Option<usize>, default: usize) -> Result<usize, ConfigError> {
+    match set.unwrap_or(default) {
+        0 => Err(ConfigError::Invalid(format!("{name} must be at least 1"))),
+        n => Ok(n),
     }
 }
 
@@ -406,6 +464,18 @@ mod tests {
     }
 
     #[test]
+    fn windowsize_over_the_documented_cap_is_refused_with_a_clear_error() {
+        let e = settings(&[], Some("[tftp]\nmax_windowsize = 1000\n")).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid setting: tftp.max_windowsize must be 1..=64, got 1000"
+        );
+        assert!(settings(&[], Some("[tftp]\nmax_windowsize = 0\n")).is_err());
+        let s = settings(&[], Some("[tftp]\nmax_windowsize = 64\n")).unwrap();
+        assert_eq!(s.tftp.max_windowsize, 64);
+    }
+
+    #[test]
     fn client_limits_from_the_file() {
         let s = settings(&[], None).unwrap();
         assert_eq!(s.clients, crate::clients::table::Limits::default());
@@ -449,6 +519,7 @@ mod tests {
         let e = settings(&[], Some("tftp_listn = \"127.0.0.1:7000\"\n")).unwrap_err();
         assert!(e.to_string().contains("tftp_listn"), "{e}");
         assert!(settings(&["--cores", "0"], None).is_err());
+        assert!(settings(&["--tftp-max-per-ip", "0"], None).is_err());
         assert!(settings(&["--driver", "kqueue"], None).is_err());
     }
 

@@ -239,29 +239,37 @@ impl BlobSlice {
         }
     }
 
-    /// Copies the window's bytes through `Blob::read_at` (pread for files).
+    /// Reads the window's bytes through `Blob::read_at` (pread for files) one `buf` at a
+    /// time, handing each filled part to `each`: user space never holds more than `buf`.
     ///
     /// # Errors
     /// I/O errors, or `UnexpectedEof` if the file shrank.
-    pub fn read_to_vec(&self) -> io::Result<Vec<u8>> {
-        let mut out = vec![0u8; self.len];
+    pub fn read_in_chunks(&self, buf: &mut [u8], mut each: impl FnMut(&[u8])) -> io::Result<()> {
         let mut done = 0;
-        while done < out.len() {
+        while done < self.len {
+            let want = (self.len - done).min(buf.len());
             let n = self
                 .blob
-                .read_at(self.offset + done as u64, &mut out[done..])?;
+                .read_at(self.offset + done as u64, &mut buf[..want])?;
             if n == 0 {
                 return Err(io::ErrorKind::UnexpectedEof.into());
             }
+            each(&buf[..n]);
             done += n;
         }
-        Ok(out)
+        Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn read_to_vec(s: &BlobSlice) -> io::Result<Vec<u8>> {
+        let mut out = Vec::new();
+        s.read_in_chunks(&mut [0; 4], |part| out.extend_from_slice(part))?;
+        Ok(out)
+    }
 
     #[test]
     fn slices_stay_in_bounds() {
@@ -270,7 +278,7 @@ mod tests {
         assert!(BlobSlice::new(blob.clone(), 5, 6).is_none());
         assert!(BlobSlice::new(blob.clone(), u64::MAX, 2).is_none());
         let s = BlobSlice::new(blob, 2, 6).unwrap();
-        assert_eq!(s.sub(1, 3).unwrap().read_to_vec().unwrap(), b"345");
+        assert_eq!(read_to_vec(&s.sub(1, 3).unwrap()).unwrap(), b"345");
         assert!(s.sub(4, 3).is_none());
     }
 
@@ -284,12 +292,12 @@ mod tests {
         assert_eq!(blob.len(), 11);
         assert!(blob.still_intact());
         assert_eq!(
-            BlobSlice::whole(blob.clone()).read_to_vec().unwrap(),
+            read_to_vec(&BlobSlice::whole(blob.clone())).unwrap(),
             b"hello world"
         );
         std::fs::write(&path, b"hi").unwrap();
         assert!(!blob.still_intact());
-        assert!(BlobSlice::whole(blob).read_to_vec().is_err());
+        assert!(read_to_vec(&BlobSlice::whole(blob)).is_err());
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

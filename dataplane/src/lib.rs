@@ -15,6 +15,7 @@ pub mod http;
 pub mod mac;
 pub mod neighbour;
 pub mod path;
+pub mod per_source;
 pub mod runtime;
 pub mod stats;
 pub mod sys;

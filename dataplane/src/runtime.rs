@@ -16,7 +16,9 @@ use socket2::{Domain, Protocol, Socket, Type};
 use crate::catalog::{CatalogHandle, CatalogReader};
 use crate::dhcp::reply::Port;
 use crate::events::EventSink;
+use crate::per_source::PerSource;
 use crate::stats::Stats;
+use crate::tftp::netascii::NetasciiCache;
 use crate::{dhcp, http, tftp};
 
 /// Which kernel interface drives I/O.
@@ -68,6 +70,25 @@ pub(crate) struct Core {
     pub(crate) events: EventSink,
     pub(crate) stats: Arc<Stats>,
     pub(crate) drain: Arc<Drain>,
+    pub(crate) shared: Shared,
+}
+
+/// Budgets and caches shared by every core.
+#[derive(Clone)]
+pub(crate) struct Shared {
+    pub(crate) tftp_per_ip: Arc<PerSource>,
+    pub(crate) http_per_ip: Arc<PerSource>,
+    pub(crate) netascii: Arc<NetasciiCache>,
+}
+
+impl Shared {
+    fn new(config: &Config) -> Shared {
+        Shared {
+            tftp_per_ip: PerSource::new(config.tftp.max_per_ip),
+            http_per_ip: PerSource::new(config.http.max_per_ip),
+            netascii: NetasciiCache::new(config.tftp.max_netascii, config.tftp.netascii_budget),
+        }
+    }
 }
 
 /// Shutdown state shared by all cores.
@@ -168,6 +189,7 @@ impl DataPlane {
         }
         let drain = Arc::new(Drain::default());
         let stats = Arc::new(Stats::default());
+        let shared = Shared::new(&config);
         let available = std::thread::available_parallelism().map_or(1, |n| n.get());
         let mut threads = Vec::with_capacity(cores);
         for (index, sockets) in per_core.into_iter().enumerate() {
@@ -176,6 +198,7 @@ impl DataPlane {
                 events: events.clone(),
                 stats: stats.clone(),
                 drain: drain.clone(),
+                shared: shared.clone(),
                 config: config.clone(),
             };
             let thread = std::thread::Builder::new()
@@ -261,6 +284,7 @@ struct CoreInit {
     events: EventSink,
     stats: Arc<Stats>,
     drain: Arc<Drain>,
+    shared: Shared,
     config: Config,
 }
 
@@ -302,6 +326,7 @@ async fn core_main(init: CoreInit, sockets: CoreSockets) -> io::Result<()> {
         events: init.events,
         stats: init.stats,
         drain: init.drain,
+        shared: init.shared,
     });
     let tftp = sockets.tftp.map(|s| {
         monoio::spawn(tftp::server::serve(

@@ -15,6 +15,14 @@ pub struct Stats {
     pub tftp_busy: AtomicU64,
     /// RRQs repeated by a peer whose transfer is already running (answered by that transfer).
     pub tftp_duplicate_requests: AtomicU64,
+    /// TFTP transfers refused because their address already ran its per-address cap.
+    pub tftp_per_ip_refused: AtomicU64,
+    /// TFTP transfers abandoned because the client never acknowledged anything.
+    pub tftp_unanswered: AtomicU64,
+    /// TFTP transfers ended at once by an ICMP port unreachable (the client's port is closed).
+    pub tftp_unreachable: AtomicU64,
+    /// netascii requests refused because the conversion memory budget was spent.
+    pub tftp_netascii_refused: AtomicU64,
     /// TFTP transfers running now.
     pub tftp_active: AtomicUsize,
     /// HTTP requests answered.
@@ -26,6 +34,12 @@ pub struct Stats {
     pub http_inflight: AtomicUsize,
     /// HTTP connections closed for a timeout (idle, slow head, stalled reader).
     pub http_timeouts: AtomicU64,
+    /// HTTP connections closed at accept because the global connection cap was reached.
+    pub http_busy: AtomicU64,
+    /// HTTP connections closed at accept because their address already held its cap.
+    pub http_per_ip_refused: AtomicU64,
+    /// HTTP connections cut because the client read slower than the minimum rate.
+    pub http_slow_readers: AtomicU64,
     /// `/boot.ipxe` requests whose MAC the neighbour table did not confirm (served the menu).
     pub boot_mac_refused: AtomicU64,
     /// proxyDHCP replies sent.

@@ -378,6 +378,22 @@ impl Server {
             .unwrap()
     }
 
+    /// Waits (bounded by `limit`) until the `/health` number `key` is `want`; returns how
+    /// long that took. Panics with the health body if it never is.
+    pub fn wait_for_health(&self, key: &str, want: u64, limit: Duration) -> Duration {
+        let start = Instant::now();
+        while self.health_number(key) != want && start.elapsed() < limit {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        assert_eq!(
+            self.health_number(key),
+            want,
+            "{key} after {limit:?}: {}",
+            self.health()
+        );
+        start.elapsed()
+    }
+
     /// Sends SIGTERM and waits (bounded) for exit; returns the exit status code.
     pub fn stop(&mut self) -> Option<i32> {
         let mut child = self.child.take()?;
@@ -405,6 +421,17 @@ impl Server {
             .unwrap_or(0)
     }
 
+    /// The server's resident memory now, in bytes (VmRSS).
+    pub fn rss_bytes(&self) -> u64 {
+        let pid = self.child.as_ref().expect("server running").id();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map_or(0, |kib| kib * 1024)
+    }
+
     /// Keeps the temp dir alive for as long as the server.
     pub fn dir(&self) -> &Path {
         self.dir.path()
@@ -418,6 +445,19 @@ impl Drop for Server {
             let _ = child.wait();
         }
     }
+}
+
+/// One raw TFTP RRQ with options, as firmware sends it.
+pub fn rrq(name: &str, mode: &str, options: &[(&str, &str)]) -> Vec<u8> {
+    let mut p = vec![0, 1];
+    for field in [name, mode]
+        .into_iter()
+        .chain(options.iter().flat_map(|(k, v)| [*k, *v]))
+    {
+        p.extend_from_slice(field.as_bytes());
+        p.push(0);
+    }
+    p
 }
 
 /// Runs a command with a hard time limit (seconds); returns its output.

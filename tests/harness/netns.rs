@@ -30,6 +30,12 @@ impl Netns {
         ns
     }
 
+    /// Runs `ip -n NAME ARGS…` and asserts that it worked.
+    pub fn ip(&self, args: &[&str]) {
+        let o = run(Command::new("ip").args(["-n", &self.0]).args(args), 10);
+        assert!(o.status.success(), "ip {args:?}: {o:?}");
+    }
+
     /// A command running `program` inside the namespace.
     pub fn exec(&self, program: &str) -> Command {
         let mut cmd = Command::new("ip");

@@ -1,6 +1,7 @@
 //! HTTP I/O: the per-core accept loop and one task per connection. A connection reads into one
 //! reused buffer, answers every complete request head in it (pipelining) and writes each
-//! response as a gathered write: head bytes plus body slices straight from the blob.
+//! response as a gathered write ([`super::write`]): head bytes plus body slices straight from
+//! the blob.
 
 use std::io;
 use std::net::{SocketAddr, TcpListener as StdTcpListener};
@@ -15,14 +16,16 @@ use monoio::net::{TcpListener, TcpStream};
 use super::mac_check::Requester;
 use super::multipart::plan_multipart;
 use super::range::{self, Selection, Validators};
+use super::write::write_answer;
 use super::{boot_script, mime, Config};
 use crate::blob::BlobSlice;
 use crate::boot::Use;
 use crate::events::{BootEvent, Detail, Outcome, Protocol};
 use crate::path::{self, PathError};
+use crate::per_source::SourceGuard;
 use crate::runtime::Core;
 use crate::stats::{GaugeGuard, Stats};
-use crate::sys::{GatherBuf, Piece};
+use crate::sys::Piece;
 use crate::wire::date::http_date;
 use crate::wire::http::{self as wire, Method, ParseError, RequestHead, Version};
 use crate::wire::http_response::{render_response, ContentRange, ResponseHead, Status};
@@ -30,8 +33,6 @@ use crate::wire::http_response::{render_response, ContentRange, ResponseHead, St
 /// Boundary of multipart/byteranges bodies. Fixed: a client needs nothing else, and it is long
 /// and odd enough not to occur in a boot file by accident.
 const BOUNDARY: &str = "fleetboot-3f8a9c1e7b2d4605-byteranges";
-/// Blob bytes handed to one gathered write; each write gets its own no-progress timeout.
-const WRITE_CHUNK: u64 = 4 << 20;
 
 /// Runs the accept loop until the data plane drains.
 pub(crate) async fn serve(
@@ -54,11 +55,24 @@ pub(crate) async fn serve(
                     config.max_connections,
                 ) else {
                     // Over the cap: closing at once tells the client to retry elsewhere/later.
+                    Stats::bump(&core.stats.http_busy);
+                    drop(stream);
+                    continue;
+                };
+                let Some(source) = core.shared.http_per_ip.try_acquire(peer.ip()) else {
+                    Stats::bump(&core.stats.http_per_ip_refused);
                     drop(stream);
                     continue;
                 };
                 let _ = stream.set_nodelay(true);
-                monoio::spawn(connection(core.clone(), config.clone(), stream, peer, slot));
+                let slots = (slot, source);
+                monoio::spawn(connection(
+                    core.clone(),
+                    config.clone(),
+                    stream,
+                    peer,
+                    slots,
+                ));
             }
             Err(e) => {
                 // EMFILE and friends: back off briefly instead of spinning.
@@ -84,7 +98,7 @@ async fn connection(
     config: Rc<Config>,
     mut stream: TcpStream,
     peer: SocketAddr,
-    _slot: GaugeGuard,
+    _slots: (GaugeGuard, SourceGuard),
 ) {
     let limits = wire::Limits {
         max_request_line: config.max_request_line,
@@ -111,7 +125,7 @@ async fn connection(
                 buf.drain(..consumed);
                 Stats::bump(&core.stats.http_requests);
                 let keep_alive = answer.keep_alive && !core.drain.is_draining();
-                let written = write_answer(&mut stream, answer.pieces, &config).await;
+                let written = write_answer(&mut stream, answer.pieces, &config, &core.stats).await;
                 let outcome = match (&written, answer.outcome) {
                     (Ok(_), outcome) => outcome,
                     (Err(_), _) => Outcome::Failed("client went away"),
@@ -149,7 +163,10 @@ async fn connection(
                     }
                 };
                 let pieces = error_response(status, Version::Http11, false, why);
-                if write_answer(&mut stream, pieces, &config).await.is_ok() {
+                if write_answer(&mut stream, pieces, &config, &core.stats)
+                    .await
+                    .is_ok()
+                {
                     lingering_close(&mut stream, buf).await;
                 }
                 return;
@@ -509,60 +526,4 @@ async fn lingering_close(stream: &mut TcpStream, mut buf: Vec<u8>) {
             _ => return,
         }
     }
-}
-
-/// Writes the pieces in gathered batches of at most [`WRITE_CHUNK`] blob bytes, each batch
-/// under the write timeout so a reader that stops reading is dropped.
-async fn write_answer(
-    stream: &mut TcpStream,
-    pieces: Vec<Piece>,
-    config: &Config,
-) -> io::Result<()> {
-    let mut batch: Vec<Piece> = Vec::with_capacity(4);
-    let mut batch_bytes = 0u64;
-    for piece in pieces {
-        match piece {
-            Piece::Owned(bytes) => {
-                batch_bytes += bytes.len() as u64;
-                batch.push(Piece::Owned(bytes));
-            }
-            Piece::Blob(slice) => {
-                let mut offset = 0u64;
-                let len = slice.len() as u64;
-                while offset < len {
-                    let take = (WRITE_CHUNK - batch_bytes.min(WRITE_CHUNK - 1)).min(len - offset);
-                    if let Some(part) = slice.sub(offset, take) {
-                        batch.push(Piece::Blob(part));
-                    }
-                    batch_bytes += take;
-                    offset += take;
-                    if batch_bytes >= WRITE_CHUNK {
-                        flush(stream, &mut batch, config).await?;
-                        batch_bytes = 0;
-                    }
-                }
-            }
-        }
-    }
-    if !batch.is_empty() {
-        flush(stream, &mut batch, config).await?;
-    }
-    Ok(())
-}
-
-async fn flush(stream: &mut TcpStream, batch: &mut Vec<Piece>, config: &Config) -> io::Result<()> {
-    let mut gather = GatherBuf::new(std::mem::take(batch));
-    while !gather.is_empty() {
-        match monoio::time::timeout(config.write_timeout, stream.writev(gather)).await {
-            Ok((Ok(0), _)) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok((Ok(n), back)) => {
-                gather = back;
-                gather.advance(n);
-            }
-            Ok((Err(e), _)) => return Err(e),
-            Err(_) => return Err(io::ErrorKind::TimedOut.into()),
-        }
-    }
-    gather.release_pages();
-    Ok(())
 }

@@ -1,7 +1,7 @@
 //! The one place the data plane talks to the kernel below the runtime's safe API: mapping
 //! files, handing mapped bytes to io_uring as buffers, thread and descriptor limits; UDP
 //! beside the ring (batched and segmented sends) in `udp`, datagrams that know their
-//! interface in [`pktinfo`].
+//! interface in [`pktinfo`], TCP progress in `tcp`.
 //!
 //! Rule of the house: **mapped file bytes are never read by user space.** They are only
 //! passed by pointer to the kernel, which copies them into socket buffers. If the file is
@@ -11,6 +11,7 @@
 
 use std::fs::File;
 pub mod pktinfo;
+mod tcp;
 mod udp;
 
 use std::io;
@@ -19,6 +20,7 @@ use memmap2::{Mmap, MmapOptions};
 
 use crate::blob::BlobSlice;
 
+pub(crate) use tcp::bytes_acked;
 pub use udp::{segments_per_send, send_datagrams, send_segmented, MAX_BATCH, MAX_SEGMENTS};
 
 /// Maps a whole file read-only. Returns `None` for an empty file (mmap of length 0 fails).

@@ -2,12 +2,14 @@
 //! with the interface it came in on and the local address the kernel would answer from, and
 //! the reply leaves by that interface from that address. A broadcast to 255.255.255.255 then
 //! needs no route at all (an isolated provisioning network has no default route) and never
-//! leaves by the wrong NIC of a multi-homed server.
+//! leaves by the wrong NIC of a multi-homed server. TFTP reads either family the same way
+//! ([`recv_any_nowait`], IPV6_RECVPKTINFO for IPv6) so a transfer answers from the address
+//! its request was sent to.
 #![allow(unsafe_code)]
 
 use std::io;
 use std::mem::size_of;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::RawFd;
 
 /// Where a datagram arrived.
@@ -33,7 +35,40 @@ pub struct Received {
     pub arrival: Option<Arrival>,
 }
 
-/// Room for one `in_pktinfo` control message, aligned for `cmsghdr`.
+/// One datagram of either family taken off the queue.
+#[derive(Debug, Clone, Copy)]
+pub struct Datagram {
+    /// Bytes written into the buffer.
+    pub len: usize,
+    /// The datagram was longer than the buffer and was cut.
+    pub truncated: bool,
+    /// The sender.
+    pub from: SocketAddr,
+    /// The interface it came in on and the address it was for (IPv4: `ipi_spec_dst`, what a
+    /// reply is sent from); `None` without IP_PKTINFO / IPV6_RECVPKTINFO.
+    pub arrival: Option<(u32, IpAddr)>,
+}
+
+impl Datagram {
+    /// The address (port 0) a reply should leave from, if the kernel said and it can be a
+    /// source: not an IPv6 multicast, and a link-local one with its interface.
+    pub fn reply_source(&self) -> Option<SocketAddr> {
+        match self.arrival? {
+            (_, IpAddr::V4(ip)) => Some(SocketAddr::V4(SocketAddrV4::new(ip, 0))),
+            (_, IpAddr::V6(ip)) if ip.is_multicast() => None,
+            (ifindex, IpAddr::V6(ip)) => {
+                let scope = if ip.is_unicast_link_local() {
+                    ifindex
+                } else {
+                    0
+                };
+                Some(SocketAddr::V6(SocketAddrV6::new(ip, 0, 0, scope)))
+            }
+        }
+    }
+}
+
+/// Room for one `in_pktinfo` or `in6_pktinfo` control message, aligned for `cmsghdr`.
 #[repr(C, align(8))]
 struct ControlBuf([u8; 64]);
 
@@ -60,14 +95,64 @@ pub fn enable(fd: RawFd) -> io::Result<()> {
     Ok(())
 }
 
-/// Receives one datagram already queued on `fd` without waiting: `Ok(None)` when the queue
-/// is empty.
+/// Turns on IPV6_RECVPKTINFO for the IPv6 UDP socket `fd`.
+///
+/// # Errors
+/// The `setsockopt` error.
+pub fn enable_v6(fd: RawFd) -> io::Result<()> {
+    let on: libc::c_int = 1;
+    // SAFETY: as in `enable`.
+    let r = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::IPPROTO_IPV6,
+            libc::IPV6_RECVPKTINFO,
+            std::ptr::from_ref(&on).cast(),
+            size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if r != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Receives one datagram already queued on the IPv4 socket `fd` without waiting: `Ok(None)`
+/// when the queue is empty.
 ///
 /// # Errors
 /// The `recvmsg` error, or `InvalidData` for a sender that is not IPv4.
 pub fn recv_nowait(fd: RawFd, buf: &mut [u8]) -> io::Result<Option<Received>> {
-    // SAFETY: sockaddr_in and msghdr are plain C structs; all-zero is a valid value of each.
-    let mut from: libc::sockaddr_in = unsafe { std::mem::zeroed() };
+    let Some(d) = recv_any_nowait(fd, buf)? else {
+        return Ok(None);
+    };
+    let SocketAddr::V4(from) = d.from else {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "not an IPv4 sender",
+        ));
+    };
+    let arrival = match d.arrival {
+        Some((ifindex, IpAddr::V4(local))) => Some(Arrival { ifindex, local }),
+        _ => None,
+    };
+    Ok(Some(Received {
+        len: d.len,
+        truncated: d.truncated,
+        from,
+        arrival,
+    }))
+}
+
+/// Receives one datagram of either family already queued on `fd` without waiting: `Ok(None)`
+/// when the queue is empty.
+///
+/// # Errors
+/// The `recvmsg` error, or `InvalidData` for a sender neither IPv4 nor IPv6.
+pub fn recv_any_nowait(fd: RawFd, buf: &mut [u8]) -> io::Result<Option<Datagram>> {
+    // SAFETY: sockaddr_storage and msghdr are plain C structs; all-zero is a valid value of
+    // each.
+    let mut from: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
     let mut control = ControlBuf([0; 64]);
     let mut iov = libc::iovec {
         iov_base: buf.as_mut_ptr().cast(),
@@ -76,7 +161,7 @@ pub fn recv_nowait(fd: RawFd, buf: &mut [u8]) -> io::Result<Option<Received>> {
     // SAFETY: as above.
     let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
     msg.msg_name = std::ptr::from_mut(&mut from).cast();
-    msg.msg_namelen = size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    msg.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
     msg.msg_iov = &mut iov;
     msg.msg_iovlen = 1;
     msg.msg_control = control.0.as_mut_ptr().cast();
@@ -93,15 +178,12 @@ pub fn recv_nowait(fd: RawFd, buf: &mut [u8]) -> io::Result<Option<Received>> {
             _ => Err(e),
         };
     }
-    if i32::from(from.sin_family) != libc::AF_INET {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            "not an IPv4 sender",
-        ));
-    }
+    let from = sender(&from)?;
     let mut arrival = None;
     // SAFETY: CMSG_LEN only computes a size.
     let pktinfo_len = unsafe { libc::CMSG_LEN(size_of::<libc::in_pktinfo>() as u32) } as usize;
+    // SAFETY: as above.
+    let pktinfo6_len = unsafe { libc::CMSG_LEN(size_of::<libc::in6_pktinfo>() as u32) } as usize;
     // SAFETY: `msg` was filled by a successful recvmsg: msg_control/msg_controllen describe
     // the control messages the kernel wrote into `control`, which is still alive; the CMSG
     // macros only walk within that length.
@@ -119,23 +201,58 @@ pub fn recv_nowait(fd: RawFd, buf: &mut [u8]) -> io::Result<Option<Received>> {
             // for the struct.
             let info: libc::in_pktinfo =
                 unsafe { std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast()) };
-            arrival = Some(Arrival {
-                ifindex: info.ipi_ifindex as u32,
-                local: Ipv4Addr::from(u32::from_be(info.ipi_spec_dst.s_addr)),
-            });
+            let local = Ipv4Addr::from(u32::from_be(info.ipi_spec_dst.s_addr));
+            arrival = Some((info.ipi_ifindex as u32, IpAddr::V4(local)));
+        }
+        if header.cmsg_level == libc::IPPROTO_IPV6
+            && header.cmsg_type == libc::IPV6_PKTINFO
+            && header.cmsg_len >= pktinfo6_len
+        {
+            // SAFETY: as above, for an IPV6_PKTINFO message carrying an in6_pktinfo.
+            let info: libc::in6_pktinfo =
+                unsafe { std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast()) };
+            let local = Ipv6Addr::from(info.ipi6_addr.s6_addr);
+            arrival = Some((info.ipi6_ifindex, IpAddr::V6(local)));
         }
         // SAFETY: as for CMSG_FIRSTHDR: walks within `msg`'s control buffer, null at its end.
         cmsg = unsafe { libc::CMSG_NXTHDR(&msg, cmsg) };
     }
-    Ok(Some(Received {
-        len: n as usize,
+    Ok(Some(Datagram {
+        len: (n as usize).min(buf.len()),
         truncated: msg.msg_flags & libc::MSG_TRUNC != 0,
-        from: SocketAddrV4::new(
-            Ipv4Addr::from(u32::from_be(from.sin_addr.s_addr)),
-            u16::from_be(from.sin_port),
-        ),
+        from,
         arrival,
     }))
+}
+
+/// The sender's address out of what recvmsg wrote.
+fn sender(from: &libc::sockaddr_storage) -> io::Result<SocketAddr> {
+    match i32::from(from.ss_family) {
+        libc::AF_INET => {
+            // SAFETY: for AF_INET the storage holds a sockaddr_in, which it is large and
+            // aligned enough for.
+            let v4 = unsafe { &*std::ptr::from_ref(from).cast::<libc::sockaddr_in>() };
+            let ip = Ipv4Addr::from(u32::from_be(v4.sin_addr.s_addr));
+            Ok(SocketAddr::V4(SocketAddrV4::new(
+                ip,
+                u16::from_be(v4.sin_port),
+            )))
+        }
+        libc::AF_INET6 => {
+            // SAFETY: for AF_INET6 the storage holds a sockaddr_in6, as for AF_INET.
+            let v6 = unsafe { &*std::ptr::from_ref(from).cast::<libc::sockaddr_in6>() };
+            Ok(SocketAddr::V6(SocketAddrV6::new(
+                Ipv6Addr::from(v6.sin6_addr.s6_addr),
+                u16::from_be(v6.sin6_port),
+                u32::from_be(v6.sin6_flowinfo),
+                v6.sin6_scope_id,
+            )))
+        }
+        _ => Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "sender neither IPv4 nor IPv6",
+        )),
+    }
 }
 
 /// Sends `datagram` from `fd` to `to` without waiting, leaving by interface `ifindex` (0: the
@@ -286,5 +403,30 @@ mod tests {
         assert_eq!(&reply[..n], b"reply");
         assert_eq!(from, server.local_addr().unwrap());
         assert_eq!(interface_index("no-such-if0"), None);
+    }
+
+    #[test]
+    fn ipv6_arrival_names_the_address_asked() {
+        let server = UdpSocket::bind("[::1]:0").unwrap();
+        enable_v6(server.as_raw_fd()).unwrap();
+        let client = UdpSocket::bind("[::1]:0").unwrap();
+        client.send_to(b"hi", server.local_addr().unwrap()).unwrap();
+        let mut buf = [0u8; 8];
+        let got = (0..500)
+            .find_map(|_| {
+                let r = recv_any_nowait(server.as_raw_fd(), &mut buf).unwrap();
+                if r.is_none() {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                r
+            })
+            .expect("datagram");
+        assert_eq!((got.len, got.from), (2, client.local_addr().unwrap()));
+        assert_eq!(got.reply_source(), Some("[::1]:0".parse().unwrap()));
+        // An IPv6 socket is not an IPv4 one: the DHCP reader says so instead of guessing.
+        client.send_to(b"hi", server.local_addr().unwrap()).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let e = recv_nowait(server.as_raw_fd(), &mut buf).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidData);
     }
 }

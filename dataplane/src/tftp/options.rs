@@ -13,27 +13,37 @@ pub const DEFAULT_BLKSIZE: u16 = 512;
 pub const MIN_BLKSIZE: u16 = 8;
 /// Largest blksize RFC 2348 allows.
 pub const MAX_BLKSIZE: u16 = 65464;
+/// Largest windowsize ever granted, whatever the settings say: a window is sent in one burst
+/// from one core, and 64 blocks of 65464 bytes is already 4 MiB.
+pub const MAX_WINDOWSIZE: u16 = 64;
 
 /// Server-side bounds on what a client may negotiate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Largest blksize granted (at most 65464).
     pub max_blksize: u16,
-    /// Largest windowsize granted.
+    /// Largest windowsize granted (at most [`MAX_WINDOWSIZE`]).
     pub max_windowsize: u16,
     /// Retransmission timeout when the client asks for none.
     pub default_timeout: Duration,
+    /// Longest retransmission timeout a client's `timeout` option may set.
+    pub max_timeout: Duration,
     /// Retransmissions allowed in a row without progress; the next timeout fails the transfer.
     pub max_retries: u8,
+    /// Retransmissions allowed before the client's first ACK: a request that is never
+    /// acknowledged (a spoofed source, a scan) must not hold its slot for long.
+    pub first_retries: u8,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_blksize: MAX_BLKSIZE,
-            max_windowsize: 64,
+            max_windowsize: MAX_WINDOWSIZE,
             default_timeout: Duration::from_secs(1),
+            max_timeout: Duration::from_secs(5),
             max_retries: 5,
+            first_retries: 2,
         }
     }
 }
@@ -70,8 +80,10 @@ impl std::error::Error for NegotiationError {}
 
 /// RFC 2347/2348/2349/7440: blksize clamp to [8, max_blksize] (values above max are lowered,
 /// below 8 are refused); tsize: in a RRQ, reply with the file length; timeout 1..=255 seconds
-/// accepted as-is; windowsize 1..=65535 clamped to max_windowsize. If no option is
-/// acknowledged, oack is None (classic RFC 1350 transfer, first packet is DATA 1).
+/// accepted up to max_timeout, a longer one is left out of the OACK (RFC 2349 lets the server
+/// only echo the value or ignore it) and the server retransmits after max_timeout; windowsize
+/// 1..=65535 clamped to max_windowsize and [`MAX_WINDOWSIZE`]. If no option is acknowledged,
+/// oack is None (classic RFC 1350 transfer, first packet is DATA 1).
 pub fn negotiate(
     requested: &RequestOptions,
     file_len: u64,
@@ -95,8 +107,14 @@ pub fn negotiate(
         if seconds == 0 {
             return Err(NegotiationError::OptionRefused("timeout must be 1..255"));
         }
-        timeout = Duration::from_secs(u64::from(seconds));
-        acked.timeout = Some(seconds);
+        let asked = Duration::from_secs(u64::from(seconds));
+        // Why not echo a lower value: RFC 2349 allows the server only to echo or ignore it.
+        if asked <= limits.max_timeout {
+            timeout = asked;
+            acked.timeout = Some(seconds);
+        } else {
+            timeout = limits.max_timeout.max(Duration::from_millis(1));
+        }
     }
     let mut windowsize = 1;
     if let Some(asked) = requested.windowsize {
@@ -105,7 +123,7 @@ pub fn negotiate(
                 "windowsize must be 1..65535",
             ));
         }
-        windowsize = asked.min(limits.max_windowsize.max(1));
+        windowsize = asked.min(limits.max_windowsize.clamp(1, MAX_WINDOWSIZE));
         acked.windowsize = Some(windowsize);
     }
     let any = acked != AckedOptions::default();
@@ -145,13 +163,19 @@ mod tests {
         assert_eq!(n, plain(512, 1, false));
 
         // 70000 on the wire saturates to 65535 in the codec, then is lowered to the limit.
+        // A timeout over the cap is not acknowledged; the server retransmits at the cap.
         let all = ask(Some(u16::MAX), Some(0), Some(255), Some(1000));
         let n = negotiate(&all, 4242, &lim).unwrap();
         assert_eq!((n.blksize, n.windowsize), (65_464, 64));
-        assert_eq!(n.timeout, Duration::from_secs(255));
+        assert_eq!(n.timeout, Duration::from_secs(5));
         let oack = n.oack.unwrap();
         assert_eq!((oack.blksize, oack.tsize), (Some(65_464), Some(4242)));
-        assert_eq!((oack.timeout, oack.windowsize), (Some(255), Some(64)));
+        assert_eq!((oack.timeout, oack.windowsize), (None, Some(64)));
+        let n = negotiate(&ask(None, None, Some(5), None), 0, &lim).unwrap();
+        assert_eq!(
+            (n.timeout, n.oack.unwrap().timeout),
+            (lim.max_timeout, Some(5))
+        );
 
         let n = negotiate(&ask(Some(8), Some(0), None, None), 9, &lim).unwrap();
         assert_eq!(n.blksize, 8);
@@ -168,5 +192,12 @@ mod tests {
         };
         let n = negotiate(&ask(Some(9000), None, None, Some(16)), 0, &capped).unwrap();
         assert_eq!((n.blksize, n.windowsize), (1468, 1));
+        // A limit set above the hard cap still grants no more than the cap.
+        let wide = Limits {
+            max_windowsize: 1000,
+            ..lim
+        };
+        let n = negotiate(&ask(None, None, None, Some(500)), 0, &wide).unwrap();
+        assert_eq!(n.windowsize, MAX_WINDOWSIZE);
     }
 }

@@ -6,7 +6,7 @@
 use std::cell::RefCell;
 use std::collections::HashSet;
 use std::io;
-use std::net::{SocketAddr, UdpSocket as StdUdpSocket};
+use std::net::{IpAddr, SocketAddr, UdpSocket as StdUdpSocket};
 use std::os::fd::AsRawFd;
 use std::pin::pin;
 use std::rc::Rc;
@@ -15,71 +15,105 @@ use std::time::Instant;
 
 use monoio::net::udp::UdpSocket;
 
-use super::options::{negotiate, Limits, Negotiated, NegotiationError};
+use super::netascii::NetasciiError;
+use super::options::{negotiate, Negotiated, NegotiationError};
 use super::session::{self, Status, Transfer, Transmit};
 use super::Config;
-use crate::blob::{Blob, BlobSlice};
+use crate::blob::BlobSlice;
 use crate::events::{BootEvent, Detail, Outcome, Protocol};
 use crate::path::{self, PathError};
 use crate::runtime::Core;
 use crate::stats::{GaugeGuard, Stats};
 use crate::sys;
+use crate::sys::pktinfo::{self, Datagram};
 use crate::wire::tftp::{self as wire, ErrorCode, Mode, Packet, Request};
 
 /// Largest request we read. RRQs with many options stay far below this.
 const MAX_REQUEST: usize = 2048;
 
-/// Runs the listener until the data plane drains.
+/// Datagrams read per wake-up before the core turns to its other tasks.
+const DRAIN_BATCH: usize = 64;
+
+/// Runs the listener until the data plane drains. Datagrams are read with their destination
+/// address, so that each transfer answers from the address its RRQ was sent to.
 pub(crate) async fn serve(core: Rc<Core>, socket: StdUdpSocket, config: Config) -> io::Result<()> {
-    let local_ip = socket.local_addr()?.ip();
+    let listen_ip = socket.local_addr()?.ip();
+    let reported = match listen_ip {
+        IpAddr::V4(_) => pktinfo::enable(socket.as_raw_fd()),
+        IpAddr::V6(_) => pktinfo::enable_v6(socket.as_raw_fd()),
+    };
+    if let Err(e) = reported {
+        tracing::warn!(error = %e, "TFTP answers from the routing table's choice of address");
+    }
     let socket = UdpSocket::from_std(socket)?;
-    let config = Rc::new(config);
-    let in_flight = InFlight::default();
+    let listener = Listener {
+        core,
+        config: Rc::new(config),
+        listen_ip,
+        in_flight: InFlight::default(),
+    };
     let mut buf = vec![0u8; MAX_REQUEST];
     loop {
-        let received = monoio::select! {
-            r = socket.recv_from(buf) => r,
-            _ = core.drain.started() => return Ok(()),
+        let ready = monoio::select! {
+            r = socket.readable(false) => r,
+            _ = listener.core.drain.started() => return Ok(()),
         };
-        let (result, returned) = received;
-        buf = returned;
-        let (len, peer) = match result {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::debug!(error = %e, "tftp recv");
-                continue;
-            }
-        };
-        let Some(datagram) = buf.get(..len) else {
+        if let Err(e) = ready {
+            tracing::debug!(error = %e, "tftp: waiting for requests");
             continue;
-        };
+        }
+        for _ in 0..DRAIN_BATCH {
+            match pktinfo::recv_any_nowait(socket.as_raw_fd(), &mut buf) {
+                Ok(Some(received)) => {
+                    let datagram = &buf[..received.len];
+                    listener.on_datagram(&socket, datagram, received).await;
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::debug!(error = %e, "tftp recv");
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// What the listener keeps between datagrams.
+struct Listener {
+    core: Rc<Core>,
+    config: Rc<Config>,
+    listen_ip: IpAddr,
+    in_flight: InFlight,
+}
+
+impl Listener {
+    async fn on_datagram(&self, socket: &UdpSocket, datagram: &[u8], received: Datagram) {
+        let (core, peer) = (&self.core, received.from);
         match Packet::parse(datagram) {
             Ok(Packet::Read(request)) => {
                 // A client whose first answer was slow asks again from the same port; the
                 // transfer already running is its answer. SO_REUSEPORT hashes a peer to one
                 // core, so this core sees all of its requests.
-                let Some(claim) = in_flight.claim(peer) else {
+                let Some(claim) = self.in_flight.claim(peer) else {
                     Stats::bump(&core.stats.tftp_duplicate_requests);
-                    continue;
+                    return;
                 };
-                let job = Job::from_request(&request, peer);
+                let local = received
+                    .reply_source()
+                    .unwrap_or(SocketAddr::new(self.listen_ip, 0));
+                let job = Job::from_request(&request, peer, local);
                 monoio::spawn(run_transfer(
                     core.clone(),
-                    config.clone(),
-                    local_ip,
+                    self.config.clone(),
+                    self.listen_ip,
                     job,
                     claim,
                 ));
             }
             Ok(Packet::Write(_)) => {
                 Stats::bump(&core.stats.tftp_malformed);
-                reply_error(
-                    &socket,
-                    peer,
-                    ErrorCode::AccessViolation,
-                    "read-only server",
-                )
-                .await;
+                let why = "read-only server";
+                reply_error(socket, peer, ErrorCode::AccessViolation, why).await;
             }
             // ACK/DATA/ERROR to port 69 belong to no transfer: drop them, count them.
             Ok(_) | Err(_) => Stats::bump(&core.stats.tftp_malformed),
@@ -116,15 +150,18 @@ impl Drop for Claim {
 /// What a request asked for, owned so the task can outlive the receive buffer.
 struct Job {
     peer: SocketAddr,
+    /// Our address the request was sent to (port 0): the transfer answers from it.
+    local: SocketAddr,
     filename: Vec<u8>,
     mode: Mode,
     options: wire::RequestOptions,
 }
 
 impl Job {
-    fn from_request(request: &Request<'_>, peer: SocketAddr) -> Job {
+    fn from_request(request: &Request<'_>, peer: SocketAddr, local: SocketAddr) -> Job {
         Job {
             peer,
+            local,
             filename: request.filename.to_vec(),
             mode: request.mode,
             options: request.options.clone(),
@@ -141,13 +178,13 @@ async fn reply_error(socket: &UdpSocket, peer: SocketAddr, code: ErrorCode, mess
 async fn run_transfer(
     core: Rc<Core>,
     config: Rc<Config>,
-    local_ip: std::net::IpAddr,
+    listen_ip: IpAddr,
     job: Job,
     _claim: Claim,
 ) {
     let started = Instant::now();
     let name = String::from_utf8_lossy(&job.filename).into_owned();
-    let socket = match transfer_socket(local_ip, job.peer) {
+    let socket = match transfer_socket(job.local, listen_ip, job.peer) {
         Ok(s) => s,
         Err(e) => {
             tracing::warn!(peer = %job.peer, error = %e, "tftp: cannot open a transfer socket");
@@ -172,8 +209,17 @@ async fn run_transfer(
     });
 }
 
-fn transfer_socket(local_ip: std::net::IpAddr, peer: SocketAddr) -> io::Result<UdpSocket> {
-    let std = StdUdpSocket::bind(SocketAddr::new(local_ip, 0))?;
+/// A socket connected to `peer`, bound to `local` (where the request was sent), else to the
+/// listen address when `local` cannot be bound (it stopped being ours meanwhile).
+fn transfer_socket(
+    local: SocketAddr,
+    listen_ip: IpAddr,
+    peer: SocketAddr,
+) -> io::Result<UdpSocket> {
+    let std = StdUdpSocket::bind(local).or_else(|e| {
+        tracing::debug!(%local, error = %e, "tftp: answering from the listen address");
+        StdUdpSocket::bind(SocketAddr::new(listen_ip, 0))
+    })?;
     std.connect(peer)?;
     std.set_nonblocking(true)?;
     UdpSocket::from_std(std)
@@ -193,6 +239,12 @@ async fn transfer(
         Stats::bump(&core.stats.tftp_busy);
         send_error(socket, ErrorCode::NotDefined, "server busy, try again").await;
         return (Outcome::Refused("busy"), 0, None);
+    };
+    let Some(_source) = core.shared.tftp_per_ip.try_acquire(job.peer.ip()) else {
+        Stats::bump(&core.stats.tftp_per_ip_refused);
+        let why = "too many transfers from your address, try again";
+        send_error(socket, ErrorCode::NotDefined, why).await;
+        return (Outcome::Refused("per-address cap"), 0, None);
     };
     if core.drain.is_draining() {
         send_error(socket, ErrorCode::NotDefined, "server shutting down").await;
@@ -223,21 +275,19 @@ async fn transfer(
     }
     let slice = match job.mode {
         Mode::Octet => slice,
-        Mode::NetAscii => match netascii(&slice, config.max_netascii) {
+        Mode::NetAscii => match core.shared.netascii.get(&slice) {
             Ok(converted) => converted,
-            Err(why) => {
-                send_error(socket, ErrorCode::NotDefined, why).await;
+            Err(e) => {
+                if e == NetasciiError::OverBudget {
+                    Stats::bump(&core.stats.tftp_netascii_refused);
+                }
+                send_error(socket, ErrorCode::NotDefined, e.message()).await;
                 return (Outcome::Refused("netascii"), 0, Some(key));
             }
         },
     };
     Stats::bump(&core.stats.tftp_transfers);
-    let limits = Limits {
-        max_blksize: config.max_blksize,
-        max_windowsize: config.max_windowsize,
-        default_timeout: config.default_timeout,
-        max_retries: config.max_retries,
-    };
+    let limits = config.limits();
     let negotiated = match negotiate(&job.options, slice.len() as u64, &limits) {
         Ok(n) => n,
         Err(NegotiationError::OptionRefused(why)) => {
@@ -246,7 +296,7 @@ async fn transfer(
         }
     };
     let mut machine = Transfer::new(slice.len() as u64, &negotiated, &limits, Instant::now());
-    let outcome = drive(socket, &slice, &negotiated, &mut machine).await;
+    let outcome = drive(&core.stats, socket, &slice, &negotiated, &mut machine).await;
     slice.release_pages();
     (outcome, machine.bytes_acked(), Some(key))
 }
@@ -256,7 +306,12 @@ async fn transfer(
 /// One receive stays posted across timeouts: cancelling it at every timeout could drop an ACK
 /// that arrives as the timer fires, and a receive abandoned without cancellation would hold
 /// the socket open after the transfer.
+///
+/// An ICMP port unreachable (`ECONNREFUSED` on the connected socket, from a send or the
+/// receive) ends the transfer at once: nobody listens there, and a forged RRQ must not make
+/// us send a whole file's retransmissions at a victim whose port is closed.
 async fn drive(
+    stats: &Stats,
     socket: &UdpSocket,
     slice: &BlobSlice,
     negotiated: &Negotiated,
@@ -271,10 +326,16 @@ async fn drive(
         let mut receive = pin!(socket.recv(buf));
         let (result, back) = loop {
             if let Err(e) = transmit(socket, slice, machine, &mut oack).await {
+                if e.kind() == io::ErrorKind::ConnectionRefused {
+                    return unreachable(stats);
+                }
                 tracing::debug!(error = %e, "tftp send");
                 return Outcome::Failed("send failed");
             }
             if let Some(outcome) = finished(machine, negotiated) {
+                if machine.status() == Status::Failed(session::FailReason::Unanswered) {
+                    Stats::bump(&stats.tftp_unanswered);
+                }
                 return outcome;
             }
             let Some(deadline) = machine.poll_at() else {
@@ -292,11 +353,16 @@ async fn drive(
                 Ok(Packet::Error { .. }) => machine.on_peer_error(),
                 _ => {}
             },
-            // ECONNREFUSED (ICMP port unreachable) is reported once per datagram we sent to a
-            // closed port: the client may be rebooting. The timeouts decide when to give up.
+            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => return unreachable(stats),
             Err(e) => tracing::trace!(error = %e, "tftp recv"),
         }
     }
+}
+
+/// The client's port is closed (ICMP port unreachable): counted, and the transfer is over.
+fn unreachable(stats: &Stats) -> Outcome {
+    Stats::bump(&stats.tftp_unreachable);
+    Outcome::Failed("port unreachable")
 }
 
 /// Sends what the state machine asks for now.
@@ -325,6 +391,7 @@ fn finished(machine: &Transfer, negotiated: &Negotiated) -> Option<Outcome> {
         Status::Active => None,
         Status::Complete => Some(Outcome::Complete),
         Status::Failed(session::FailReason::TimedOut) => Some(Outcome::Failed("timed out")),
+        Status::Failed(session::FailReason::Unanswered) => Some(Outcome::Failed("no answer")),
         // PXE ROMs ask with tsize, read the size from the OACK, then abort with an ERROR and
         // ask again: a size probe, not a failure.
         Status::Failed(session::FailReason::PeerError)
@@ -390,7 +457,6 @@ async fn send_window(
             match result {
                 Ok(k) => sent += k,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => socket.writable(false).await?,
-                Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => return Ok(()),
                 Err(e) => return Err(e),
             }
         }
@@ -419,18 +485,4 @@ async fn send_error(socket: &UdpSocket, code: ErrorCode, message: &str) {
     let mut out = Vec::with_capacity(64);
     wire::emit_error(code, message, &mut out);
     let _ = socket.send(out).await;
-}
-
-/// Converts a slice to netascii in memory (user-space reads go through `pread`).
-fn netascii(slice: &BlobSlice, cap: u64) -> Result<BlobSlice, &'static str> {
-    if slice.len() as u64 > cap {
-        return Err("file too large for netascii mode, use octet");
-    }
-    let raw = slice.read_to_vec().map_err(|_| "read error")?;
-    let mut out = Vec::with_capacity(raw.len() + raw.len() / 16);
-    wire::netascii_encode(&raw, &mut out);
-    Ok(BlobSlice::whole(Blob::from_vec(
-        out,
-        slice.blob().modified(),
-    )))
 }

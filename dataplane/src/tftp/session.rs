@@ -45,6 +45,8 @@ pub enum Status {
 pub enum FailReason {
     /// Too many timeouts in a row without progress.
     TimedOut,
+    /// The client never acknowledged anything within the first-ACK retry budget.
+    Unanswered,
     /// The client sent an ERROR packet.
     PeerError,
 }
@@ -57,6 +59,9 @@ pub struct Transfer {
     windowsize: u16,
     timeout: Duration,
     max_retries: u8,
+    first_retries: u8,
+    /// The client acknowledged something at least once (the OACK or a block).
+    answered: bool,
     total: u64,
     /// Still waiting for ACK 0 of the OACK.
     oack_pending: bool,
@@ -88,6 +93,8 @@ impl Transfer {
             windowsize: negotiated.windowsize.max(1),
             timeout: negotiated.timeout,
             max_retries: limits.max_retries,
+            first_retries: limits.first_retries.min(limits.max_retries),
+            answered: false,
             total: (file_len / blksize).saturating_add(1),
             oack_pending: negotiated.oack.is_some(),
             oack_sent: false,
@@ -167,6 +174,7 @@ impl Transfer {
     }
 
     fn progress(&mut self) {
+        self.answered = true;
         self.retries = 0;
         self.send_pending = true;
     }
@@ -190,10 +198,14 @@ impl Transfer {
     }
 
     /// The deadline passed without progress: resend (on the next `poll_transmit`) or give
-    /// up after `max_retries` resends in a row. Calls before the deadline are ignored.
+    /// up after `max_retries` resends in a row (`first_retries` while the client has not
+    /// acknowledged anything yet). Calls before the deadline are ignored.
     pub fn on_timeout(&mut self, now: Instant) {
         if self.status != Status::Active || self.deadline.is_some_and(|d| now < d) {
             return;
+        }
+        if !self.answered && self.retries >= self.first_retries {
+            return self.finish(Status::Failed(FailReason::Unanswered));
         }
         if self.retries >= self.max_retries {
             return self.finish(Status::Failed(FailReason::TimedOut));
@@ -273,6 +285,7 @@ pub(crate) mod tests {
         let now = Instant::now();
         let limits = Limits {
             max_retries,
+            first_retries: max_retries,
             ..Limits::default()
         };
         (Transfer::new(len, n, &limits, now), now)
@@ -456,6 +469,44 @@ pub(crate) mod tests {
         );
         t.on_ack(4, now);
         assert_eq!(t.status(), Status::Failed(FailReason::TimedOut));
+    }
+
+    #[test]
+    fn an_unanswered_transfer_gives_up_after_the_first_ack_budget() {
+        let limits = Limits {
+            max_retries: 5,
+            first_retries: 2,
+            ..Limits::default()
+        };
+        for oack in [true, false] {
+            let mut now = Instant::now();
+            let mut t = Transfer::new(10_000, &plain(512, 4, oack), &limits, now);
+            let mut sends = 0;
+            while t.status() == Status::Active {
+                if t.poll_transmit(now) != Transmit::Nothing {
+                    sends += 1;
+                }
+                now = t.poll_at().unwrap();
+                t.on_timeout(now);
+            }
+            assert_eq!(t.status(), Status::Failed(FailReason::Unanswered));
+            assert_eq!(sends, 3, "the first send and two retransmissions");
+        }
+        // Once answered, the full budget applies.
+        let now = Instant::now();
+        let mut t = Transfer::new(10_000, &plain(512, 1, false), &limits, now);
+        t.poll_transmit(now);
+        t.on_ack(1, now);
+        let mut timeouts = 0;
+        while t.status() == Status::Active {
+            t.poll_transmit(now);
+            t.on_timeout(t.poll_at().unwrap());
+            timeouts += 1;
+        }
+        assert_eq!(
+            (t.status(), timeouts),
+            (Status::Failed(FailReason::TimedOut), 6)
+        );
     }
 
     #[test]
