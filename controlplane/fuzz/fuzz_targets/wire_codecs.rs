@@ -33,7 +33,7 @@ fuzz_target!(|data: &[u8]| {
     }
     if let Ok(Seen::Pxe(req)) = request::parse(data) {
         let policy = Policy {
-            server: [10, 0, 0, 2].into(),
+            server: None,
             http_port: 8080,
             bootfiles: Bootfiles {
                 bios: "undionly.kpxe".into(),
@@ -43,9 +43,11 @@ fuzz_target!(|data: &[u8]| {
             },
             uefi: UefiStrategy::BootServer,
         };
+        // The address the request arrived at names the server.
+        let server = policy.server_for([10, 0, 0, 2].into());
         for port in [Port::Dhcp, Port::BootServer] {
-            if let Decision::Answer(answer) = reply::decide(&req, port, &policy) {
-                let bytes = reply::encode(&req, &answer, &policy);
+            if let Decision::Answer(answer) = reply::decide(&req, port, &policy, server) {
+                let bytes = reply::encode(&req, &answer, server);
                 let back = dhcproto::v4::Message::decode(&mut Decoder::new(&bytes)).unwrap();
                 assert_eq!(back.xid(), req.xid);
                 assert!(back.yiaddr().is_unspecified());
