@@ -155,20 +155,23 @@ fn pipelined_requests_and_http_1_0() {
 
 const KEEP_ALIVE_GET: &[u8] = b"GET /files/a.txt HTTP/1.1\r\nHost: x\r\n\r\n";
 
-#[test]
-fn one_address_gets_at_most_64_connections_and_others_are_still_served() {
-    let s = Server::start(&[("a.txt", b"hello")]);
-    let mut held = Vec::new();
-    for _ in 0..64 {
-        let mut c = TcpStream::connect(s.http).unwrap();
-        c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        c.write_all(KEEP_ALIVE_GET).unwrap();
-        let mut buf = [0u8; 512];
-        let n = c.read(&mut buf).unwrap();
-        assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
-        held.push(c);
-    }
-    // The 65th is closed unanswered.
+/// `n` keep-alive connections, each answered once and held open.
+fn keep_alive_connections(s: &Server, n: usize) -> Vec<TcpStream> {
+    (0..n)
+        .map(|_| {
+            let mut c = TcpStream::connect(s.http).unwrap();
+            c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            c.write_all(KEEP_ALIVE_GET).unwrap();
+            let mut buf = [0u8; 512];
+            let n = c.read(&mut buf).unwrap();
+            assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+            c
+        })
+        .collect()
+}
+
+/// One more connection is closed without an answer.
+fn assert_closed_unanswered(s: &Server) {
     let mut extra = TcpStream::connect(s.http).unwrap();
     extra
         .set_read_timeout(Some(Duration::from_secs(5)))
@@ -177,6 +180,14 @@ fn one_address_gets_at_most_64_connections_and_others_are_still_served() {
     let mut out = Vec::new();
     let _ = extra.read_to_end(&mut out);
     assert!(out.is_empty(), "{}", String::from_utf8_lossy(&out));
+}
+
+#[test]
+fn one_address_gets_at_most_64_connections_and_others_are_still_served() {
+    let s = Server::start(&[("a.txt", b"hello")]);
+    let mut held = keep_alive_connections(&s, 64);
+    // The 65th is closed unanswered.
+    assert_closed_unanswered(&s);
     assert_eq!(s.health_number("http_per_ip_refused"), 1);
     // Another machine is served meanwhile.
     let o = run(
@@ -288,24 +299,8 @@ fn past_the_global_connection_cap_a_client_is_closed_and_counted() {
         |d| std::fs::write(d.join("files/a.txt"), b"hello").unwrap(),
         &["--config", &file.to_string_lossy()],
     );
-    let mut held = Vec::new();
-    for _ in 0..2 {
-        let mut c = TcpStream::connect(s.http).unwrap();
-        c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        c.write_all(KEEP_ALIVE_GET).unwrap();
-        let mut buf = [0u8; 512];
-        let n = c.read(&mut buf).unwrap();
-        assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
-        held.push(c);
-    }
-    let mut extra = TcpStream::connect(s.http).unwrap();
-    extra
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
-    let _ = extra.write_all(KEEP_ALIVE_GET);
-    let mut out = Vec::new();
-    let _ = extra.read_to_end(&mut out);
-    assert!(out.is_empty(), "{}", String::from_utf8_lossy(&out));
+    let _held = keep_alive_connections(&s, 2);
+    assert_closed_unanswered(&s);
     assert_eq!(s.health_number("http_busy"), 1);
     assert_eq!(s.health_number("http_per_ip_refused"), 0);
 }

@@ -77,22 +77,7 @@ struct ControlBuf([u8; 64]);
 /// # Errors
 /// The `setsockopt` error.
 pub fn enable(fd: RawFd) -> io::Result<()> {
-    let on: libc::c_int = 1;
-    // SAFETY: `on` is a live c_int and the length passed is its size; the kernel only reads
-    // it during the call. `fd` is borrowed from a socket the caller keeps open.
-    let r = unsafe {
-        libc::setsockopt(
-            fd,
-            libc::IPPROTO_IP,
-            libc::IP_PKTINFO,
-            std::ptr::from_ref(&on).cast(),
-            size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if r != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
+    set_int(fd, libc::IPPROTO_IP, libc::IP_PKTINFO, 1)
 }
 
 /// Turns on IPV6_RECVPKTINFO for the IPv6 UDP socket `fd`.
@@ -100,14 +85,19 @@ pub fn enable(fd: RawFd) -> io::Result<()> {
 /// # Errors
 /// The `setsockopt` error.
 pub fn enable_v6(fd: RawFd) -> io::Result<()> {
-    let on: libc::c_int = 1;
-    // SAFETY: as in `enable`.
+    set_int(fd, libc::IPPROTO_IPV6, libc::IPV6_RECVPKTINFO, 1)
+}
+
+/// Sets an integer socket option.
+fn set_int(fd: RawFd, level: libc::c_int, name: libc::c_int, value: libc::c_int) -> io::Result<()> {
+    // SAFETY: `value` is a live c_int and the length passed is its size; the kernel only reads
+    // it during the call. `fd` is borrowed from a socket the caller keeps open.
     let r = unsafe {
         libc::setsockopt(
             fd,
-            libc::IPPROTO_IPV6,
-            libc::IPV6_RECVPKTINFO,
-            std::ptr::from_ref(&on).cast(),
+            level,
+            name,
+            std::ptr::from_ref(&value).cast(),
             size_of::<libc::c_int>() as libc::socklen_t,
         )
     };
@@ -327,21 +317,8 @@ pub fn send_nowait(
 /// burst of DISCOVERs, and the usual limit queues only a few hundred.
 pub fn set_large_recv_buffer(fd: RawFd, bytes: usize) {
     let size = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
-    for option in [libc::SO_RCVBUFFORCE, libc::SO_RCVBUF] {
-        // SAFETY: `size` is a live c_int and the length passed is its size; `fd` is borrowed
-        // from a socket the caller keeps open.
-        let r = unsafe {
-            libc::setsockopt(
-                fd,
-                libc::SOL_SOCKET,
-                option,
-                std::ptr::from_ref(&size).cast(),
-                size_of::<libc::c_int>() as libc::socklen_t,
-            )
-        };
-        if r == 0 {
-            return;
-        }
+    if set_int(fd, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, size).is_err() {
+        let _ = set_int(fd, libc::SOL_SOCKET, libc::SO_RCVBUF, size);
     }
 }
 
