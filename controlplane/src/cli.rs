@@ -6,6 +6,10 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::users::Role;
+
+pub mod users;
+
 /// fleetboot: network-boot fleets of machines from ISO images.
 #[derive(Debug, Parser)]
 #[command(name = "fleetboot", version, about)]
@@ -26,6 +30,57 @@ pub enum Command {
     /// Machines seen and their assignments (talks to a running server, else the database).
     #[command(subcommand)]
     Clients(ClientsCommand),
+    /// Users of the admin API (changes need the server stopped; `list` works beside it).
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+/// `fleetboot user …`. A password is read from standard input (one line) when it is not a
+/// terminal, else prompted for without echo.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user.
+    Add {
+        /// User name: 1 to 64 characters of A-Z a-z 0-9 . _ -
+        name: String,
+        /// admin or viewer (read-only) [default: viewer].
+        #[arg(long, default_value = "viewer")]
+        role: Role,
+        /// Generate the password and print it instead of reading one.
+        #[arg(long)]
+        generate: bool,
+        /// Data directory [default: ./data].
+        #[arg(long, env = "FLEETBOOT_DATA_DIR", default_value = "./data")]
+        data_dir: PathBuf,
+    },
+    /// Set a user's password (this also replaces an admin password from before argon2id).
+    Passwd {
+        /// User name.
+        name: String,
+        /// Generate the password and print it instead of reading one.
+        #[arg(long)]
+        generate: bool,
+        /// Data directory [default: ./data].
+        #[arg(long, env = "FLEETBOOT_DATA_DIR", default_value = "./data")]
+        data_dir: PathBuf,
+    },
+    /// Delete a user (never the last admin).
+    Del {
+        /// User name.
+        name: String,
+        /// Data directory [default: ./data].
+        #[arg(long, env = "FLEETBOOT_DATA_DIR", default_value = "./data")]
+        data_dir: PathBuf,
+    },
+    /// List the users and their roles.
+    List {
+        /// Print a JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Data directory [default: ./data].
+        #[arg(long, env = "FLEETBOOT_DATA_DIR", default_value = "./data")]
+        data_dir: PathBuf,
+    },
 }
 
 /// `fleetboot clients …`

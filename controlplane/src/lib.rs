@@ -18,3 +18,4 @@ pub mod publish;
 pub mod scan;
 pub mod serve;
 pub mod store;
+pub mod users;

@@ -1,7 +1,7 @@
 //! The `fleetboot` binary: parse the command line, set up logging, run the subcommand.
 
 use clap::Parser;
-use controlplane::cli::{Cli, ClientsCommand, Command, ImagesCommand};
+use controlplane::cli::{self, Cli, ClientsCommand, Command, ImagesCommand};
 use controlplane::clients::command;
 use controlplane::clients::control::Request;
 use controlplane::config::{self, Settings};
@@ -73,6 +73,7 @@ fn main() -> std::process::ExitCode {
             };
             command::run(&data_dir, request, json).map(|text| print!("{text}"))
         }
+        Command::User(c) => cli::users::run(c).map(|text| print!("{text}")),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -14,6 +14,7 @@ use crate::config::Settings;
 use crate::coordinator::{Coordinator, Message};
 use crate::publish::Publisher;
 use crate::store::Store;
+use crate::users::{self, FIRST_ADMIN};
 use crate::{api, bootloaders, netaddr, scan};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -27,10 +28,11 @@ pub fn run(settings: Settings) -> Result<(), BoxError> {
     for sub in scan::SERVED_ROOTS.iter().chain(&["bootloaders"]) {
         std::fs::create_dir_all(settings.data_dir.join(sub))?;
     }
-    if let Some(password) = store.ensure_admin_password()? {
-        // Shown once: only a salted hash is stored.
+    if let Some(password) = users::ensure_first_admin(&store)? {
+        // To the terminal only (stdout: logs go to stderr), and only now: the store keeps an
+        // argon2id hash. Scripts read this exact form.
         println!(
-            "admin user: admin  password: {password}  (shown once; stored hashed in {})",
+            "admin user: {FIRST_ADMIN}  password: {password}  (shown once; stored hashed in {})",
             store.path().display()
         );
     }

@@ -3,10 +3,12 @@
 //! tools may open it beside a running server.
 //!
 //! Tables (keys and values are UTF-8 / JSON, documented beside each definition):
-//! - `meta`: `&str → &str` — `schema` = "1"; `admin_password` = `sha256:<salt hex>:<hash hex>`.
+//! - `meta`: `&str → &str` — `schema` = "1". (`admin_password`, the legacy admin hash, is
+//!   moved into `users` on open: see [`users`].)
 //! - `files`: `&str → &[u8]` — path relative to the data dir → JSON [`FileRecord`].
 //! - `images`: `&str → &[u8]` — image id → JSON [`Image`] (with its ISO index).
 //! - `clients`: `&str → &[u8]` — MAC (`52:54:00:12:34:56`) → JSON [`Client`].
+//! - `users`: `&str → &[u8]` — user name → JSON user record (see [`users`]).
 //!
 //! Opening reads every table through, so a damaged file stops the start with
 //! [`StoreError::Corrupt`]; a record that does not decode is skipped and logged; after a failed
@@ -21,15 +23,16 @@ use redb::{
     ConcurrencyMode, Database, ReadOnlyDatabase, ReadableDatabase, ReadableTable, TableDefinition,
 };
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::clients::Client;
 use crate::images::Image;
 
 mod error;
+mod users;
 
 pub use error::StoreError;
 use error::{err, guard_open, open_error};
+use users::USERS;
 
 const META: TableDefinition<&str, &str> = TableDefinition::new("meta");
 const FILES: TableDefinition<&str, &[u8]> = TableDefinition::new("files");
@@ -63,7 +66,7 @@ fn read_through(db: &impl ReadableDatabase) -> Result<(), redb::Error> {
         Err(redb::TableError::TableDoesNotExist(_)) => {}
         Err(e) => return Err(e.into()),
     }
-    for definition in [FILES, IMAGES, CLIENTS] {
+    for definition in [FILES, IMAGES, CLIENTS, USERS] {
         match txn.open_table(definition) {
             Ok(table) => {
                 for row in table.iter()? {
@@ -126,7 +129,9 @@ impl Store {
             }
             txn.open_table(FILES).map_err(err("init"))?;
             txn.open_table(IMAGES).map_err(err("init"))?;
+            txn.open_table(USERS).map_err(err("init"))?;
         }
+        users::upgrade_legacy_admin(&txn, crate::coordinator::unix_now())?;
         txn.commit().map_err(err("init"))?;
         Ok(store)
     }
@@ -153,55 +158,6 @@ impl Store {
         let db = (self.opener)(&self.path).map_err(|e| open_error(&self.path, e))?;
         self.db = Some(db);
         Ok(())
-    }
-
-    /// Creates the admin password on first start. Returns the plain password only when it was
-    /// just created (to be shown once); only its salted hash is stored.
-    ///
-    /// # Errors
-    /// Database failure, or no randomness available.
-    pub fn ensure_admin_password(&self) -> Result<Option<String>, StoreError> {
-        let txn = self.db()?.begin_write().map_err(err("admin password"))?;
-        let created = {
-            let mut meta = txn.open_table(META).map_err(err("admin password"))?;
-            if meta
-                .get("admin_password")
-                .map_err(err("admin password"))?
-                .is_some()
-            {
-                None
-            } else {
-                let password = random_token(18).map_err(err("admin password"))?;
-                let salt = random_token(12).map_err(err("admin password"))?;
-                let stored = format!("sha256:{salt}:{}", hash_password(&salt, &password));
-                meta.insert("admin_password", stored.as_str())
-                    .map_err(err("admin password"))?;
-                Some(password)
-            }
-        };
-        txn.commit().map_err(err("admin password"))?;
-        Ok(created)
-    }
-
-    /// Checks a password against the stored hash.
-    ///
-    /// # Errors
-    /// Database failure.
-    pub fn verify_admin_password(&self, password: &str) -> Result<bool, StoreError> {
-        let txn = self.db()?.begin_read().map_err(err("admin password"))?;
-        let meta = txn.open_table(META).map_err(err("admin password"))?;
-        let Some(stored) = meta.get("admin_password").map_err(err("admin password"))? else {
-            return Ok(false);
-        };
-        let mut parts = stored.value().splitn(3, ':');
-        let (Some("sha256"), Some(salt), Some(hash)) = (parts.next(), parts.next(), parts.next())
-        else {
-            return Ok(false);
-        };
-        Ok(constant_time_eq(
-            hash_password(salt, password).as_bytes(),
-            hash.as_bytes(),
-        ))
     }
 
     /// Replaces the file inventory with `files`; returns how many records changed.
@@ -387,30 +343,6 @@ fn read_all<T: serde::de::DeserializeOwned>(
         }
     }
     Ok(out)
-}
-
-fn hash_password(salt: &str, password: &str) -> String {
-    let mut h = Sha256::new();
-    h.update(salt.as_bytes());
-    h.update([0]);
-    h.update(password.as_bytes());
-    hex(&h.finalize())
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-/// `n` random bytes from the kernel, as lowercase hex.
-fn random_token(n: usize) -> std::io::Result<String> {
-    use std::io::Read;
-    let mut bytes = vec![0u8; n];
-    std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
-    Ok(hex(&bytes))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

@@ -1,19 +1,12 @@
-//! The store on a real file: inventory sync, the admin password, undecodable records.
+//! The store on a real file: inventory sync, undecodable records, the legacy admin password.
 
 use super::*;
 
 #[test]
-fn files_sync_and_password_roundtrip() {
+fn files_sync() {
     let dir = std::env::temp_dir().join(format!("fleetboot-store-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let store = Store::open(&dir).unwrap();
-    let pw = store
-        .ensure_admin_password()
-        .unwrap()
-        .expect("created on first start");
-    assert!(store.ensure_admin_password().unwrap().is_none());
-    assert!(store.verify_admin_password(&pw).unwrap());
-    assert!(!store.verify_admin_password("wrong").unwrap());
     let a = FileRecord {
         path: "isos/a.iso".into(),
         size: 1,
@@ -58,4 +51,60 @@ fn an_undecodable_client_record_is_skipped_not_fatal() {
     assert_eq!(read_only.clients().unwrap(), vec![client(1), client(3)]);
     drop(read_only);
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_legacy_admin_password_keeps_working_until_replaced() {
+    use crate::users::{self, Role};
+    let dir = std::env::temp_dir().join(format!("fleetboot-store-legacy-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    // What the version before users wrote: the admin password's hash in `meta`, no users.
+    let store = Store::open(&dir).unwrap();
+    let txn = store.db().unwrap().begin_write().unwrap();
+    {
+        let mut users = txn.open_table(USERS).unwrap();
+        users.retain(|_, _| false).unwrap();
+        // sha256("salt" ‖ 0 ‖ "old-password"), as that version computed it.
+        let hash = hex_sha256(b"salt\0old-password");
+        txn.open_table(META)
+            .unwrap()
+            .insert("admin_password", format!("sha256:salt:{hash}").as_str())
+            .unwrap();
+    }
+    txn.commit().unwrap();
+    drop(store);
+
+    let store = Store::open(&dir).unwrap();
+    assert_eq!(
+        users::ensure_first_admin(&store).unwrap(),
+        None,
+        "admin exists"
+    );
+    let admin = &store.users().unwrap()[0];
+    assert_eq!((admin.name.as_str(), admin.role), ("admin", Role::Admin));
+    assert!(admin.legacy_password);
+    let verify = |pw| users::verify(&store, "admin", pw).unwrap();
+    assert_eq!(verify("old-password"), Some(Role::Admin));
+    assert_eq!(verify("old-passwore"), None);
+
+    users::set_password(&store, &"admin".parse().unwrap(), "new-password").unwrap();
+    assert_eq!(verify("old-password"), None);
+    assert_eq!(verify("new-password"), Some(Role::Admin));
+    assert!(!store.users().unwrap()[0].legacy_password);
+    let txn = store.db().unwrap().begin_read().unwrap();
+    let meta = txn.open_table(META).unwrap();
+    assert!(
+        meta.get("admin_password").unwrap().is_none(),
+        "moved, not copied"
+    );
+    drop((meta, txn, store));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+fn hex_sha256(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
