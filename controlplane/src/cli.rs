@@ -30,7 +30,7 @@ pub enum Command {
     /// Machines seen and their assignments (talks to a running server, else the database).
     #[command(subcommand)]
     Clients(ClientsCommand),
-    /// Users of the admin API (changes need the server stopped; `list` works beside it).
+    /// Users of the admin API and their roles (talks to a running server, else the database).
     #[command(subcommand)]
     User(UserCommand),
 }

@@ -11,16 +11,17 @@ use crossbeam_channel::Receiver;
 use dataplane::{BootEvent, Mac};
 
 use crate::boot::{self, MenuSettings, Site};
-use crate::clients::control::{Request, Response};
 use crate::clients::once::OnceTokens;
 use crate::clients::table::{ClientTable, Counters};
 use crate::clients::{self, Client};
 use crate::config::Settings;
+use crate::control::{Request, Response};
 use crate::images::layout_file::LayoutFile;
 use crate::images::{self, Image};
 use crate::publish::Publisher;
 use crate::scan;
 use crate::store::{Store, StoreError};
+use crate::users::{self, UserError};
 
 /// Messages from other threads.
 pub enum Message {
@@ -374,6 +375,17 @@ impl Coordinator {
                 }),
                 Err(e) => Response::Error(e),
             },
+            Request::User(request) => {
+                self.reopen_if_failed();
+                match users::apply(&self.store, request) {
+                    Ok(list) => Response::Users(list),
+                    Err(e) => {
+                        // redb refuses every transaction after an I/O error until reopened.
+                        self.reopen = matches!(e, UserError::Store(_));
+                        Response::Error(e.to_string())
+                    }
+                }
+            }
         }
     }
 

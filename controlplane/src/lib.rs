@@ -8,6 +8,7 @@ pub mod bootloaders;
 pub mod cli;
 pub mod clients;
 pub mod config;
+pub mod control;
 pub mod coordinator;
 pub mod distro;
 pub mod images;

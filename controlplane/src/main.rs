@@ -3,8 +3,8 @@
 use clap::Parser;
 use controlplane::cli::{self, Cli, ClientsCommand, Command, ImagesCommand};
 use controlplane::clients::command;
-use controlplane::clients::control::Request;
 use controlplane::config::{self, Settings};
+use controlplane::control::Request;
 use controlplane::images::report;
 use controlplane::netboot;
 

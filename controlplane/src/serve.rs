@@ -9,8 +9,8 @@ use dataplane::{BootEvent, Catalog, CatalogHandle, DataPlane, EventSink, Outcome
 
 use crate::boot::{MenuSettings, Site};
 use crate::clients;
-use crate::clients::control::{self, Response};
 use crate::config::Settings;
+use crate::control::{self, Response};
 use crate::coordinator::{Coordinator, Message};
 use crate::publish::Publisher;
 use crate::store::Store;

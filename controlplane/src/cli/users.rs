@@ -1,31 +1,31 @@
-//! `fleetboot user add|passwd|del|list`, straight on the database. A running server holds the
-//! database, so changes refuse with a message saying so; `list` reads beside it.
+//! `fleetboot user add|passwd|del|list`: through the control socket of a running server, or
+//! straight on the database when none runs, like `fleetboot clients`. Passwords are hashed
+//! here, before either.
 
 use std::fmt::Write as _;
 use std::io::{BufRead, IsTerminal};
 use std::path::Path;
 
 use super::UserCommand;
-use crate::clients::control::socket_path;
-use crate::store::{ReadOnlyStore, Store};
-use crate::users::{self, password, User, Username};
+use crate::control::{self, Request, Response};
+use crate::store::Store;
+use crate::users::{self, password, User, UserRequest, Username};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Runs `command`; returns what to print.
 ///
 /// # Errors
-/// Refused (bad name, last admin, server running) or failed (database, input).
+/// Refused (bad name, last admin, …) or failed (database, input, server).
 pub fn run(command: UserCommand) -> Result<String, BoxError> {
-    match command {
+    let (data_dir, request, done) = match command {
         UserCommand::List { json, data_dir } => {
-            existing_database(&data_dir)?;
-            let list = ReadOnlyStore::open(&data_dir)?.users()?;
-            Ok(if json {
+            let list = call(&data_dir, UserRequest::List)?;
+            return Ok(if json {
                 serde_json::to_string_pretty(&list)? + "\n"
             } else {
                 table(&list)
-            })
+            });
         }
         UserCommand::Add {
             name,
@@ -34,10 +34,10 @@ pub fn run(command: UserCommand) -> Result<String, BoxError> {
             data_dir,
         } => {
             let name: Username = name.parse()?;
-            let store = writable(&data_dir)?;
-            let (password, shown) = new_password(&name, generate)?;
-            users::add(&store, &name, role, &password)?;
-            Ok(format!("user {name} added ({role}){shown}\n"))
+            let (hash, shown) = new_password(&name, generate)?;
+            let done = format!("user {name} added ({role}){shown}\n");
+            let name = name.to_string();
+            (data_dir, UserRequest::Add { name, role, hash }, done)
         }
         UserCommand::Passwd {
             name,
@@ -45,53 +45,48 @@ pub fn run(command: UserCommand) -> Result<String, BoxError> {
             data_dir,
         } => {
             let name: Username = name.parse()?;
-            let store = writable(&data_dir)?;
-            let (password, shown) = new_password(&name, generate)?;
-            users::set_password(&store, &name, &password)?;
-            Ok(format!("password of {name} changed{shown}\n"))
+            let (hash, shown) = new_password(&name, generate)?;
+            let done = format!("password of {name} changed{shown}\n");
+            let name = name.to_string();
+            (data_dir, UserRequest::SetPassword { name, hash }, done)
         }
         UserCommand::Del { name, data_dir } => {
             let name: Username = name.parse()?;
-            writable(&data_dir)?.delete_user(&name)?;
-            Ok(format!("user {name} deleted\n"))
+            let done = format!("user {name} deleted\n");
+            let name = name.to_string();
+            (data_dir, UserRequest::Delete { name }, done)
+        }
+    };
+    call(&data_dir, request)?;
+    Ok(done)
+}
+
+/// Applies `request` in the running server, else on the database; returns every user.
+fn call(data_dir: &Path, request: UserRequest) -> Result<Vec<User>, BoxError> {
+    match control::call(data_dir, &Request::User(request.clone()))? {
+        Some(Response::Users(list)) => Ok(list),
+        Some(Response::Error(e)) => Err(e.into()),
+        Some(_) => Err("the server answered something else than users".into()),
+        None => {
+            if !data_dir.join("fleetboot.redb").is_file() {
+                return Err(format!(
+                    "no database in {} (run `fleetboot serve` once)",
+                    data_dir.display()
+                )
+                .into());
+            }
+            Ok(users::apply(&Store::open(data_dir)?, request)?)
         }
     }
 }
 
-fn existing_database(data_dir: &Path) -> Result<(), BoxError> {
-    if data_dir.join("fleetboot.redb").is_file() {
-        Ok(())
-    } else {
-        Err(format!(
-            "no database in {} (run `fleetboot serve` once)",
-            data_dir.display()
-        )
-        .into())
-    }
-}
-
-/// The store for a change. The running server holds the database (and would not see a change
-/// made under it), and user changes do not travel over the control socket yet: they will with
-/// the admin API; until then the server must be stopped.
-fn writable(data_dir: &Path) -> Result<Store, BoxError> {
-    existing_database(data_dir)?;
-    if std::os::unix::net::UnixStream::connect(socket_path(data_dir)).is_ok() {
-        return Err(format!(
-            "a fleetboot server is running on {} and holds the database: stop it to change \
-             users (changing them while it runs comes with the admin API)",
-            data_dir.display()
-        )
-        .into());
-    }
-    Ok(Store::open(data_dir)?)
-}
-
-/// The new password, and the text that shows it when generated (nothing otherwise).
+/// The new password's hash, and the text that shows the password when generated (nothing
+/// otherwise).
 fn new_password(name: &Username, generate: bool) -> Result<(String, String), BoxError> {
     if generate {
         let password = password::generate()?;
         let shown = format!("\nuser: {name}  password: {password}");
-        return Ok((password, shown));
+        return Ok((users::hash_password(&password)?, shown));
     }
     let stdin = std::io::stdin();
     let password = if stdin.is_terminal() {
@@ -109,7 +104,7 @@ fn new_password(name: &Username, generate: bool) -> Result<(String, String), Box
         line.truncate(end);
         line
     };
-    Ok((password, String::new()))
+    Ok((users::hash_password(&password)?, String::new()))
 }
 
 fn table(list: &[User]) -> String {

@@ -4,8 +4,8 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use super::control::{self, Request, Response};
 use super::Client;
+use crate::control::{self, Request, Response};
 use crate::store::Store;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -21,6 +21,7 @@ pub fn run(data_dir: &Path, request: Request, json: bool) -> Result<String, BoxE
     };
     match response {
         Response::Error(e) => Err(e.into()),
+        Response::Users(_) => Err("the server answered with users".into()),
         Response::Clients(list) if json => Ok(serde_json::to_string_pretty(&list)? + "\n"),
         Response::Clients(list) => Ok(table(&list)),
         Response::Client(c) if json => Ok(serde_json::to_string_pretty(&c)? + "\n"),
@@ -56,6 +57,7 @@ fn offline(data_dir: &Path, request: Request) -> Result<Response, BoxError> {
             (mac, Some(image.clone()), *once)
         }
         Request::Unassign { mac } => (mac, None, false),
+        Request::User(_) => return Err("not a clients request".into()),
     };
     let mac = mac.parse()?;
     let mut client = clients

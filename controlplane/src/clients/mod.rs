@@ -3,7 +3,6 @@
 //! assignments (permanent, and next-boot-once) are set by the `clients` commands.
 
 pub mod command;
-pub mod control;
 pub mod once;
 pub mod table;
 

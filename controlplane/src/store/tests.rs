@@ -87,7 +87,9 @@ fn a_legacy_admin_password_keeps_working_until_replaced() {
     assert_eq!(verify("old-password"), Some(Role::Admin));
     assert_eq!(verify("old-passwore"), None);
 
-    users::set_password(&store, &"admin".parse().unwrap(), "new-password").unwrap();
+    let hash = users::hash_password("new-password").unwrap();
+    let name = "admin".into();
+    users::apply(&store, users::UserRequest::SetPassword { name, hash }).unwrap();
     assert_eq!(verify("old-password"), None);
     assert_eq!(verify("new-password"), Some(Role::Admin));
     assert!(!store.users().unwrap()[0].legacy_password);

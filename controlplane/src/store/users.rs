@@ -6,11 +6,11 @@
 //! `admin` as it is (no hash can be converted without the password). It keeps working until
 //! `fleetboot user passwd admin` stores an argon2id hash in its place.
 
-use redb::{ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
+use redb::{ReadableDatabase as _, ReadableTable, TableDefinition, WriteTransaction};
 use serde::{Deserialize, Serialize};
 
 use super::error::err;
-use super::{ReadOnlyStore, Store, StoreError, META};
+use super::{Store, StoreError, META};
 use crate::users::{password, Role, User, UserError, Username, FIRST_ADMIN};
 
 pub(super) const USERS: TableDefinition<&str, &[u8]> = TableDefinition::new("users");
@@ -128,25 +128,21 @@ fn records(
     Ok(out)
 }
 
-fn users(db: &impl ReadableDatabase) -> Result<Vec<User>, StoreError> {
-    let txn = db.begin_read().map_err(err("list users"))?;
-    match txn.open_table(USERS) {
-        Ok(table) => Ok(records(&table)?
-            .iter()
-            .map(|(name, record)| record.user(name))
-            .collect()),
-        Err(redb::TableError::TableDoesNotExist(_)) => Ok(Vec::new()),
-        Err(e) => Err(err("list users")(e)),
-    }
-}
-
 impl Store {
     /// Every user, by name.
     ///
     /// # Errors
     /// Database failure.
     pub fn users(&self) -> Result<Vec<User>, StoreError> {
-        users(self.db()?)
+        let txn = self.db()?.begin_read().map_err(err("list users"))?;
+        match txn.open_table(USERS) {
+            Ok(table) => Ok(records(&table)?
+                .iter()
+                .map(|(name, record)| record.user(name))
+                .collect()),
+            Err(redb::TableError::TableDoesNotExist(_)) => Ok(Vec::new()),
+            Err(e) => Err(err("list users")(e)),
+        }
     }
 
     /// `name`'s stored hash and role, for a password check.
@@ -171,13 +167,13 @@ impl Store {
         &self,
         name: &Username,
         role: Role,
-        hash: &str,
+        hash: String,
         created: u64,
     ) -> Result<(), UserError> {
         self.change_user(name, |current, _| match current {
             Some(_) => Err(UserError::Exists(name.to_string())),
             None => Ok(Some(UserRecord::V1 {
-                hash: hash.to_owned(),
+                hash,
                 role: role.into(),
                 created,
             })),
@@ -188,10 +184,10 @@ impl Store {
     ///
     /// # Errors
     /// [`UserError::NotFound`], or database failure.
-    pub fn set_password(&self, name: &Username, hash: &str) -> Result<(), UserError> {
+    pub fn set_password(&self, name: &Username, hash: String) -> Result<(), UserError> {
         self.change_user(name, |current, _| match current {
             Some(UserRecord::V1 { role, created, .. }) => Ok(Some(UserRecord::V1 {
-                hash: hash.to_owned(),
+                hash,
                 role,
                 created,
             })),
@@ -243,15 +239,5 @@ impl Store {
         }
         txn.commit().map_err(err("change user"))?;
         Ok(())
-    }
-}
-
-impl ReadOnlyStore {
-    /// Every user, by name.
-    ///
-    /// # Errors
-    /// Database failure.
-    pub fn users(&self) -> Result<Vec<User>, StoreError> {
-        users(&self.db)
     }
 }

@@ -76,7 +76,7 @@ impl fmt::Display for Username {
 pub const FIRST_ADMIN: &str = "admin";
 
 /// A user as listed (never with its hash).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct User {
     /// The name.
     pub name: String,
@@ -101,6 +101,8 @@ pub enum UserError {
     LastAdmin(String),
     /// Empty password.
     EmptyPassword,
+    /// A new password's hash that is not an argon2id PHC string.
+    BadHash,
     /// No randomness for a salt or a password.
     Random(std::io::Error),
     /// The database failed.
@@ -121,6 +123,7 @@ impl fmt::Display for UserError {
                 "{n} is the last admin and cannot be deleted (add another admin first)"
             ),
             UserError::EmptyPassword => f.write_str("empty password"),
+            UserError::BadHash => f.write_str("a new password hash must be an argon2id PHC string"),
             UserError::Random(e) => write!(f, "no randomness: {e}"),
             UserError::Store(e) => e.fmt(f),
         }
@@ -145,7 +148,14 @@ pub fn ensure_first_admin(store: &Store) -> Result<Option<String>, UserError> {
         return Ok(None);
     }
     let password = password::generate().map_err(UserError::Random)?;
-    add(store, &Username(FIRST_ADMIN.into()), Role::Admin, &password)?;
+    apply(
+        store,
+        UserRequest::Add {
+            name: FIRST_ADMIN.into(),
+            role: Role::Admin,
+            hash: hash_password(&password)?,
+        },
+    )?;
     Ok(Some(password))
 }
 
@@ -168,24 +178,75 @@ pub fn verify(store: &Store, name: &str, password: &str) -> Result<Option<Role>,
     })
 }
 
-/// Creates `name`.
-///
-/// # Errors
-/// The name is taken, the password empty, or the database failed.
-pub fn add(store: &Store, name: &Username, role: Role, password: &str) -> Result<(), UserError> {
-    let hash = hash(password)?;
-    store.add_user(name, role, &hash, crate::coordinator::unix_now())
+/// A user query or change, applied by a running server (sent over the control socket) or by
+/// the CLI on the database. Passwords arrive hashed: the CLI pays for argon2id, not the
+/// server's coordinator thread, and no password crosses the socket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "user_op", rename_all = "snake_case")]
+pub enum UserRequest {
+    /// Nothing to change: just the list.
+    List,
+    /// Create `name`.
+    Add {
+        /// User name (checked on arrival).
+        name: String,
+        /// Role.
+        role: Role,
+        /// argon2id PHC string, from [`hash_password`].
+        hash: String,
+    },
+    /// Replace `name`'s password.
+    SetPassword {
+        /// User name.
+        name: String,
+        /// argon2id PHC string, from [`hash_password`].
+        hash: String,
+    },
+    /// Delete `name`, unless the last admin.
+    Delete {
+        /// User name.
+        name: String,
+    },
 }
 
-/// Replaces `name`'s password (a legacy hash included).
+/// Applies `request`; returns every user afterwards.
 ///
 /// # Errors
-/// No such user, the password empty, or the database failed.
-pub fn set_password(store: &Store, name: &Username, password: &str) -> Result<(), UserError> {
-    store.set_password(name, &hash(password)?)
+/// A bad name or hash, a refusal (exists, not found, last admin), or database failure.
+pub fn apply(store: &Store, request: UserRequest) -> Result<Vec<User>, UserError> {
+    match request {
+        UserRequest::List => {}
+        UserRequest::Add { name, role, hash } => {
+            store.add_user(
+                &name.parse()?,
+                role,
+                argon2id(hash)?,
+                crate::coordinator::unix_now(),
+            )?;
+        }
+        UserRequest::SetPassword { name, hash } => {
+            store.set_password(&name.parse()?, argon2id(hash)?)?;
+        }
+        UserRequest::Delete { name } => store.delete_user(&name.parse()?)?,
+    }
+    Ok(store.users()?)
 }
 
-fn hash(password: &str) -> Result<String, UserError> {
+/// `hash` when it is an argon2id PHC string: nothing else may be stored as a new password
+/// (the legacy format least of all).
+fn argon2id(hash: String) -> Result<String, UserError> {
+    if password::is_argon2id(&hash) {
+        Ok(hash)
+    } else {
+        Err(UserError::BadHash)
+    }
+}
+
+/// The hash [`UserRequest`] carries for `password`.
+///
+/// # Errors
+/// An empty password, or no randomness.
+pub fn hash_password(password: &str) -> Result<String, UserError> {
     if password.is_empty() {
         return Err(UserError::EmptyPassword);
     }

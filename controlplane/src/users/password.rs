@@ -46,6 +46,11 @@ pub fn verify_nobody(password: &str) {
     verify(&NOBODY, password);
 }
 
+/// Whether `hash` is an argon2id PHC string.
+pub fn is_argon2id(hash: &str) -> bool {
+    PasswordHash::new(hash).is_ok_and(|h| h.algorithm == argon2::Algorithm::Argon2id.ident())
+}
+
 /// Whether `stored` is the legacy single-SHA-256 format (to be replaced).
 pub fn is_legacy(stored: &str) -> bool {
     stored.starts_with(LEGACY_PREFIX)

@@ -14,6 +14,23 @@ fn name(s: &str) -> Username {
     s.parse().unwrap()
 }
 
+fn add(store: &Store, name: &str, role: Role, password: &str) -> Result<Vec<User>, UserError> {
+    let hash = hash_password(password)?;
+    let name = name.into();
+    apply(store, UserRequest::Add { name, role, hash })
+}
+
+fn set_password(store: &Store, name: &str, password: &str) -> Result<Vec<User>, UserError> {
+    let hash = hash_password(password)?;
+    let name = name.into();
+    apply(store, UserRequest::SetPassword { name, hash })
+}
+
+fn delete(store: &Store, name: &str) -> Result<Vec<User>, UserError> {
+    let name = name.into();
+    apply(store, UserRequest::Delete { name })
+}
+
 #[test]
 fn the_first_admin_is_created_once_with_an_argon2id_hash() {
     with_store("first", |store| {
@@ -36,48 +53,71 @@ fn the_first_admin_is_created_once_with_an_argon2id_hash() {
 fn users_are_added_changed_and_deleted_but_never_the_last_admin() {
     with_store("lifecycle", |store| {
         ensure_first_admin(store).unwrap();
-        add(store, &name("ann.b-c_1"), Role::Viewer, "pw1").unwrap();
+        add(store, "ann.b-c_1", Role::Viewer, "pw1").unwrap();
         assert!(matches!(
-            add(store, &name("ann.b-c_1"), Role::Admin, "pw2"),
+            add(store, "ann.b-c_1", Role::Admin, "pw2"),
             Err(UserError::Exists(_))
         ));
         assert!(matches!(
-            add(store, &name("zed"), Role::Viewer, ""),
+            add(store, "zed", Role::Viewer, ""),
             Err(UserError::EmptyPassword)
         ));
         assert_eq!(
             verify(store, "ann.b-c_1", "pw1").unwrap(),
             Some(Role::Viewer)
         );
-        set_password(store, &name("ann.b-c_1"), "pw3").unwrap();
+        set_password(store, "ann.b-c_1", "pw3").unwrap();
         assert_eq!(verify(store, "ann.b-c_1", "pw1").unwrap(), None);
         assert_eq!(
             verify(store, "ann.b-c_1", "pw3").unwrap(),
             Some(Role::Viewer)
         );
         assert!(matches!(
-            set_password(store, &name("zed"), "x"),
+            set_password(store, "zed", "x"),
             Err(UserError::NotFound(_))
         ));
 
         // A viewer does not count as an admin.
         assert!(matches!(
-            store.delete_user(&name("admin")),
+            delete(store, "admin"),
             Err(UserError::LastAdmin(_))
         ));
-        add(store, &name("root2"), Role::Admin, "pw").unwrap();
-        store.delete_user(&name("admin")).unwrap();
+        add(store, "root2", Role::Admin, "pw").unwrap();
+        delete(store, "admin").unwrap();
         assert!(matches!(
-            store.delete_user(&name("root2")),
+            delete(store, "root2"),
             Err(UserError::LastAdmin(_))
         ));
-        store.delete_user(&name("ann.b-c_1")).unwrap();
+        delete(store, "ann.b-c_1").unwrap();
         assert!(matches!(
-            store.delete_user(&name("ann.b-c_1")),
+            delete(store, "ann.b-c_1"),
             Err(UserError::NotFound(_))
         ));
         let names: Vec<_> = store.users().unwrap().into_iter().map(|u| u.name).collect();
         assert_eq!(names, ["root2"]);
+        assert!(matches!(
+            add(store, "bad name", Role::Viewer, "pw"),
+            Err(UserError::InvalidName(_))
+        ));
+    });
+}
+
+#[test]
+fn only_argon2id_hashes_are_stored_as_new_passwords() {
+    with_store("hashes", |store| {
+        ensure_first_admin(store).unwrap();
+        let legacy = "sha256:abcd:0123".to_owned();
+        for hash in [
+            legacy,
+            "plain".into(),
+            "$argon2i$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaA".into(),
+        ] {
+            let name = "admin".into();
+            assert!(matches!(
+                apply(store, UserRequest::SetPassword { name, hash }),
+                Err(UserError::BadHash)
+            ));
+        }
     });
 }
 

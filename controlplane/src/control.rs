@@ -1,6 +1,7 @@
 //! The local control socket (`<data dir>/control.sock`, mode 0600: file permissions are the
-//! authentication) through which `fleetboot clients …` talks to a running server, since
-//! `serve` holds the database. One JSON request line, one JSON response line.
+//! authentication) through which `fleetboot clients …` and `fleetboot user …` talk to a
+//! running server, since `serve` holds the database. One JSON request line, one JSON response
+//! line.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::PermissionsExt;
@@ -10,7 +11,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::Client;
+use crate::clients::Client;
+use crate::users::{User, UserRequest};
 
 /// A request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,6 +34,8 @@ pub enum Request {
         /// MAC address.
         mac: String,
     },
+    /// A user query or change.
+    User(UserRequest),
 }
 
 /// A response.
@@ -42,6 +46,8 @@ pub enum Response {
     Clients(Vec<Client>),
     /// The changed client.
     Client(Box<Client>),
+    /// Every user, after the change asked for.
+    Users(Vec<User>),
     /// Why the request failed.
     Error(String),
 }
