@@ -174,6 +174,9 @@ pub struct Server {
     pub http: SocketAddr,
     /// Admin address.
     pub admin: SocketAddr,
+    /// What the server printed on stdout before its ready line (the first start's admin
+    /// password).
+    pub startup: Vec<String>,
     /// proxyDHCP address (port 67), when on.
     pub dhcp: Option<SocketAddr>,
     /// PXE boot-server address (port 4011), when on.
@@ -241,14 +244,17 @@ impl Server {
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
+            let mut startup = Vec::new();
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 if line.starts_with("fleetboot ready") {
-                    let _ = tx.send(line);
+                    let _ = tx.send((std::mem::take(&mut startup), line));
+                } else {
+                    startup.push(line);
                 }
             }
         });
-        let ready = match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(line) => line,
+        let (startup, ready) = match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(lines) => lines,
             Err(_) => {
                 let _ = child.kill();
                 panic!(
@@ -285,6 +291,7 @@ impl Server {
             tftp: field("tftp"),
             http: field("http"),
             admin: field("admin"),
+            startup,
             dhcp: optional("dhcp"),
             pxe: optional("pxe"),
             child: Some(child),
