@@ -28,7 +28,7 @@ impl std::fmt::Display for StoreError {
                 f,
                 "the database {path} is corrupt ({detail}). Move it aside (`mv {path} \
                  {path}.corrupt`) and start again: the image index is rebuilt from the ISOs, \
-                 but client records, their assignments and the admin password are lost",
+                 but client records, their assignments and the users are lost",
                 path = path.display()
             ),
             StoreError::Failed { op, detail } => write!(f, "database {op}: {detail}"),
