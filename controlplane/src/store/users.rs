@@ -220,11 +220,15 @@ impl Store {
         let txn = self.db()?.begin_write().map_err(err("change user"))?;
         {
             let mut table = txn.open_table(USERS).map_err(err("change user"))?;
-            let all = records(&table)?;
-            let admins = all.iter().filter(|(_, r)| r.role() == Role::Admin).count();
-            let current = all
-                .into_iter()
-                .find_map(|(n, r)| (n == name.as_str()).then_some(r));
+            let admins = records(&table)?
+                .iter()
+                .filter(|(_, r)| r.role() == Role::Admin)
+                .count();
+            // A record that does not decode (a newer version's) is refused, not overwritten.
+            let current = match table.get(name.as_str()).map_err(err("change user"))? {
+                Some(v) => Some(serde_json::from_slice(v.value()).map_err(err("change user"))?),
+                None => None,
+            };
             match change(current, admins)? {
                 Some(record) => {
                     let json = serde_json::to_vec(&record).map_err(err("change user"))?;
