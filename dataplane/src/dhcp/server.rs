@@ -173,8 +173,7 @@ async fn send(
 }
 
 /// Binds a proxyDHCP socket: broadcast allowed, arrival interface reported. No SO_REUSEPORT:
-/// the one socket is shared by the cores ([`StdUdpSocket::try_clone`]), and a second server
-/// on the port is refused instead of silently splitting the traffic.
+/// the one socket is shared by the cores ([`StdUdpSocket::try_clone`]).
 pub(crate) fn bind(addr: SocketAddr) -> io::Result<StdUdpSocket> {
     let bound = (|| {
         let socket = socket2::Socket::new(
@@ -182,7 +181,9 @@ pub(crate) fn bind(addr: SocketAddr) -> io::Result<StdUdpSocket> {
             socket2::Type::DGRAM,
             Some(socket2::Protocol::UDP),
         )?;
-        // Lets a DHCP server bound to one address of this host coexist on the port.
+        // Lets a DHCP server bound to one address of this host (libvirt's dnsmasq on its
+        // bridge) coexist on the port. It also lets a second proxy on the wildcard bind, which
+        // would then answer broadcasts too: one proxyDHCP per host.
         socket.set_reuse_address(true)?;
         socket.set_nonblocking(true)?;
         socket.set_broadcast(true)?;
