@@ -12,6 +12,7 @@ pub mod catalog;
 pub mod dhcp;
 pub mod events;
 pub mod http;
+mod inbox;
 pub mod mac;
 pub mod neighbour;
 pub mod path;

@@ -10,7 +10,7 @@ use std::io;
 use std::net::{SocketAddr, SocketAddrV4, UdpSocket as StdUdpSocket};
 use std::os::fd::AsRawFd;
 use std::rc::Rc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use monoio::net::udp::UdpSocket;
 
@@ -18,14 +18,13 @@ use super::interfaces::Interfaces;
 use super::reply::{self, Decision, Policy, Port};
 use super::request::{self, Seen};
 use crate::events::{BootEvent, Detail, DhcpSeen, Outcome, Protocol};
+use crate::inbox::Inbox;
 use crate::runtime::Core;
 use crate::stats::Stats;
 use crate::sys::pktinfo::{self, Arrival, Received};
 
 /// Larger than any DHCP message an Ethernet client sends (RFC 2131 allows up to the MTU).
 const MAX_DATAGRAM: usize = 1500;
-/// Queued datagrams answered per wake-up before the core turns to its other tasks.
-const DRAIN_BATCH: usize = 64;
 /// The shared socket's receive queue: a rack powering on at once must not overflow it.
 const RECV_QUEUE: usize = 8 << 20;
 
@@ -43,34 +42,15 @@ pub(crate) async fn serve(
     listener: Listener,
 ) -> io::Result<()> {
     let socket = UdpSocket::from_std(socket)?;
-    let fd = socket.as_raw_fd();
     let mut buf = vec![0u8; MAX_DATAGRAM];
-    loop {
-        // Readiness, not a ring receive: every core waits on the same socket, and the one
-        // that reads first takes the datagram (the others find the queue empty).
-        let ready = monoio::select! {
-            r = socket.readable(false) => r,
-            _ = core.drain.started() => return Ok(()),
-        };
-        if let Err(e) = ready {
-            tracing::debug!(error = %e, "dhcp: waiting for datagrams failed");
-            monoio::time::sleep(Duration::from_millis(10)).await;
-            continue;
-        }
-        for _ in 0..DRAIN_BATCH {
-            match pktinfo::recv_nowait(fd, &mut buf) {
-                Ok(Some(received)) => {
-                    let datagram = &buf[..received.len];
-                    answer(&core, &socket, &listener, datagram, received).await;
-                }
-                Ok(None) => break,
-                Err(e) => {
-                    tracing::debug!(error = %e, "dhcp: receive failed");
-                    break;
-                }
-            }
-        }
+    let mut inbox = Inbox::default();
+    while let Some(received) = inbox
+        .next(&socket, &core.drain, &mut buf, pktinfo::recv_nowait)
+        .await
+    {
+        answer(&core, &socket, &listener, &buf[..received.len], received).await;
     }
+    Ok(())
 }
 
 /// Decodes, decides and answers one datagram.

@@ -21,6 +21,7 @@ use super::session::{self, Status, Transfer, Transmit};
 use super::Config;
 use crate::blob::BlobSlice;
 use crate::events::{BootEvent, Detail, Outcome, Protocol};
+use crate::inbox::Inbox;
 use crate::path::{self, PathError};
 use crate::runtime::Core;
 use crate::stats::{GaugeGuard, Stats};
@@ -30,9 +31,6 @@ use crate::wire::tftp::{self as wire, ErrorCode, Mode, Packet, Request};
 
 /// Largest request we read. RRQs with many options stay far below this.
 const MAX_REQUEST: usize = 2048;
-
-/// Datagrams read per wake-up before the core turns to its other tasks.
-const DRAIN_BATCH: usize = 64;
 
 /// Runs the listener until the data plane drains. Datagrams are read with their destination
 /// address, so that each transfer answers from the address its RRQ was sent to.
@@ -53,29 +51,20 @@ pub(crate) async fn serve(core: Rc<Core>, socket: StdUdpSocket, config: Config) 
         in_flight: InFlight::default(),
     };
     let mut buf = vec![0u8; MAX_REQUEST];
-    loop {
-        let ready = monoio::select! {
-            r = socket.readable(false) => r,
-            _ = listener.core.drain.started() => return Ok(()),
-        };
-        if let Err(e) = ready {
-            tracing::debug!(error = %e, "tftp: waiting for requests");
-            continue;
-        }
-        for _ in 0..DRAIN_BATCH {
-            match pktinfo::recv_any_nowait(socket.as_raw_fd(), &mut buf) {
-                Ok(Some(received)) => {
-                    let datagram = &buf[..received.len];
-                    listener.on_datagram(&socket, datagram, received).await;
-                }
-                Ok(None) => break,
-                Err(e) => {
-                    tracing::debug!(error = %e, "tftp recv");
-                    break;
-                }
-            }
-        }
+    let mut inbox = Inbox::default();
+    while let Some(received) = inbox
+        .next(
+            &socket,
+            &listener.core.drain,
+            &mut buf,
+            pktinfo::recv_any_nowait,
+        )
+        .await
+    {
+        let datagram = &buf[..received.len];
+        listener.on_datagram(&socket, datagram, received).await;
     }
+    Ok(())
 }
 
 /// What the listener keeps between datagrams.
