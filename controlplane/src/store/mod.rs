@@ -57,27 +57,28 @@ pub struct FileRecord {
 /// start, rather than as a failure in the middle of serving.
 fn read_through(db: &impl ReadableDatabase) -> Result<(), redb::Error> {
     let txn = db.begin_read()?;
-    match txn.open_table(META) {
+    read_rows(&txn, META)?;
+    for definition in [FILES, IMAGES, CLIENTS, USERS] {
+        read_rows(&txn, definition)?;
+    }
+    Ok(())
+}
+
+/// Reads every row of one table, if it exists.
+fn read_rows<K: redb::Key + 'static, V: redb::Value + 'static>(
+    txn: &redb::ReadTransaction,
+    definition: TableDefinition<K, V>,
+) -> Result<(), redb::Error> {
+    match txn.open_table(definition) {
         Ok(table) => {
             for row in table.iter()? {
                 row?;
             }
+            Ok(())
         }
-        Err(redb::TableError::TableDoesNotExist(_)) => {}
-        Err(e) => return Err(e.into()),
+        Err(redb::TableError::TableDoesNotExist(_)) => Ok(()),
+        Err(e) => Err(e.into()),
     }
-    for definition in [FILES, IMAGES, CLIENTS, USERS] {
-        match txn.open_table(definition) {
-            Ok(table) => {
-                for row in table.iter()? {
-                    row?;
-                }
-            }
-            Err(redb::TableError::TableDoesNotExist(_)) => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Ok(())
 }
 
 /// Opens the database file at a path (tests open it on a backend that fails on demand).
