@@ -8,6 +8,8 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::users::Role;
 
+pub mod clients;
+pub mod remote;
 pub mod users;
 
 /// fleetboot: network-boot fleets of machines from ISO images.
@@ -33,6 +35,43 @@ pub enum Command {
     /// Users of the admin API and their roles (talks to a running server, else the database).
     #[command(subcommand)]
     User(UserCommand),
+    /// API tokens for automation (talks to a running server, else the database).
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+/// `fleetboot token …`
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create an API token; its secret is printed once.
+    Create {
+        /// Name: 1 to 64 characters of A-Z a-z 0-9 . _ -
+        #[arg(long)]
+        name: String,
+        /// admin or viewer (read-only) [default: viewer].
+        #[arg(long, default_value = "viewer")]
+        role: Role,
+        /// Data directory [default: ./data].
+        #[arg(long, env = "FLEETBOOT_DATA_DIR", default_value = "./data")]
+        data_dir: PathBuf,
+    },
+    /// List the API tokens (never their secrets).
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Data directory [default: ./data].
+        #[arg(long, env = "FLEETBOOT_DATA_DIR", default_value = "./data")]
+        data_dir: PathBuf,
+    },
+    /// Revoke an API token.
+    Del {
+        /// The token's id (see `token list`).
+        id: String,
+        /// Data directory [default: ./data].
+        #[arg(long, env = "FLEETBOOT_DATA_DIR", default_value = "./data")]
+        data_dir: PathBuf,
+    },
 }
 
 /// `fleetboot user …`. A password is read from standard input (one line) when it is not a
@@ -104,6 +143,9 @@ pub enum ClientsCommand {
         /// For the next boot only; then the menu again.
         #[arg(long)]
         once: bool,
+        /// Print the client record as JSON.
+        #[arg(long)]
+        json: bool,
         /// Data directory [default: ./data].
         #[arg(long, env = "FLEETBOOT_DATA_DIR", default_value = "./data")]
         data_dir: PathBuf,
@@ -112,6 +154,9 @@ pub enum ClientsCommand {
     Unassign {
         /// MAC address.
         mac: String,
+        /// Print the client record as JSON.
+        #[arg(long)]
+        json: bool,
         /// Data directory [default: ./data].
         #[arg(long, env = "FLEETBOOT_DATA_DIR", default_value = "./data")]
         data_dir: PathBuf,

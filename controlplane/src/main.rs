@@ -1,10 +1,8 @@
 //! The `fleetboot` binary: parse the command line, set up logging, run the subcommand.
 
 use clap::Parser;
-use controlplane::cli::{self, Cli, ClientsCommand, Command, ImagesCommand};
-use controlplane::clients::command;
+use controlplane::cli::{self, Cli, Command, ImagesCommand};
 use controlplane::config::{self, Settings};
-use controlplane::control::Request;
 use controlplane::images::report;
 use controlplane::netboot;
 
@@ -50,30 +48,9 @@ fn main() -> std::process::ExitCode {
         Command::Images(ImagesCommand::Show { id, json, data_dir }) => {
             report::show(&data_dir, &id, json).map(|text| print!("{text}"))
         }
-        Command::Clients(c) => {
-            let (data_dir, request, json) = match c {
-                ClientsCommand::List { json, data_dir } => (data_dir, Request::List, json),
-                ClientsCommand::Assign {
-                    mac,
-                    image_id,
-                    once,
-                    data_dir,
-                } => (
-                    data_dir,
-                    Request::Assign {
-                        mac,
-                        image: image_id,
-                        once,
-                    },
-                    false,
-                ),
-                ClientsCommand::Unassign { mac, data_dir } => {
-                    (data_dir, Request::Unassign { mac }, false)
-                }
-            };
-            command::run(&data_dir, request, json).map(|text| print!("{text}"))
-        }
+        Command::Clients(c) => cli::clients::run(c).map(|text| print!("{text}")),
         Command::User(c) => cli::users::run(c).map(|text| print!("{text}")),
+        Command::Token(c) => cli::users::run_token(c).map(|text| print!("{text}")),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -1,21 +1,26 @@
 //! `fleetboot serve`: wires the planes together. Opens the store, loads bootloaders, starts the
-//! data plane (proxyDHCP, TFTP, HTTP), hands the store to the [`Coordinator`] (scans, clients,
-//! publishing), opens the control socket and the admin service, and drains on SIGINT/SIGTERM.
+//! data plane (proxyDHCP, TFTP, HTTP), hands the store to the [`Service`] on the
+//! [`Coordinator`]'s thread (scans, clients, publishing), serves the admin API on TCP and on
+//! the control socket, and drains on SIGINT/SIGTERM.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use dataplane::{BootEvent, Catalog, CatalogHandle, DataPlane, EventSink, Outcome};
 
-use crate::boot::{MenuSettings, Site};
+use crate::api::{self, listener, Backend};
+use crate::boot::Site;
 use crate::clients;
 use crate::config::Settings;
-use crate::control::{self, Response};
+use crate::control;
 use crate::coordinator::{Coordinator, Message};
+use crate::live::Hub;
 use crate::publish::Publisher;
+use crate::service::access::Grants;
+use crate::service::Service;
 use crate::store::Store;
 use crate::users::{self, FIRST_ADMIN};
-use crate::{api, bootloaders, netaddr, scan};
+use crate::{bootloaders, netaddr, scan};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -84,52 +89,58 @@ pub fn run(settings: Settings) -> Result<(), BoxError> {
         kernel_args: boot.kernel_args.clone(),
         has_wimboot: publisher.has_bootloader("wimboot"),
     };
-    let menu = MenuSettings {
-        title: boot.menu_title.clone(),
-        timeout: boot.menu_timeout,
-        default: boot.menu_default.clone(),
-    };
     // Scans and publishes the first catalog before "ready".
     let client_counters = Arc::new(clients::table::Counters::default());
-    let coordinator = Coordinator::new(
-        settings.clone(),
-        store,
+    let grants = Arc::new(Grants::default());
+    let hub = Hub::new();
+    let mut service = Service::new(&settings, store, site, client_counters.clone(), grants.clone())?;
+    service.expire_sessions();
+    let coordinator = Coordinator::serving(
+        service,
         publisher,
-        site,
-        menu,
-        client_counters.clone(),
-    )?;
-    let (messages, message_rx) = crossbeam_channel::bounded::<Message>(64);
-    let commands = messages.clone();
-    control::listen(&settings.data_dir, move |request| {
-        let (reply, answer) = crossbeam_channel::bounded(1);
-        if commands.send(Message::Command(request, reply)).is_err() {
-            return Response::Error("server is shutting down".into());
-        }
-        answer
-            .recv_timeout(Duration::from_secs(5))
-            .unwrap_or_else(|_| Response::Error("server did not answer".into()))
-    })?;
+        hub.clone(),
+        settings.data_dir.clone(),
+    );
+    let (messages, message_rx) = crossbeam_channel::bounded::<Message>(1024);
+    let to_self = messages.clone();
     let coordinating = std::thread::Builder::new()
         .name("fleetboot-coordinator".into())
-        .spawn(move || coordinator.run(event_rx, message_rx))?;
+        .spawn(move || coordinator.run(event_rx, message_rx, to_self))?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("fleetboot-control")
         .enable_all()
         .build()?;
+    let admin_settings = &settings.admin;
     let state = api::AppState {
+        backend: Backend::new(messages.clone()),
+        grants,
+        hub,
+        logins: Arc::new(api::auth::LoginLimiter::new(
+            admin_settings.login_max_failures as usize,
+        )),
+        session_ttl: admin_settings.session_ttl,
+        data_dir: settings.data_dir.clone(),
+        ca_file: None,
         catalog: handle,
         stats: dataplane.stats().clone(),
         events_dropped,
         driver: dataplane.driver(),
         clients: client_counters,
+        admin_refused: Arc::default(),
     };
     let admin = runtime
-        .block_on(tokio::net::TcpListener::bind(settings.admin_listen))
+        .block_on(async { tokio::net::TcpListener::bind(settings.admin_listen).await })
         .map_err(|e| format!("bind admin {}: {e}", settings.admin_listen))?;
     let admin_addr = admin.local_addr()?;
+    let control = {
+        let _enter = runtime.enter();
+        let std_listener = control::bind(&settings.data_dir)
+            .map_err(|e| format!("control socket in {}: {e}", settings.data_dir.display()))?;
+        std_listener.set_nonblocking(true)?;
+        tokio::net::UnixListener::from_std(std_listener)?
+    };
     let dhcp_addrs = dataplane.dhcp_addrs();
     tracing::info!(
         tftp = ?dataplane.tftp_addr(),
@@ -154,11 +165,38 @@ pub fn run(settings: Settings) -> Result<(), BoxError> {
         dhcp_addrs.map_or_else(off, |(d, _)| d.to_string()),
         dhcp_addrs.map_or_else(off, |(_, p)| p.to_string()),
     );
+    let limits = listener::Limits {
+        connections: admin_settings.max_connections,
+        head_timeout: admin_settings.request_timeout,
+    };
+    let refused = state.admin_refused.clone();
     runtime.block_on(async {
-        axum::serve(admin, api::app(state))
-            .with_graceful_shutdown(signals.wait())
-            .await
-    })?;
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|s| *s).await;
+        };
+        let grace = Duration::from_secs(2);
+        let tcp = tokio::spawn(listener::serve(
+            admin,
+            api::app(state.clone(), false),
+            limits,
+            refused.clone(),
+            stopped(stop_rx.clone()),
+            grace,
+        ));
+        let socket = tokio::spawn(listener::serve(
+            control,
+            api::app(state, true),
+            limits,
+            refused,
+            stopped(stop_rx),
+            grace,
+        ));
+        signals.wait().await;
+        let _ = stop_tx.send(true);
+        let _ = tcp.await;
+        let _ = socket.await;
+    });
     tracing::info!(grace = ?settings.drain_grace, "shutting down: draining transfers");
     dataplane.shutdown(settings.drain_grace);
     let _ = messages.send(Message::Stop);

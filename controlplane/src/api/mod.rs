@@ -1,20 +1,60 @@
-//! The admin HTTP service (axum). One `router()` per resource, merged in [`app`].
+//! The admin HTTP service (axum): the REST API under `/api/v1` (JSON; errors are
+//! `{"error": CODE, "detail": TEXT}`), its OpenAPI document at `/api/v1/openapi.json`
+//! (generated from the handlers' annotations), `/health`, and `/metrics`. The same router is
+//! served on the admin TCP listener (callers log in) and on the control socket (trusted).
+//! Handlers are thin: every rule is in [`crate::service`], reached through [`Backend`].
 
-use std::sync::atomic::Ordering::Relaxed;
+pub mod auth;
+pub mod backend;
+pub mod clients;
+pub mod error;
+pub mod events;
+pub mod images;
+pub mod listener;
+pub mod settings;
+pub mod status;
+pub mod users;
+
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
-use axum::extract::State;
+use axum::http::{Method, Uri};
+use axum::middleware;
 use axum::routing::get;
-use axum::{Json, Router};
-use serde::Serialize;
+use axum::{Extension, Router};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use dataplane::{CatalogHandle, Drops, Stats};
 
+pub use backend::Backend;
+use error::ApiError;
+
 use crate::clients::table::Counters;
+use crate::live::Hub;
+use crate::service::access::Grants;
+use crate::service::ErrorKind;
 
 /// What handlers share.
 #[derive(Clone)]
 pub struct AppState {
+    /// The service, on the coordinator's thread.
+    pub backend: Backend,
+    /// Live sessions and tokens.
+    pub grants: Arc<Grants>,
+    /// Live events.
+    pub hub: Arc<Hub>,
+    /// Failed logins per source.
+    pub logins: Arc<auth::LoginLimiter>,
+    /// How long a login lasts.
+    pub session_ttl: Duration,
+    /// The data dir.
+    pub data_dir: PathBuf,
+    /// Extra CAs for https fetches.
+    pub ca_file: Option<PathBuf>,
     /// The catalog being served.
     pub catalog: CatalogHandle,
     /// Data-plane counters.
@@ -25,77 +65,100 @@ pub struct AppState {
     pub driver: &'static str,
     /// Client-table counters.
     pub clients: Arc<Counters>,
+    /// Admin connections refused at the cap.
+    pub admin_refused: Arc<listener::Refused>,
 }
 
-/// The whole admin API.
-pub fn app(state: AppState) -> Router {
-    Router::new()
-        .route("/health", get(health))
-        .with_state(state)
+/// The OpenAPI document's frame; paths come from the routes.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "fleetboot admin API", description = "Images, clients, users and settings of a fleetboot server."),
+    modifiers(&BearerAuth),
+    security(("bearer" = [])),
+    tags(
+        (name = "auth", description = "Login, logout, who am I"),
+        (name = "images", description = "ISO images"),
+        (name = "clients", description = "Machines, assignments, boot history"),
+        (name = "users", description = "Users and API tokens (admins only)"),
+        (name = "settings", description = "Live settings"),
+        (name = "events", description = "Live events (SSE)"),
+        (name = "status", description = "Health and counters"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
 }
 
-#[derive(Serialize)]
-struct Health {
-    status: &'static str,
-    driver: &'static str,
-    tftp_objects: usize,
-    http_objects: usize,
-    tftp_active: usize,
-    tftp_transfers: u64,
-    tftp_duplicate_requests: u64,
-    tftp_busy: u64,
-    tftp_malformed: u64,
-    tftp_per_ip_refused: u64,
-    tftp_unanswered: u64,
-    tftp_unreachable: u64,
-    tftp_netascii_refused: u64,
-    http_connections: usize,
-    http_requests: u64,
-    http_timeouts: u64,
-    http_busy: u64,
-    http_per_ip_refused: u64,
-    http_slow_readers: u64,
-    boot_mac_refused: u64,
-    bytes_sent: u64,
-    dhcp_answered: u64,
-    dhcp_ignored: u64,
-    dhcp_malformed: u64,
-    events_dropped: u64,
-    clients_refused_source: u64,
-    clients_refused_full: u64,
-    clients_expired: u64,
+/// Every documented route, and the document.
+fn documented() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(status::health))
+        .routes(routes!(status::status))
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::logout))
+        .routes(routes!(auth::me))
+        .routes(routes!(images::list))
+        .routes(routes!(images::show, images::edit, images::delete))
+        .routes(routes!(images::rescan))
+        .routes(routes!(images::fetch_netboot))
+        .routes(routes!(clients::list))
+        .routes(routes!(clients::show, clients::edit, clients::delete))
+        .routes(routes!(clients::boots))
+        .routes(routes!(clients::history))
+        .routes(routes!(users::list, users::add))
+        .routes(routes!(users::set_password, users::delete))
+        .routes(routes!(users::tokens, users::create_token))
+        .routes(routes!(users::delete_token))
+        .routes(routes!(settings::show, settings::edit))
+        .routes(routes!(events::stream))
+        .split_for_parts()
 }
 
-async fn health(State(state): State<AppState>) -> Json<Health> {
-    let (tftp_objects, http_objects) = state.catalog.snapshot().len();
-    Json(Health {
-        status: "ok",
-        driver: state.driver,
-        tftp_objects,
-        http_objects,
-        tftp_active: state.stats.tftp_active.load(Relaxed),
-        tftp_transfers: Stats::read(&state.stats.tftp_transfers),
-        tftp_duplicate_requests: Stats::read(&state.stats.tftp_duplicate_requests),
-        tftp_busy: Stats::read(&state.stats.tftp_busy),
-        tftp_malformed: Stats::read(&state.stats.tftp_malformed),
-        tftp_per_ip_refused: Stats::read(&state.stats.tftp_per_ip_refused),
-        tftp_unanswered: Stats::read(&state.stats.tftp_unanswered),
-        tftp_unreachable: Stats::read(&state.stats.tftp_unreachable),
-        tftp_netascii_refused: Stats::read(&state.stats.tftp_netascii_refused),
-        http_connections: state.stats.http_connections.load(Relaxed),
-        http_requests: Stats::read(&state.stats.http_requests),
-        http_timeouts: Stats::read(&state.stats.http_timeouts),
-        http_busy: Stats::read(&state.stats.http_busy),
-        http_per_ip_refused: Stats::read(&state.stats.http_per_ip_refused),
-        http_slow_readers: Stats::read(&state.stats.http_slow_readers),
-        boot_mac_refused: Stats::read(&state.stats.boot_mac_refused),
-        bytes_sent: Stats::read(&state.stats.bytes_sent),
-        dhcp_answered: Stats::read(&state.stats.dhcp_answered),
-        dhcp_ignored: Stats::read(&state.stats.dhcp_ignored),
-        dhcp_malformed: Stats::read(&state.stats.dhcp_malformed),
-        events_dropped: state.events_dropped.get(),
-        clients_refused_source: state.clients.refused_source.load(Relaxed),
-        clients_refused_full: state.clients.refused_full.load(Relaxed),
-        clients_expired: state.clients.expired.load(Relaxed),
-    })
+/// The OpenAPI document.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    documented().1
+}
+
+/// The admin service; `trusted` for the control socket (no login).
+pub fn app(state: AppState, trusted: bool) -> Router {
+    let (routes, doc) = documented();
+    let doc = Arc::new(doc);
+    let router = routes
+        .route(
+            "/api/v1/openapi.json",
+            get(move || {
+                let doc = doc.clone();
+                async move { axum::Json(doc.as_ref().clone()) }
+            }),
+        )
+        .fallback(not_found)
+        .method_not_allowed_fallback(not_allowed)
+        .layer(middleware::from_fn_with_state(state.clone(), auth::guard));
+    let router = if trusted {
+        router.layer(Extension(auth::Trusted))
+    } else {
+        router
+    };
+    router.with_state(state)
+}
+
+async fn not_found(uri: Uri) -> ApiError {
+    ApiError::new(ErrorKind::NotFound, format!("no route {}", uri.path()))
+}
+
+async fn not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError::new(
+        ErrorKind::MethodNotAllowed,
+        format!("{method} is not allowed on {}", uri.path()),
+    )
 }

@@ -11,25 +11,32 @@ use crate::clients::Client;
 use crate::images::Image;
 pub use script::{MenuSettings, Site};
 
-/// Builds the policy; `once_token` gives each next-boot-once assignment (mac, image) its
-/// token. Assignments naming an image that no longer exists fall back to the menu (and are
-/// logged), rather than leaving a machine unable to boot.
+/// Builds the policy: the menu lists `public`, assignments may name any of `images`;
+/// `once_token` gives each next-boot-once assignment (mac, image) its token. Assignments
+/// naming an image that no longer exists fall back to the menu (and are logged), rather than
+/// leaving a machine unable to boot. A client's extra kernel arguments follow its
+/// assignments.
 pub fn policy<'a>(
     images: &[Image],
+    public: &[Image],
     clients: impl IntoIterator<Item = &'a Client>,
     site: &Site,
     menu: &MenuSettings,
     mut once_token: impl FnMut(Mac, &str) -> OnceToken,
 ) -> BootPolicy {
-    let mut policy = BootPolicy::new(script::menu(images, site, menu));
+    let mut policy = BootPolicy::new(script::menu(public, site, menu));
     for client in clients {
         let script = |id: &String| {
             let Some(image) = images.iter().find(|i| &i.id == id) else {
                 tracing::warn!(mac = %client.mac, image = %id, "assigned image not found; client gets the menu");
                 return None;
             };
+            let mut image = image.clone();
+            if let (Some(extra), Some(recipe)) = (&client.extra_args, image.recipe.as_mut()) {
+                recipe.cmdline = format!("{} {extra}", recipe.cmdline).trim().to_owned();
+            }
             Some(ClientScript {
-                script: script::image_script(image, site, client.mac),
+                script: script::image_script(&image, site, client.mac),
                 image: id.clone(),
             })
         };

@@ -1,15 +1,17 @@
-//! `fleetboot user add|passwd|del|list`: through the control socket of a running server, or
-//! straight on the database when none runs, like `fleetboot clients`. Passwords are hashed
-//! here, before either.
+//! `fleetboot user add|passwd|del|list` and `fleetboot token create|list|del`: requests to
+//! the admin API (see [`super::remote`]). Passwords are hashed here: no password crosses the
+//! socket, and the server's threads do not pay for argon2id.
 
 use std::fmt::Write as _;
 use std::io::{BufRead, IsTerminal};
 use std::path::Path;
 
-use super::UserCommand;
-use crate::control::{self, Request, Response};
-use crate::store::Store;
-use crate::users::{self, password, User, UserRequest, Username};
+use axum::http::Method;
+use serde_json::{json, Value};
+
+use super::remote::Remote;
+use super::{TokenCommand, UserCommand};
+use crate::users::{self, password, User, Username};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -18,9 +20,9 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// # Errors
 /// Refused (bad name, last admin, …) or failed (database, input, server).
 pub fn run(command: UserCommand) -> Result<String, BoxError> {
-    let (data_dir, request, done) = match command {
+    let (data_dir, method, path, body, done) = match command {
         UserCommand::List { json, data_dir } => {
-            let list = call(&data_dir, UserRequest::List)?;
+            let list = call(&data_dir, Method::GET, "/api/v1/users".into(), None)?;
             return Ok(if json {
                 serde_json::to_string_pretty(&list)? + "\n"
             } else {
@@ -36,8 +38,8 @@ pub fn run(command: UserCommand) -> Result<String, BoxError> {
             let name: Username = name.parse()?;
             let (hash, shown) = new_password(&name, generate)?;
             let done = format!("user {name} added ({role}){shown}\n");
-            let name = name.to_string();
-            (data_dir, UserRequest::Add { name, role, hash }, done)
+            let body = json!({ "name": name.to_string(), "role": role, "password_hash": hash });
+            (data_dir, Method::POST, "/api/v1/users".to_owned(), Some(body), done)
         }
         UserCommand::Passwd {
             name,
@@ -47,35 +49,79 @@ pub fn run(command: UserCommand) -> Result<String, BoxError> {
             let name: Username = name.parse()?;
             let (hash, shown) = new_password(&name, generate)?;
             let done = format!("password of {name} changed{shown}\n");
-            let name = name.to_string();
-            (data_dir, UserRequest::SetPassword { name, hash }, done)
+            let body = json!({ "password_hash": hash });
+            (data_dir, Method::PATCH, format!("/api/v1/users/{name}"), Some(body), done)
         }
         UserCommand::Del { name, data_dir } => {
             let name: Username = name.parse()?;
             let done = format!("user {name} deleted\n");
-            let name = name.to_string();
-            (data_dir, UserRequest::Delete { name }, done)
+            (data_dir, Method::DELETE, format!("/api/v1/users/{name}"), None, done)
         }
     };
-    call(&data_dir, request)?;
+    call(&data_dir, method, path, body)?;
     Ok(done)
 }
 
-/// Applies `request` in the running server, else on the database; returns every user.
-fn call(data_dir: &Path, request: UserRequest) -> Result<Vec<User>, BoxError> {
-    match control::call(data_dir, &Request::User(request.clone()))? {
-        Some(Response::Users(list)) => Ok(list),
-        Some(Response::Error(e)) => Err(e.into()),
-        Some(_) => Err("the server answered something else than users".into()),
-        None => {
-            if !data_dir.join("fleetboot.redb").is_file() {
-                return Err(format!(
-                    "no database in {} (run `fleetboot serve` once)",
-                    data_dir.display()
-                )
-                .into());
+/// Sends one users request; returns every user after it.
+fn call(
+    data_dir: &Path,
+    method: Method,
+    path: String,
+    body: Option<Value>,
+) -> Result<Vec<User>, BoxError> {
+    let answer = Remote::connect(data_dir)?.call(method, &path, body.as_ref())?;
+    Ok(serde_json::from_value(answer)?)
+}
+
+/// Runs a `token` command; returns what to print.
+///
+/// # Errors
+/// Refused (bad or taken name, no such token) or failed (database, server).
+pub fn run_token(command: TokenCommand) -> Result<String, BoxError> {
+    match command {
+        TokenCommand::Create {
+            name,
+            role,
+            data_dir,
+        } => {
+            let body = json!({ "name": name, "role": role });
+            let issued =
+                Remote::connect(&data_dir)?.call(Method::POST, "/api/v1/tokens", Some(&body))?;
+            let token = issued.get("token").and_then(Value::as_str).unwrap_or("");
+            let id = issued.get("id").and_then(Value::as_str).unwrap_or("");
+            Ok(format!(
+                "token {name} ({role}) created; it is shown only now:\n{token}\nid: {id}\n"
+            ))
+        }
+        TokenCommand::List { json, data_dir } => {
+            let list = Remote::connect(&data_dir)?.call(Method::GET, "/api/v1/tokens", None)?;
+            if json {
+                return Ok(serde_json::to_string_pretty(&list)? + "\n");
             }
-            Ok(users::apply(&Store::open(data_dir)?, request)?)
+            let mut out = format!("{:<64}  {:<20}  {:<6}  {:<12}  CREATED\n", "ID", "NAME", "ROLE", "BY");
+            for t in list.as_array().into_iter().flatten() {
+                let field = |k: &str| t.get(k).map_or_else(String::new, |v| match v {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                });
+                let _ = writeln!(
+                    out,
+                    "{:<64}  {:<20}  {:<6}  {:<12}  {}",
+                    field("id"),
+                    field("name"),
+                    field("role"),
+                    field("user"),
+                    field("created")
+                );
+            }
+            Ok(out)
+        }
+        TokenCommand::Del { id, data_dir } => {
+            if !id.chars().all(|c| c.is_ascii_hexdigit()) {
+                return Err(format!("{id:?} is not a token id (see `fleetboot token list`)").into());
+            }
+            Remote::connect(&data_dir)?.call(Method::DELETE, &format!("/api/v1/tokens/{id}"), None)?;
+            Ok(format!("token {id} revoked\n"))
         }
     }
 }

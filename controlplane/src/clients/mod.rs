@@ -2,21 +2,34 @@
 //! and its assignment. Records are created on first sight and updated from boot events; the
 //! assignments (permanent, and next-boot-once) are set by the `clients` commands.
 
-pub mod command;
 pub mod once;
 pub mod table;
 
 use dataplane::{BootEvent, Detail, Mac, ScriptServed};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use table::Source;
 
 /// One machine.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Client {
     /// Hardware address.
     #[serde(with = "mac_text")]
+    #[schema(value_type = String, example = "52:54:00:12:34:56")]
     pub mac: Mac,
+    /// The operator's name for it.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The operator's notes.
+    #[serde(default)]
+    pub notes: Option<String>,
+    /// Images it may be assigned; empty: any.
+    #[serde(default)]
+    pub allowed_images: Vec<String>,
+    /// Appended to the kernel command line of whatever it boots.
+    #[serde(default)]
+    pub extra_args: Option<String>,
     /// First seen, seconds since the epoch.
     pub first_seen: u64,
     /// Last seen, seconds since the epoch.
@@ -49,6 +62,7 @@ pub struct Client {
     pub last_boot: Option<String>,
     /// Where it was first seen: the budget it counts against while unknown.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     pub seen_via: Option<Source>,
 }
 
@@ -57,6 +71,10 @@ impl Client {
     pub fn new(mac: Mac, now: u64) -> Client {
         Client {
             mac,
+            name: None,
+            notes: None,
+            allowed_images: Vec::new(),
+            extra_args: None,
             first_seen: now,
             last_seen: now,
             ip: None,

@@ -8,6 +8,7 @@
 
 pub mod layout_file;
 pub mod manual_override;
+pub mod meta;
 pub mod report;
 
 use serde::{Deserialize, Serialize};

@@ -63,7 +63,8 @@ impl<'a> Summary<'a> {
     }
 }
 
-fn method_name(method: &Method) -> &'static str {
+/// The method's name as the CLI and the API show it.
+pub fn method_name(method: &Method) -> &'static str {
     match method {
         Method::Kernel => "kernel",
         Method::Sanboot => "sanboot",

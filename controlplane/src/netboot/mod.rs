@@ -17,6 +17,7 @@ use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
 use crate::distro::{BootRecipe, Method};
+use crate::images::Image;
 use crate::scan::Found;
 use crate::store::ReadOnlyStore;
 use fetch::download_to;
@@ -275,28 +276,45 @@ pub fn command(
         .iter()
         .find(|i| i.id == id)
         .ok_or_else(|| format!("no image {id:?} (see `fleetboot images list`)"))?;
-    let recipe = image.recipe.as_ref();
-    if !recipe.is_some_and(|r| r.method == Method::NeedsNetboot) && !is_applied(recipe) {
-        return Err(format!("image {id:?} does not need a netboot tree").into());
-    }
-    let url = url
-        .or_else(|| recipe.and_then(|r| r.netboot_url.as_deref()))
-        .ok_or_else(|| format!("image {id:?} has no known netboot URL; pass --url"))?;
     let trust = ca_file.map_or(Ok(Trust::default()), Trust::with_ca_file)?;
-    let tree = fetch(
-        url,
-        sha256,
-        &trust,
-        &data_dir.join(TREES),
-        id,
-        &Limits::default(),
-    )?;
+    let (url, tree) = fetch_for(data_dir, image, url, sha256, &trust)?;
     Ok(format!(
         "fetched {url} into {}: kernel {}, initrd {}\n",
         tree.dir.display(),
         tree.kernel,
         tree.initrd
     ))
+}
+
+/// Fetches the netboot tree of `image` from `url`, else from its recipe's `netboot_url`;
+/// returns the URL used and what was unpacked.
+///
+/// # Errors
+/// Not a needs-netboot image, no URL, or the fetch failed.
+pub fn fetch_for(
+    data_dir: &Path,
+    image: &Image,
+    url: Option<&str>,
+    sha256: Option<&str>,
+    trust: &Trust,
+) -> Result<(String, Unpacked), Box<dyn std::error::Error + Send + Sync>> {
+    let id = &image.id;
+    let recipe = image.recipe.as_ref();
+    if !recipe.is_some_and(|r| r.method == Method::NeedsNetboot) && !is_applied(recipe) {
+        return Err(format!("image {id:?} does not need a netboot tree").into());
+    }
+    let url = url
+        .or_else(|| recipe.and_then(|r| r.netboot_url.as_deref()))
+        .ok_or_else(|| format!("image {id:?} has no known netboot URL; pass a URL"))?;
+    let tree = fetch(
+        url,
+        sha256,
+        trust,
+        &data_dir.join(TREES),
+        id,
+        &Limits::default(),
+    )?;
+    Ok((url.to_owned(), tree))
 }
 
 /// The recipe for image `id`: a [`Method::NeedsNetboot`] recipe becomes a kernel recipe when

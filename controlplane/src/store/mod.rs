@@ -9,6 +9,9 @@
 //! - `images`: `&str → &[u8]` — image id → JSON [`Image`] (with its ISO index).
 //! - `clients`: `&str → &[u8]` — MAC (`52:54:00:12:34:56`) → JSON [`Client`].
 //! - `users`: `&str → &[u8]` — user name → JSON user record (see [`users`]).
+//! - `grants`: login sessions and API tokens by the hash of their secret (see [`sessions`]).
+//! - `history`, `history_by_mac`: the boot history (see [`history`]).
+//! - `image_meta`, `settings`: operators' edits through the API (see [`overrides`]).
 //!
 //! Opening reads every table through, so a damaged file stops the start with
 //! [`StoreError::Corrupt`]; a record that does not decode is skipped and logged; after a failed
@@ -28,9 +31,13 @@ use crate::clients::Client;
 use crate::images::Image;
 
 mod error;
+mod history;
+mod overrides;
+mod sessions;
 mod users;
 
 pub use error::StoreError;
+pub use sessions::{Grant, GrantKind};
 use error::{err, guard_open, open_error};
 use users::USERS;
 
@@ -58,9 +65,19 @@ pub struct FileRecord {
 fn read_through(db: &impl ReadableDatabase) -> Result<(), redb::Error> {
     let txn = db.begin_read()?;
     read_rows(&txn, META)?;
-    for definition in [FILES, IMAGES, CLIENTS, USERS] {
+    for definition in [
+        FILES,
+        IMAGES,
+        CLIENTS,
+        USERS,
+        sessions::GRANTS,
+        overrides::IMAGE_META,
+        overrides::SETTINGS,
+    ] {
         read_rows(&txn, definition)?;
     }
+    read_rows(&txn, history::HISTORY)?;
+    read_rows(&txn, history::BY_MAC)?;
     Ok(())
 }
 

@@ -86,13 +86,18 @@ pub fn generate() -> std::io::Result<String> {
     Ok(hex(&random_bytes(18)?))
 }
 
-fn random_bytes(n: usize) -> std::io::Result<Vec<u8>> {
+/// `n` bytes from the kernel's random source.
+///
+/// # Errors
+/// No randomness available.
+pub fn random_bytes(n: usize) -> std::io::Result<Vec<u8>> {
     let mut bytes = vec![0u8; n];
     std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
     Ok(bytes)
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// Lower-case hex.
+pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

@@ -1,0 +1,173 @@
+//! `/api/v1/clients` and `/api/v1/boots`: machines, their assignments and boot history.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::error::{ApiResult, ErrorBody, Json, Path, Query};
+use super::AppState;
+use crate::clients::Client;
+use crate::history::BootRecord;
+use crate::service::clients::ClientPatch;
+
+/// `GET /api/v1/clients` options.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+pub struct ClientQuery {
+    /// Only clients whose MAC, name, address, vendor, product, serial or assignment contains
+    /// this text (any case).
+    #[serde(default)]
+    pub q: Option<String>,
+    /// Skip this many (after filtering).
+    #[serde(default)]
+    pub offset: Option<usize>,
+    /// Return at most this many.
+    #[serde(default)]
+    pub limit: Option<usize>,
+}
+
+fn matches(c: &Client, q: &str) -> bool {
+    let q = q.to_lowercase();
+    let mac = c.mac.to_string();
+    [
+        Some(mac.as_str()),
+        c.name.as_deref(),
+        c.ip.as_deref(),
+        c.manufacturer.as_deref(),
+        c.product.as_deref(),
+        c.serial.as_deref(),
+        c.assigned.as_deref(),
+        c.next_boot.as_deref(),
+        c.notes.as_deref(),
+    ]
+    .into_iter()
+    .flatten()
+    .any(|field| field.to_lowercase().contains(&q))
+}
+
+/// Every client seen or assigned, by MAC; `X-Total-Count` says how many matched.
+#[utoipa::path(get, path = "/api/v1/clients", tag = "clients", params(ClientQuery),
+    responses((status = 200, description = "Clients", body = Vec<Client>),
+              (status = 400, description = "Bad query", body = ErrorBody),
+              (status = 401, description = "Not logged in", body = ErrorBody)))]
+pub async fn list(
+    State(state): State<AppState>,
+    Query(query): Query<ClientQuery>,
+) -> ApiResult<(HeaderMap, Json<Vec<Client>>)> {
+    let all = state.backend.call(|s| s.clients()).await?;
+    let matching: Vec<Client> = match query.q.as_deref().filter(|q| !q.is_empty()) {
+        Some(q) => all.into_iter().filter(|c| matches(c, q)).collect(),
+        None => all,
+    };
+    let total = matching.len();
+    let page = matching
+        .into_iter()
+        .skip(query.offset.unwrap_or(0))
+        .take(query.limit.unwrap_or(usize::MAX))
+        .collect();
+    let mut headers = HeaderMap::new();
+    headers.insert("x-total-count", HeaderValue::from(total));
+    Ok((headers, Json(page)))
+}
+
+/// One client.
+#[utoipa::path(get, path = "/api/v1/clients/{mac}", tag = "clients",
+    params(("mac" = String, Path, description = "MAC address, e.g. 52:54:00:12:34:56")),
+    responses((status = 200, description = "The client", body = Client),
+              (status = 400, description = "Not a MAC address", body = ErrorBody),
+              (status = 401, description = "Not logged in", body = ErrorBody),
+              (status = 404, description = "No such client", body = ErrorBody)))]
+pub async fn show(State(state): State<AppState>, Path(mac): Path<String>) -> ApiResult<Json<Client>> {
+    Ok(Json(state.backend.try_call(move |s| s.client(&mac)).await?))
+}
+
+/// Changes a client: name, notes, assigned image, next-boot-once image, allowed images,
+/// extra kernel arguments. A MAC not seen yet gets a record.
+#[utoipa::path(patch, path = "/api/v1/clients/{mac}", tag = "clients",
+    params(("mac" = String, Path, description = "MAC address")),
+    request_body = ClientPatch,
+    responses((status = 200, description = "The client as saved", body = Client),
+              (status = 400, description = "Bad MAC, unknown or disallowed image", body = ErrorBody),
+              (status = 401, description = "Not logged in", body = ErrorBody),
+              (status = 403, description = "Viewers cannot change clients", body = ErrorBody),
+              (status = 404, description = "No such image", body = ErrorBody)))]
+pub async fn edit(
+    State(state): State<AppState>,
+    Path(mac): Path<String>,
+    Json(patch): Json<ClientPatch>,
+) -> ApiResult<Json<Client>> {
+    Ok(Json(
+        state
+            .backend
+            .try_call(move |s| s.patch_client(&mac, patch))
+            .await?,
+    ))
+}
+
+/// Deletes a client's record (its boot history stays).
+#[utoipa::path(delete, path = "/api/v1/clients/{mac}", tag = "clients",
+    params(("mac" = String, Path, description = "MAC address")),
+    responses((status = 204, description = "Deleted"),
+              (status = 400, description = "Not a MAC address", body = ErrorBody),
+              (status = 401, description = "Not logged in", body = ErrorBody),
+              (status = 403, description = "Viewers cannot delete", body = ErrorBody),
+              (status = 404, description = "No such client", body = ErrorBody)))]
+pub async fn delete(State(state): State<AppState>, Path(mac): Path<String>) -> ApiResult<StatusCode> {
+    state.backend.try_call(move |s| s.delete_client(&mac)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// History paging.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+pub struct Page {
+    /// Only records older than this sequence number (the last `seq` of the previous page).
+    #[serde(default)]
+    pub before: Option<u64>,
+    /// At most this many (1 to 1000) [default: 100].
+    #[serde(default)]
+    pub limit: Option<usize>,
+}
+
+impl Page {
+    fn limit(&self) -> usize {
+        self.limit.unwrap_or(100).clamp(1, 1000)
+    }
+}
+
+/// A client's boot history, newest first.
+#[utoipa::path(get, path = "/api/v1/clients/{mac}/boots", tag = "clients",
+    params(("mac" = String, Path, description = "MAC address"), Page),
+    responses((status = 200, description = "Boot events, newest first", body = Vec<BootRecord>),
+              (status = 400, description = "Not a MAC address", body = ErrorBody),
+              (status = 401, description = "Not logged in", body = ErrorBody)))]
+pub async fn boots(
+    State(state): State<AppState>,
+    Path(mac): Path<String>,
+    Query(page): Query<Page>,
+) -> ApiResult<Json<Vec<BootRecord>>> {
+    let limit = page.limit();
+    Ok(Json(
+        state
+            .backend
+            .try_call(move |s| s.boots(Some(&mac), page.before, limit))
+            .await?,
+    ))
+}
+
+/// Every machine's boot history, newest first.
+#[utoipa::path(get, path = "/api/v1/boots", tag = "clients", params(Page),
+    responses((status = 200, description = "Boot events, newest first", body = Vec<BootRecord>),
+              (status = 400, description = "Bad query", body = ErrorBody),
+              (status = 401, description = "Not logged in", body = ErrorBody)))]
+pub async fn history(
+    State(state): State<AppState>,
+    Query(page): Query<Page>,
+) -> ApiResult<Json<Vec<BootRecord>>> {
+    let limit = page.limit();
+    Ok(Json(
+        state
+            .backend
+            .try_call(move |s| s.boots(None, page.before, limit))
+            .await?,
+    ))
+}

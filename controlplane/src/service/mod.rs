@@ -1,0 +1,188 @@
+//! The service layer: every rule about images, clients, assignments, users, sessions and
+//! settings, written once. The admin API calls it (through the coordinator's thread, which
+//! owns it in `serve`), and so does the CLI, whose requests reach the same API over the
+//! control socket or, with no server running, over an in-process router on the database.
+//!
+//! A [`Service`] is plain state: requests and boot events go in, changes are saved, and what
+//! the rest of the process must do about them comes out as [`Effect`]s (publish a new boot
+//! policy, rescan, tell live listeners). It starts no thread and touches no socket, so its
+//! tests drive it directly.
+
+pub mod access;
+pub mod clients;
+mod error;
+pub mod images;
+mod saving;
+pub mod settings;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use error::{ErrorKind, ServiceError};
+
+use crate::boot::{self, Site};
+use crate::clients::once::OnceTokens;
+use crate::clients::table::{ClientTable, Counters};
+use crate::config::Settings;
+use crate::history::BootRecord;
+use crate::images::meta::ImageMeta;
+use crate::images::Image;
+use crate::store::{Store, StoreError};
+use access::Grants;
+use saving::Saving;
+
+/// What the owner of a [`Service`] must do after a call.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Images or assignments changed: publish [`Service::policy`].
+    Republish,
+    /// Scan the data dir now.
+    Rescan,
+    /// Scan every so often from now on.
+    ScanEvery(Duration),
+    /// Tell live listeners (`GET /api/v1/events`).
+    Live(Live),
+}
+
+/// A change live listeners hear of.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Live {
+    /// A boot event, as recorded.
+    Boot(BootRecord),
+    /// A client record changed through the API (its MAC).
+    Client(String),
+    /// The image list changed.
+    Images,
+}
+
+/// The state behind the API (see the module docs).
+pub struct Service {
+    data_dir: PathBuf,
+    store: Store,
+    clients: ClientTable,
+    /// As the last scan found them (detection only, no edits).
+    images: Vec<Image>,
+    /// Operators' edits, by image id.
+    meta: BTreeMap<String, ImageMeta>,
+    settings: settings::Runtime,
+    site: Site,
+    once: OnceTokens,
+    saving: Saving,
+    /// Boot records waiting for the next save, and the next sequence number.
+    history: Vec<BootRecord>,
+    next_seq: u64,
+    grants: Arc<Grants>,
+    sweep_every: Duration,
+    effects: Vec<Effect>,
+}
+
+impl Service {
+    /// The service over `store`, with what it holds loaded (clients, edits, sessions).
+    ///
+    /// # Errors
+    /// The stored records cannot be read: starting without them would boot assigned
+    /// machines into the menu and drop every session.
+    pub fn new(
+        settings: &Settings,
+        store: Store,
+        site: Site,
+        counters: Arc<Counters>,
+        grants: Arc<Grants>,
+    ) -> Result<Service, StoreError> {
+        let clients = ClientTable::new(store.clients()?, settings.clients.clone(), counters);
+        let meta = store.image_meta()?.into_iter().collect();
+        let runtime = settings::Runtime::new(settings, store.setting_overrides()?);
+        grants.load(store.grants()?);
+        let next_seq = store.last_history_seq()? + 1;
+        let images = store.images()?;
+        Ok(Service {
+            data_dir: settings.data_dir.clone(),
+            store,
+            clients,
+            images,
+            meta,
+            settings: runtime,
+            site,
+            once: OnceTokens::default(),
+            saving: Saving::default(),
+            history: Vec::new(),
+            next_seq,
+            grants,
+            // Often enough that a record outlives its expiry by a quarter at most.
+            sweep_every: (settings.clients.unknown_expiry / 4)
+                .clamp(Duration::from_secs(1), Duration::from_secs(3600)),
+            effects: Vec::new(),
+        })
+    }
+
+    /// The effects of the calls since the last take, in order.
+    pub fn take_effects(&mut self) -> Vec<Effect> {
+        std::mem::take(&mut self.effects)
+    }
+
+    /// The boot policy for the data plane: the menu of public images, and each assigned
+    /// client's script, with operators' edits applied.
+    pub fn policy(&mut self) -> dataplane::BootPolicy {
+        // A use the data plane made since the last check is recorded first; the served
+        // policy's tokens then move to the new one, unchanged, for assignments still pending.
+        self.record_used_once();
+        let effective: Vec<Image> = self.images.iter().map(|i| self.edited(i)).collect();
+        let public: Vec<Image> = effective
+            .iter()
+            .filter(|i| self.meta.get(&i.id).is_none_or(ImageMeta::is_public))
+            .cloned()
+            .collect();
+        let mut site = self.site.clone();
+        site.kernel_args.clone_from(&self.settings.effective().kernel_args);
+        let menu = self.settings.menu();
+        let mut last = std::mem::take(&mut self.once);
+        let once = &mut self.once;
+        boot::policy(
+            &effective,
+            &public,
+            self.clients.all(),
+            &site,
+            &menu,
+            |mac, image| once.carry(&mut last, mac, image),
+        )
+    }
+
+    /// `image` with its edits.
+    fn edited(&self, image: &Image) -> Image {
+        match self.meta.get(&image.id) {
+            Some(meta) => meta.apply(image),
+            None => image.clone(),
+        }
+    }
+
+    /// Timed work: saves that are due. Returns when to call again at the latest.
+    pub fn tick(&mut self, now: std::time::Instant) -> Option<std::time::Instant> {
+        self.record_used_once();
+        if self.saving.due(now) {
+            self.save();
+        }
+        let mut wake = self.saving.next();
+        if !self.once.is_empty() {
+            let poll = now + clients::ONCE_POLL;
+            wake = Some(wake.map_or(poll, |w| w.min(poll)));
+        }
+        wake
+    }
+
+    /// Saves everything in memory (at shutdown) and hands the store back.
+    pub fn finish(mut self) -> Store {
+        self.record_used_once();
+        self.save();
+        self.store
+    }
+
+    /// How often unknown clients are checked for expiry.
+    pub fn sweep_every(&self) -> Duration {
+        self.sweep_every
+    }
+}
+
+#[cfg(test)]
+mod tests;
