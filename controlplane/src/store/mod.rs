@@ -449,3 +449,5 @@ fn read_all<T>(
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod upgrade_tests;
