@@ -7,7 +7,9 @@
 //!
 //! Unlike the small records, this one is a struct whose first field is the version rather than
 //! a `#[serde(tag = "v")]` enum: the same JSON, but decoded without serde buffering the whole
-//! index first. An unknown version does not decode, and the image is indexed again.
+//! index first. An unknown version does not decode, and the image is left out of
+//! [`super::Store::images`]; such a row only exists in a database of a newer schema, which this
+//! build refuses to open.
 
 use redb::TableDefinition;
 use serde::{Deserialize, Serialize};

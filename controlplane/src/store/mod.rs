@@ -2,16 +2,17 @@
 //! only module that touches redb. Opened in `SingleWriter` mode: `serve` writes, and read-only
 //! tools may open it beside a running server.
 //!
-//! Tables (keys are UTF-8; values JSON records in their stored forms, versioned apart from the
-//! domain types: see [`records`]):
-//! - `meta`: `&str → &str` — `schema` = "2" (see [`schema`] for what each schema holds and
-//!   the upgrade). (`admin_password`, the legacy admin hash, is moved into `users` on open:
-//!   see [`users`].)
-//! - `files`: `&str → &[u8]` — path relative to the data dir → [`records::StoredFile`].
-//! - `images`: `&str → &[u8]` — image id → [`records::StoredImage`] (small: no index).
-//! - `iso_indexes`: `&str → &[u8]` — file identity → the ISO's index (see [`index_record`]).
-//! - `clients`: `&str → &[u8]` — MAC (`52:54:00:12:34:56`) → [`records::StoredClient`].
-//! - `users`: `&str → &[u8]` — user name → user record (see [`users`]).
+//! Tables (keys are UTF-8; values are JSON records in their stored forms, versioned apart from
+//! the domain types: `store/records.rs`):
+//! - `meta`: `&str → &str` — `schema` = "2" (what each schema holds, and the upgrade:
+//!   `store/schema.rs`). (`admin_password`, the legacy admin hash, is moved into `users` on
+//!   open: `store/users.rs`.)
+//! - `files`: `&str → &[u8]` — path relative to the data dir → `StoredFile`.
+//! - `images`: `&str → &[u8]` — image id → `StoredImage` (small: no index).
+//! - `iso_indexes`: `&str → &[u8]` — file identity (`<size>:<mtime_ns>:<inode>:<path>`) →
+//!   `StoredIndex`, written once per file version (`store/index_record.rs`).
+//! - `clients`: `&str → &[u8]` — MAC (`52:54:00:12:34:56`) → `StoredClient`.
+//! - `users`: `&str → &[u8]` — user name → `UserRecord`.
 //!
 //! Opening reads every table through, so a damaged file stops the start with
 //! [`StoreError::Corrupt`]; a record that does not decode is skipped and logged; after a failed
