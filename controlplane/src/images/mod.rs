@@ -2,7 +2,8 @@
 //! folders (`linux/servers/x.iso` → `linux` › `servers`), and an index of its files (see
 //! [`crate::iso`]) so that every file inside is served as a slice of the ISO's mapping at
 //! `images/<id>/<path inside the ISO>` — no extraction, no copy. Indexes are kept in redb and
-//! reused while the ISO's size, mtime and inode are unchanged. Recipes come from the layout
+//! reused while the ISO's size, mtime and inode are unchanged (stored once per file version,
+//! apart from the image list: see [`crate::store`]). Recipes come from the layout
 //! table ([`layout_file`]) unless files beside the ISO override them ([`manual_override`]), or
 //! a netboot tree was fetched for it ([`crate::netboot`]).
 
@@ -11,7 +12,6 @@ pub mod manual_override;
 pub mod meta;
 pub mod report;
 
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::distro::{BootRecipe, IsoView, Layouts};
@@ -20,8 +20,9 @@ use crate::netboot;
 use crate::scan::Found;
 use crate::store::FileRecord;
 
-/// One ISO and what is known about it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One ISO and what is known about it. (Stored as `store::records::StoredImage`, its index
+/// apart.)
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Image {
     /// Stable, URL-safe id: a slug of the file name plus a short hash of the relative path.
     pub id: String,
@@ -36,7 +37,6 @@ pub struct Image {
     /// The index, or why there is none.
     pub index: Result<IsoIndex, String>,
     /// How to boot it, from the layout table (none without an index).
-    #[serde(default)]
     pub recipe: Option<BootRecipe>,
 }
 

@@ -12,6 +12,14 @@ pub enum StoreError {
         /// What redb said.
         detail: String,
     },
+    /// The database was written by a newer fleetboot, in a schema this build cannot read:
+    /// only that version (or a newer one) can use it.
+    NewerSchema {
+        /// The file.
+        path: PathBuf,
+        /// The schema it has.
+        schema: u32,
+    },
     /// An operation failed.
     Failed {
         /// The operation.
@@ -30,6 +38,14 @@ impl std::fmt::Display for StoreError {
                  {path}.corrupt`) and start again: the image index is rebuilt from the ISOs, \
                  but client records, their assignments and the users are lost",
                 path = path.display()
+            ),
+            StoreError::NewerSchema { path, schema } => write!(
+                f,
+                "the database {path} was written by a newer fleetboot (schema {schema}; this \
+                 one knows up to schema {current}). Run that version or a newer one, or move \
+                 the file aside to start empty",
+                path = path.display(),
+                current = super::schema::CURRENT,
             ),
             StoreError::Failed { op, detail } => write!(f, "database {op}: {detail}"),
         }
