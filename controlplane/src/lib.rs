@@ -19,4 +19,5 @@ pub mod publish;
 pub mod scan;
 pub mod serve;
 pub mod store;
+pub mod transfer;
 pub mod users;
