@@ -110,6 +110,11 @@ impl IsoPath {
     /// # Errors
     /// [`TransferError::BadInput`] saying what is wrong with it.
     pub fn parse(path: &str) -> Result<IsoPath, TransferError> {
+        if path.starts_with('/') {
+            return Err(TransferError::BadInput(format!(
+                "path {path:?}: must be relative to the ISO folder"
+            )));
+        }
         let (folder, name) = path.rsplit_once('/').unwrap_or(("", path));
         Ok(IsoPath::new(Folder::parse(folder)?, IsoName::parse(name)?))
     }
