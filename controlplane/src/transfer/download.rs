@@ -14,6 +14,9 @@ use super::hex_digest;
 use super::temp::TempFile;
 use crate::netboot::fetch::fetch_error;
 
+/// Longest pause between two tries.
+const MAX_PAUSE: Duration = Duration::from_secs(60);
+
 /// How a download retries.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Retry {
@@ -95,7 +98,10 @@ impl Download<'_> {
                 done = state.done,
                 "download: {why}; retrying"
             );
-            self.pause(self.retry.delay * 2u32.saturating_pow(failures - 1))?;
+            let pause = (self.retry.delay)
+                .checked_mul(2u32.saturating_pow(failures - 1))
+                .map_or(MAX_PAUSE, |p| p.min(MAX_PAUSE));
+            self.pause(pause)?;
         }
     }
 

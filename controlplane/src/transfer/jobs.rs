@@ -18,7 +18,7 @@ use tokio::sync::broadcast;
 
 use super::download::{Download, Retry, Stop};
 use super::names::IsoPath;
-use super::temp::TempFile;
+use super::temp::{check_free, TempFile};
 use super::{parse_sha256, TransferError};
 use crate::coordinator::unix_now;
 use crate::netboot::fetch::{agent, check_url};
@@ -152,6 +152,17 @@ pub struct Jobs {
     inner: Arc<Inner>,
 }
 
+impl fmt::Debug for Jobs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let table = self.inner.lock();
+        f.debug_struct("Jobs")
+            .field("jobs", &table.jobs.len())
+            .field("queued", &table.queue.len())
+            .field("running", &table.running)
+            .finish()
+    }
+}
+
 struct Inner {
     data_dir: PathBuf,
     options: DownloadOptions,
@@ -211,7 +222,7 @@ impl Jobs {
             Some(path) => IsoPath::parse(path)?,
             None => IsoPath::from_url(&req.url)?,
         };
-        TempFile::check_free(&self.inner.data_dir, &dest)?;
+        check_free(&self.inner.data_dir, &dest)?;
         let mut table = self.inner.lock();
         let busy = table
             .jobs
@@ -358,10 +369,10 @@ impl Inner {
             },
             cancelled: &cancel,
         };
-        let mut last = Instant::now() - PROGRESS_EVERY;
+        let mut last: Option<Instant> = None;
         let mut progress = |done: u64, total: Option<u64>| {
-            if last.elapsed() >= PROGRESS_EVERY {
-                last = Instant::now();
+            if last.is_none_or(|t| t.elapsed() >= PROGRESS_EVERY) {
+                last = Some(Instant::now());
                 self.update(id, |s| {
                     s.bytes_done = done;
                     s.bytes_total = total;

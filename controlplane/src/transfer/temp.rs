@@ -31,6 +31,20 @@ pub fn cleanup_incoming(data_dir: &Path) -> usize {
         .count()
 }
 
+/// Fails early with [`TransferError::Exists`] when `dest` is already taken below
+/// `data_dir/isos/` ([`TempFile::persist`] checks again, atomically).
+pub(crate) fn check_free(data_dir: &Path, dest: &IsoPath) -> Result<(), TransferError> {
+    let target = dest.under(&data_dir.join("isos"));
+    match fs::symlink_metadata(&target) {
+        Ok(_) => Err(TransferError::Exists(dest.to_string())),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(TransferError::Internal(format!(
+            "{}: {e}",
+            target.display()
+        ))),
+    }
+}
+
 /// A temp file in `data/isos/.incoming/`, removed on drop unless [`TempFile::persist`] moved
 /// it into place.
 #[derive(Debug)]
@@ -62,20 +76,6 @@ impl TempFile {
     /// The open file.
     pub(crate) fn file(&mut self) -> &mut File {
         &mut self.file
-    }
-
-    /// Fails early with [`TransferError::Exists`] when `dest` is already taken (the rename
-    /// in [`TempFile::persist`] checks again, atomically).
-    pub(crate) fn check_free(data_dir: &Path, dest: &IsoPath) -> Result<(), TransferError> {
-        let target = dest.under(&data_dir.join("isos"));
-        match fs::symlink_metadata(&target) {
-            Ok(_) => Err(TransferError::Exists(dest.to_string())),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(TransferError::Internal(format!(
-                "{}: {e}",
-                target.display()
-            ))),
-        }
     }
 
     /// Flushes the data to disk and moves the file to `dest` below `data/isos/`, creating its
@@ -118,7 +118,12 @@ impl TempFile {
         if let Err(e) = fs::remove_file(&self.path) {
             tracing::warn!(path = %self.path.display(), "transfer: temp file not removed: {e}");
         }
-        for dir in [&real_folder, &self.isos.join(".incoming")] {
+        // The new name, any folders created for it, and the temp name's removal.
+        let incoming = self.isos.join(".incoming");
+        let folders = real_folder
+            .ancestors()
+            .take_while(|d| d.starts_with(&real_isos));
+        for dir in folders.chain([incoming.as_path()]) {
             if let Err(e) = File::open(dir).and_then(|d| d.sync_all()) {
                 tracing::warn!(dir = %dir.display(), "transfer: folder not synced: {e}");
             }

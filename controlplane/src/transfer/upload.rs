@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
 use super::names::{Folder, IsoName, IsoPath};
-use super::temp::TempFile;
+use super::temp::{check_free, TempFile};
 use super::{hex_digest, TransferError};
 
 /// Longest `folder` field, in bytes.
@@ -68,7 +68,7 @@ pub async fn receive_multipart(
                 let name = IsoName::parse(raw)?;
                 // A name already taken at the top is refused before any byte is stored.
                 if let Some(f) = &folder {
-                    TempFile::check_free(data_dir, &IsoPath::new(f.clone(), name.clone()))?;
+                    check_free(data_dir, &IsoPath::new(f.clone(), name.clone()))?;
                 }
                 let written = stream_to_temp(field, data_dir, max_bytes).await?;
                 file = Some((name, written));

@@ -50,12 +50,15 @@ fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
 }
 
 #[test]
-fn cleanup_removes_what_a_crash_left() {
+fn temp_files_are_never_scanned_and_cleanup_removes_them() {
     let data = scratch("cleanup");
     assert_eq!(super::cleanup_incoming(&data), 0);
     fs::create_dir_all(data.join("isos/.incoming")).unwrap();
     fs::write(data.join("isos/.incoming/upload-1-0.part"), b"half").unwrap();
     fs::write(data.join("isos/.incoming/download-1-1.part"), b"half").unwrap();
-    assert_eq!(super::cleanup_incoming(&data), 2);
+    fs::write(data.join("isos/.incoming/whole.iso"), b"not yet").unwrap();
+    // What is on its way in is never scanned.
+    assert!(crate::scan::scan(&data).is_empty());
+    assert_eq!(super::cleanup_incoming(&data), 3);
     assert!(incoming(&data).is_empty());
 }
