@@ -225,6 +225,8 @@ fn cancel_stops_running_and_queued_jobs_and_leaves_nothing() {
     };
     let server = serve(spec, None);
     let jobs = jobs(&data, Trust::default());
+    let mut events = jobs.subscribe();
+    let began = std::time::Instant::now();
     let ids: Vec<JobId> = (0..MAX_RUNNING + 1)
         .map(|i| {
             let url = format!("{}/{i}.iso", server.base);
@@ -238,6 +240,17 @@ fn cancel_stops_running_and_queued_jobs_and_leaves_nothing() {
     let mut expected = vec![JobState::Running; MAX_RUNNING];
     expected.push(JobState::Queued);
     assert_eq!(states, expected);
+    // Progress comes at most 4 times a second per job, plus the changes of state.
+    std::thread::sleep(Duration::from_millis(1200));
+    let mut seen = 0;
+    while let Ok(s) = events.try_recv() {
+        seen += usize::from(s.id == ids[0]);
+    }
+    let allowed = (began.elapsed().as_secs_f64() * 4.0).ceil() as usize + 1 + 2;
+    assert!(
+        (3..=allowed).contains(&seen),
+        "{seen} updates, {allowed} allowed"
+    );
     // Same path as a job under way: refused.
     let url = format!("{}/0.iso", server.base);
     assert!(matches!(
