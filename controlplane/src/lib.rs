@@ -22,4 +22,5 @@ pub mod scan;
 pub mod serve;
 pub mod service;
 pub mod store;
+pub mod transfer;
 pub mod users;

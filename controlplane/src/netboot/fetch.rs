@@ -61,6 +61,22 @@ impl Trust {
     }
 }
 
+/// The agent every outbound fetch uses: redirects followed a few times, connect and
+/// per-read/write timeouts, the whole exchange bounded by `deadline` when given, certificates
+/// checked against `trust`.
+pub(crate) fn agent(trust: &Trust, deadline: Option<Duration>) -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .max_redirects(MAX_REDIRECTS)
+        .user_agent("fleetboot")
+        .timeout_connect(Some(IO_TIMEOUT))
+        .timeout_per_read(Some(IO_TIMEOUT))
+        .timeout_per_write(Some(IO_TIMEOUT))
+        .timeout_global(deadline)
+        .tls_config(TlsConfig::builder().root_certs(trust.roots()).build())
+        .build()
+        .new_agent()
+}
+
 /// Streams `url`'s body into `path`, following redirects; returns its SHA-256 (hex).
 pub(super) fn download_to(
     url: &str,
@@ -69,17 +85,8 @@ pub(super) fn download_to(
     limits: &Limits,
 ) -> Result<String, NetbootError> {
     check_url(url)?;
-    let agent = ureq::Agent::config_builder()
-        .max_redirects(MAX_REDIRECTS)
-        .user_agent("fleetboot")
-        .timeout_connect(Some(IO_TIMEOUT))
-        .timeout_per_read(Some(IO_TIMEOUT))
-        .timeout_per_write(Some(IO_TIMEOUT))
-        .timeout_global(Some(limits.deadline))
-        .tls_config(TlsConfig::builder().root_certs(trust.roots()).build())
-        .build()
-        .new_agent();
-    let failed = |e| fetch_error(url, limits, e);
+    let agent = agent(trust, Some(limits.deadline));
+    let failed = |e| fetch_error(url, Some(limits.deadline), e);
     let mut response = agent.get(url).call().map_err(failed)?;
     let too_big = || NetbootError::Http(format!("{url} is larger than {} bytes", limits.download));
     if response
@@ -112,7 +119,7 @@ pub(super) fn download_to(
 }
 
 /// Refuses what is not an `http://` or `https://` URL with a host before any I/O.
-fn check_url(url: &str) -> Result<(), NetbootError> {
+pub(crate) fn check_url(url: &str) -> Result<(), NetbootError> {
     let uri: ureq::http::Uri = url
         .parse()
         .map_err(|e| NetbootError::Url(format!("{url}: {e}")))?;
@@ -132,18 +139,19 @@ fn check_url(url: &str) -> Result<(), NetbootError> {
     Ok(())
 }
 
-/// A ureq failure as a [`NetbootError`] that says what to do about it where it can.
-fn fetch_error(url: &str, limits: &Limits, e: ureq::Error) -> NetbootError {
+/// A ureq failure as a [`NetbootError`] that says what to do about it where it can;
+/// `deadline` is the one the agent was built with.
+pub(crate) fn fetch_error(url: &str, deadline: Option<Duration>, e: ureq::Error) -> NetbootError {
     use ureq::Error as E;
     match e {
         E::StatusCode(code) => NetbootError::Http(format!("{url}: HTTP status {code}")),
         E::TooManyRedirects => {
             NetbootError::Http(format!("{url}: more than {MAX_REDIRECTS} redirects"))
         }
-        E::Timeout(ureq::Timeout::Global) => NetbootError::Http(format!(
-            "{url}: download took longer than {} s",
-            limits.deadline.as_secs_f32()
-        )),
+        E::Timeout(ureq::Timeout::Global) => NetbootError::Http(match deadline {
+            Some(d) => format!("{url}: download took longer than {} s", d.as_secs_f32()),
+            None => format!("{url}: timed out"),
+        }),
         E::Timeout(which) => NetbootError::Http(format!("{url}: timed out ({which})")),
         E::BadUri(m) => NetbootError::Url(format!("{url}: {m}")),
         E::Http(m) => NetbootError::Url(format!("{url}: {m}")),

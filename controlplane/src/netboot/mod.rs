@@ -9,7 +9,7 @@
 //! hidden folder (never scanned) and renamed into place, so an interrupted fetch leaves no
 //! half tree behind.
 
-mod fetch;
+pub(crate) mod fetch;
 
 use std::fs::{self, File};
 use std::io::{self, Read};
