@@ -20,3 +20,4 @@ pub mod scan;
 pub mod serve;
 pub mod store;
 pub mod users;
+pub mod wol;
