@@ -13,6 +13,7 @@ pub mod coordinator;
 pub mod distro;
 pub mod images;
 pub mod iso;
+pub mod metrics;
 pub mod netaddr;
 pub mod netboot;
 pub mod publish;
