@@ -5,6 +5,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use serde::Serialize;
 
 use crate::users::Role;
 
@@ -209,11 +210,14 @@ pub enum ImagesCommand {
     },
 }
 
-/// `fleetboot serve` options. Unset options fall back to the config file, then defaults.
-#[derive(Debug, Args)]
+/// `fleetboot serve` options, grouped like the TOML file's tables: each group serializes to
+/// its table, so the flags are merged over the file by the same field names (see
+/// [`crate::config`]). An unset option falls back to the file, then to the default.
+#[derive(Debug, Args, Serialize)]
 pub struct ServeArgs {
     /// TOML config file [default: fleetboot.toml if present].
     #[arg(long, env = "FLEETBOOT_CONFIG")]
+    #[serde(skip)]
     pub config: Option<PathBuf>,
     /// Data directory [default: ./data].
     #[arg(long, env = "FLEETBOOT_DATA_DIR")]
@@ -239,78 +243,188 @@ pub struct ServeArgs {
     /// Grace period for in-flight transfers on shutdown, in ms [default: 10000].
     #[arg(long, env = "FLEETBOOT_DRAIN_GRACE_MS")]
     pub drain_grace_ms: Option<u64>,
-    /// Most concurrent TFTP transfers [default: 20000].
-    #[arg(long, env = "FLEETBOOT_TFTP_MAX_TRANSFERS")]
-    pub tftp_max_transfers: Option<usize>,
-    /// Most concurrent TFTP transfers from one client address [default: 64].
-    #[arg(long, env = "FLEETBOOT_TFTP_MAX_PER_IP")]
-    pub tftp_max_per_ip: Option<usize>,
-    /// Longest retransmission timeout a TFTP client's timeout option may set, in ms
-    /// [default: 5000].
-    #[arg(long, env = "FLEETBOOT_TFTP_MAX_TIMEOUT_MS")]
-    pub tftp_max_timeout_ms: Option<u64>,
-    /// TFTP retransmissions before a transfer never acknowledged is abandoned [default: 2].
-    #[arg(long, env = "FLEETBOOT_TFTP_FIRST_RETRIES")]
-    pub tftp_first_retries: Option<u8>,
-    /// Memory all TFTP netascii conversions may take together, in MiB [default: 64].
-    #[arg(long, env = "FLEETBOOT_TFTP_NETASCII_BUDGET_MIB")]
-    pub tftp_netascii_budget_mib: Option<u64>,
-    /// HTTP keep-alive idle timeout, in ms [default: 10000].
-    #[arg(long, env = "FLEETBOOT_HTTP_IDLE_TIMEOUT_MS")]
-    pub http_idle_timeout_ms: Option<u64>,
-    /// Time allowed to send a complete request head, in ms [default: 5000].
-    #[arg(long, env = "FLEETBOOT_HTTP_HEAD_TIMEOUT_MS")]
-    pub http_head_timeout_ms: Option<u64>,
-    /// Most concurrent HTTP connections from one client address [default: 64].
-    #[arg(long, env = "FLEETBOOT_HTTP_MAX_PER_IP")]
-    pub http_max_per_ip: Option<usize>,
-    /// Least an HTTP client must read while a response is written, in bytes per second
-    /// over each rate window; 0 turns it off [default: 4096].
-    #[arg(long, env = "FLEETBOOT_HTTP_MIN_RATE")]
-    pub http_min_rate: Option<u64>,
-    /// Window over which the HTTP minimum rate is measured, in ms [default: 10000].
-    #[arg(long, env = "FLEETBOOT_HTTP_RATE_WINDOW_MS")]
-    pub http_rate_window_ms: Option<u64>,
-    /// proxyDHCP: proxy or off [default: proxy].
-    #[arg(long, env = "FLEETBOOT_DHCP_MODE")]
-    pub dhcp_mode: Option<String>,
-    /// Answer proxyDHCP on these interfaces only, comma-separated [default: every
-    /// interface; each request is answered on the interface it arrived on].
-    #[arg(long, env = "FLEETBOOT_DHCP_INTERFACE")]
-    pub dhcp_interface: Option<String>,
-    /// The address named to clients as next-server and in boot URLs, when it must be fixed
-    /// (NAT) [default: the address each request arrived at].
-    #[arg(long, env = "FLEETBOOT_SERVER_ADDR")]
-    pub server_addr: Option<Ipv4Addr>,
-    /// proxyDHCP port [default: 67].
-    #[arg(long, env = "FLEETBOOT_DHCP_PORT")]
-    pub dhcp_port: Option<u16>,
-    /// PXE boot server port [default: 4011].
-    #[arg(long, env = "FLEETBOOT_PXE_PORT")]
-    pub pxe_port: Option<u16>,
-    /// How UEFI PXE firmware gets its bootfile: in-offer or boot-server (port 4011)
-    /// [default: in-offer].
-    #[arg(long, env = "FLEETBOOT_UEFI_PXE")]
-    pub uefi_pxe: Option<String>,
-    /// iPXE build for x86-64 UEFI: ipxe.efi (own drivers) or snponly.efi (firmware's network
-    /// driver) [default: ipxe.efi].
-    #[arg(long, env = "FLEETBOOT_UEFI_BOOTFILE")]
-    pub uefi_bootfile: Option<String>,
-    /// Menu title [default: fleetboot].
-    #[arg(long, env = "FLEETBOOT_MENU_TITLE")]
-    pub menu_title: Option<String>,
-    /// Seconds before the menu boots its default; 0 waits forever [default: 10].
-    #[arg(long, env = "FLEETBOOT_MENU_TIMEOUT")]
-    pub menu_timeout: Option<u64>,
-    /// Image id the menu boots on timeout, or "local" [default: local].
-    #[arg(long, env = "FLEETBOOT_MENU_DEFAULT")]
-    pub menu_default: Option<String>,
-    /// Whether `/boot.ipxe?mac=` must match the neighbour entry of the requesting address:
-    /// strict, or off for routed networks where the server never sees client MACs
-    /// [default: strict].
-    #[arg(long, env = "FLEETBOOT_BOOT_MAC_CHECK")]
-    pub boot_mac_check: Option<String>,
     /// Appended to every kernel command line, e.g. "console=ttyS0,115200".
     #[arg(long, env = "FLEETBOOT_KERNEL_ARGS", allow_hyphen_values = true)]
     pub kernel_args: Option<String>,
+    /// TOML table `[tftp]`.
+    #[command(flatten)]
+    pub tftp: TftpArgs,
+    /// TOML table `[http]`.
+    #[command(flatten)]
+    pub http: HttpArgs,
+    /// TOML table `[dhcp]`.
+    #[command(flatten)]
+    pub dhcp: DhcpArgs,
+    /// TOML table `[menu]`.
+    #[command(flatten)]
+    pub menu: MenuArgs,
+    /// TOML table `[admin]`.
+    #[command(flatten)]
+    pub admin: AdminArgs,
+    /// TOML table `[wol]`.
+    #[command(flatten)]
+    pub wol: WolArgs,
+}
+
+/// `serve` flags of the TOML table `[tftp]`.
+#[derive(Debug, Args, Serialize)]
+#[command(next_help_heading = "TFTP")]
+pub struct TftpArgs {
+    /// Most concurrent TFTP transfers [default: 20000].
+    #[arg(long = "tftp-max-transfers", env = "FLEETBOOT_TFTP_MAX_TRANSFERS")]
+    pub max_transfers: Option<usize>,
+    /// Most concurrent TFTP transfers from one client address [default: 64].
+    #[arg(
+        id = "tftp_max_per_ip",
+        value_name = "N",
+        long = "tftp-max-per-ip",
+        env = "FLEETBOOT_TFTP_MAX_PER_IP"
+    )]
+    pub max_per_ip: Option<usize>,
+    /// Longest retransmission timeout a TFTP client's timeout option may set, in ms
+    /// [default: 5000].
+    #[arg(long = "tftp-max-timeout-ms", env = "FLEETBOOT_TFTP_MAX_TIMEOUT_MS")]
+    pub max_timeout_ms: Option<u64>,
+    /// TFTP retransmissions before a transfer never acknowledged is abandoned [default: 2].
+    #[arg(long = "tftp-first-retries", env = "FLEETBOOT_TFTP_FIRST_RETRIES")]
+    pub first_retries: Option<u8>,
+    /// Memory all TFTP netascii conversions may take together, in MiB [default: 64].
+    #[arg(
+        long = "tftp-netascii-budget-mib",
+        env = "FLEETBOOT_TFTP_NETASCII_BUDGET_MIB"
+    )]
+    pub netascii_budget_mib: Option<u64>,
+}
+
+/// `serve` flags of the TOML table `[http]`.
+#[derive(Debug, Args, Serialize)]
+#[command(next_help_heading = "Boot HTTP")]
+pub struct HttpArgs {
+    /// HTTP keep-alive idle timeout, in ms [default: 10000].
+    #[arg(long = "http-idle-timeout-ms", env = "FLEETBOOT_HTTP_IDLE_TIMEOUT_MS")]
+    pub idle_timeout_ms: Option<u64>,
+    /// Time allowed to send a complete request head, in ms [default: 5000].
+    #[arg(long = "http-head-timeout-ms", env = "FLEETBOOT_HTTP_HEAD_TIMEOUT_MS")]
+    pub head_timeout_ms: Option<u64>,
+    /// Most concurrent HTTP connections from one client address [default: 64].
+    #[arg(
+        id = "http_max_per_ip",
+        value_name = "N",
+        long = "http-max-per-ip",
+        env = "FLEETBOOT_HTTP_MAX_PER_IP"
+    )]
+    pub max_per_ip: Option<usize>,
+    /// Least an HTTP client must read while a response is written, in bytes per second
+    /// over each rate window; 0 turns it off [default: 4096].
+    #[arg(long = "http-min-rate", env = "FLEETBOOT_HTTP_MIN_RATE")]
+    pub min_rate: Option<u64>,
+    /// Window over which the HTTP minimum rate is measured, in ms [default: 10000].
+    #[arg(long = "http-rate-window-ms", env = "FLEETBOOT_HTTP_RATE_WINDOW_MS")]
+    pub rate_window_ms: Option<u64>,
+    /// Whether `/boot.ipxe?mac=` must match the neighbour entry of the requesting address:
+    /// strict, or off for routed networks where the server never sees client MACs
+    /// [default: strict].
+    #[arg(long = "boot-mac-check", env = "FLEETBOOT_BOOT_MAC_CHECK")]
+    pub boot_mac_check: Option<String>,
+}
+
+/// `serve` flags of the TOML table `[dhcp]`.
+#[derive(Debug, Args, Serialize)]
+#[command(next_help_heading = "proxyDHCP")]
+pub struct DhcpArgs {
+    /// proxyDHCP: proxy or off [default: proxy].
+    #[arg(long = "dhcp-mode", env = "FLEETBOOT_DHCP_MODE")]
+    pub mode: Option<String>,
+    /// Answer proxyDHCP on these interfaces only, comma-separated [default: every
+    /// interface; each request is answered on the interface it arrived on].
+    #[arg(long = "dhcp-interface", env = "FLEETBOOT_DHCP_INTERFACE")]
+    pub interface: Option<String>,
+    /// The address named to clients as next-server and in boot URLs, when it must be fixed
+    /// (NAT) [default: the address each request arrived at].
+    #[arg(long = "server-addr", env = "FLEETBOOT_SERVER_ADDR")]
+    pub server_addr: Option<Ipv4Addr>,
+    /// proxyDHCP port [default: 67].
+    #[arg(
+        id = "dhcp_port",
+        value_name = "PORT",
+        long = "dhcp-port",
+        env = "FLEETBOOT_DHCP_PORT"
+    )]
+    pub port: Option<u16>,
+    /// PXE boot server port [default: 4011].
+    #[arg(long = "pxe-port", env = "FLEETBOOT_PXE_PORT")]
+    pub pxe_port: Option<u16>,
+    /// How UEFI PXE firmware gets its bootfile: in-offer or boot-server (port 4011)
+    /// [default: in-offer].
+    #[arg(long = "uefi-pxe", env = "FLEETBOOT_UEFI_PXE")]
+    pub uefi_pxe: Option<String>,
+    /// iPXE build for x86-64 UEFI: ipxe.efi (own drivers) or snponly.efi (firmware's network
+    /// driver) [default: ipxe.efi].
+    #[arg(long = "uefi-bootfile", env = "FLEETBOOT_UEFI_BOOTFILE")]
+    pub uefi_bootfile: Option<String>,
+}
+
+/// `serve` flags of the TOML table `[menu]`.
+#[derive(Debug, Args, Serialize)]
+#[command(next_help_heading = "Boot menu")]
+pub struct MenuArgs {
+    /// Menu title [default: fleetboot].
+    #[arg(long = "menu-title", env = "FLEETBOOT_MENU_TITLE")]
+    pub title: Option<String>,
+    /// Seconds before the menu boots its default; 0 waits forever [default: 10].
+    #[arg(long = "menu-timeout", env = "FLEETBOOT_MENU_TIMEOUT")]
+    pub timeout_secs: Option<u64>,
+    /// Image id the menu boots on timeout, or "local" [default: local].
+    #[arg(long = "menu-default", env = "FLEETBOOT_MENU_DEFAULT")]
+    pub default: Option<String>,
+}
+
+/// `serve` flags of the TOML table `[admin]`.
+#[derive(Debug, Args, Serialize)]
+#[command(next_help_heading = "Admin API")]
+pub struct AdminArgs {
+    /// Most concurrent connections to the admin API [default: 256].
+    #[arg(
+        long = "admin-max-connections",
+        env = "FLEETBOOT_ADMIN_MAX_CONNECTIONS"
+    )]
+    pub max_connections: Option<usize>,
+    /// Time allowed for one admin API request, uploads excepted, in ms [default: 30000].
+    #[arg(
+        long = "admin-request-timeout-ms",
+        env = "FLEETBOOT_ADMIN_REQUEST_TIMEOUT_MS"
+    )]
+    pub request_timeout_ms: Option<u64>,
+    /// Largest image upload, in bytes [default: 21474836480 (20 GiB)].
+    #[arg(long = "upload-max-bytes", env = "FLEETBOOT_UPLOAD_MAX_BYTES")]
+    pub upload_max_bytes: Option<u64>,
+    /// Lifetime of a login session, in seconds [default: 43200 (12 hours)].
+    #[arg(long = "session-ttl-secs", env = "FLEETBOOT_SESSION_TTL_SECS")]
+    pub session_ttl_secs: Option<u64>,
+    /// Failed logins allowed per source address per minute [default: 5].
+    #[arg(long = "login-max-failures", env = "FLEETBOOT_LOGIN_MAX_FAILURES")]
+    pub login_max_failures: Option<u32>,
+    /// Serve /metrics without authentication on this address instead [default: none;
+    /// /metrics is on the admin listener, behind authentication].
+    #[arg(long = "metrics-listen", env = "FLEETBOOT_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+}
+
+/// `serve` flags of the TOML table `[wol]`.
+#[derive(Debug, Args, Serialize)]
+#[command(next_help_heading = "Wake-on-LAN")]
+pub struct WolArgs {
+    /// UDP port of Wake-on-LAN packets [default: 9].
+    #[arg(
+        id = "wol_port",
+        value_name = "PORT",
+        long = "wol-port",
+        env = "FLEETBOOT_WOL_PORT"
+    )]
+    pub port: Option<u16>,
+    /// Send Wake-on-LAN packets to this address [default: the directed broadcast of the
+    /// interface whose subnet holds the client's last address, else 255.255.255.255 on every
+    /// interface].
+    #[arg(long = "wol-broadcast", env = "FLEETBOOT_WOL_BROADCAST")]
+    pub broadcast: Option<Ipv4Addr>,
 }
