@@ -243,6 +243,10 @@ pub struct ServeArgs {
     /// Grace period for in-flight transfers on shutdown, in ms [default: 10000].
     #[arg(long, env = "FLEETBOOT_DRAIN_GRACE_MS")]
     pub drain_grace_ms: Option<u64>,
+    /// PEM file of CAs trusted for https downloads and netboot fetches besides Mozilla's
+    /// roots (a site's own mirror).
+    #[arg(long, env = "FLEETBOOT_CA_FILE")]
+    pub ca_file: Option<PathBuf>,
     /// Appended to every kernel command line, e.g. "console=ttyS0,115200".
     #[arg(long, env = "FLEETBOOT_KERNEL_ARGS", allow_hyphen_values = true)]
     pub kernel_args: Option<String>,

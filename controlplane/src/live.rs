@@ -89,7 +89,10 @@ mod tests {
         assert_eq!(ids, [4, 5]);
         hub.send("job", &"x");
         let next = rx.try_recv().unwrap();
-        assert_eq!((next.id, next.kind, next.data.as_str()), (6, "job", "\"x\""));
+        assert_eq!(
+            (next.id, next.kind, next.data.as_str()),
+            (6, "job", "\"x\"")
+        );
     }
 
     #[test]

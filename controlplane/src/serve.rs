@@ -15,10 +15,13 @@ use crate::config::Settings;
 use crate::control;
 use crate::coordinator::{Coordinator, Message};
 use crate::live::Hub;
+use crate::metrics::Metrics;
+use crate::netboot::Trust;
 use crate::publish::Publisher;
 use crate::service::access::Grants;
 use crate::service::Service;
 use crate::store::Store;
+use crate::transfer::{self, DownloadOptions, JobState, Jobs};
 use crate::users::{self, FIRST_ADMIN};
 use crate::{bootloaders, netaddr, scan};
 
@@ -32,6 +35,14 @@ pub fn run(settings: Settings) -> Result<(), BoxError> {
     let store = Store::open(&settings.data_dir)?;
     for sub in scan::SERVED_ROOTS.iter().chain(&["bootloaders"]) {
         std::fs::create_dir_all(settings.data_dir.join(sub))?;
+    }
+    // Uploads and downloads cut short by a crash or kill: nothing half-written is kept.
+    let stale = transfer::cleanup_incoming(&settings.data_dir);
+    if stale > 0 {
+        tracing::info!(
+            files = stale,
+            "removed partial uploads and downloads left by the last run"
+        );
     }
     if let Some(password) = users::ensure_first_admin(&store)? {
         // To the terminal only (stdout: logs go to stderr), and only now: the store keeps an
@@ -93,12 +104,20 @@ pub fn run(settings: Settings) -> Result<(), BoxError> {
     let client_counters = Arc::new(clients::table::Counters::default());
     let grants = Arc::new(Grants::default());
     let hub = Hub::new();
-    let mut service = Service::new(&settings, store, site, client_counters.clone(), grants.clone())?;
+    let metrics = Arc::new(Metrics::new());
+    let mut service = Service::new(
+        &settings,
+        store,
+        site,
+        client_counters.clone(),
+        grants.clone(),
+    )?;
     service.expire_sessions();
     let coordinator = Coordinator::serving(
         service,
         publisher,
         hub.clone(),
+        metrics.clone(),
         settings.data_dir.clone(),
     );
     let (messages, message_rx) = crossbeam_channel::bounded::<Message>(1024);
@@ -113,8 +132,26 @@ pub fn run(settings: Settings) -> Result<(), BoxError> {
         .enable_all()
         .build()?;
     let admin_settings = &settings.admin;
+    let jobs = Jobs::new(
+        &settings.data_dir,
+        DownloadOptions {
+            trust: match &settings.ca_file {
+                Some(ca) => Trust::with_ca_file(ca)?,
+                None => Trust::default(),
+            },
+            max_bytes: admin_settings.upload_max_bytes,
+            ..DownloadOptions::default()
+        },
+    );
+    let backend = Backend::new(messages.clone());
+    runtime.spawn(follow_jobs(
+        jobs.clone(),
+        backend.clone(),
+        hub.clone(),
+        metrics.clone(),
+    ));
     let state = api::AppState {
-        backend: Backend::new(messages.clone()),
+        backend,
         grants,
         hub,
         logins: Arc::new(api::auth::LoginLimiter::new(
@@ -122,13 +159,17 @@ pub fn run(settings: Settings) -> Result<(), BoxError> {
         )),
         session_ttl: admin_settings.session_ttl,
         data_dir: settings.data_dir.clone(),
-        ca_file: None,
+        ca_file: settings.ca_file.clone(),
         catalog: handle,
         stats: dataplane.stats().clone(),
         events_dropped,
         driver: dataplane.driver(),
         clients: client_counters,
         admin_refused: Arc::default(),
+        jobs: jobs.clone(),
+        upload_max: admin_settings.upload_max_bytes,
+        metrics: metrics.clone(),
+        wol: settings.wol,
     };
     let admin = runtime
         .block_on(async { tokio::net::TcpListener::bind(settings.admin_listen).await })
@@ -207,6 +248,31 @@ pub fn run(settings: Settings) -> Result<(), BoxError> {
         drop(store);
     }
     Ok(())
+}
+
+/// Tells live listeners and the metrics about each job update, and scans once a download
+/// is in place, so its image appears.
+async fn follow_jobs(jobs: Jobs, backend: Backend, hub: Arc<Hub>, metrics: Arc<Metrics>) {
+    let mut updates = jobs.subscribe();
+    loop {
+        let status = match updates.recv().await {
+            Ok(s) => s,
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+        };
+        let id = status.id.to_string();
+        if status.state.is_finished() {
+            metrics.remove_job(&id);
+        } else {
+            metrics.set_job(&id, status.bytes_done, status.bytes_total.unwrap_or(0));
+        }
+        if status.state == JobState::Done {
+            if let Err(e) = backend.rescan().await {
+                tracing::warn!(error = %e, "scan after a download failed");
+            }
+        }
+        hub.send("job", &status);
+    }
 }
 
 /// proxyDHCP's bootfiles from what is loaded (arm64 builds live in `arm64/`).

@@ -65,7 +65,7 @@ impl InterfaceAddr {
 }
 
 /// Why the packets went where they went.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Reach {
     /// To `wol.broadcast`.
@@ -171,29 +171,32 @@ pub fn interfaces() -> Result<Vec<InterfaceAddr>, WolError> {
 }
 
 /// One datagram sent.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Sent {
     /// Interface it left by; `None`: chosen by the routing table.
     pub interface: Option<String>,
     /// Source address; `None`: chosen by the kernel.
+    #[schema(value_type = Option<String>)]
     pub from: Option<Ipv4Addr>,
     /// Destination address and port.
+    #[schema(value_type = String)]
     pub to: SocketAddrV4,
 }
 
 /// One datagram that could not be sent.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Failed {
     /// Interface it was for.
     pub interface: Option<String>,
     /// Destination address and port.
+    #[schema(value_type = String)]
     pub to: SocketAddrV4,
     /// Why not.
     pub error: String,
 }
 
 /// What [`wake`] did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct WakeReport {
     /// Why these destinations.
     pub reach: Reach,

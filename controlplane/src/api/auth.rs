@@ -136,7 +136,10 @@ impl LoginLimiter {
     fn locked(&self, ip: IpAddr, now: Instant) -> Option<u64> {
         let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
         let times = map.get_mut(&ip)?;
-        while times.front().is_some_and(|t| now.duration_since(*t) >= LOGIN_WINDOW) {
+        while times
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= LOGIN_WINDOW)
+        {
             times.pop_front();
         }
         if times.len() < self.max {
@@ -149,7 +152,10 @@ impl LoginLimiter {
     fn fail(&self, ip: IpAddr, now: Instant) {
         let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
         if map.len() >= LOGIN_SOURCES && !map.contains_key(&ip) {
-            map.retain(|_, t| t.back().is_some_and(|t| now.duration_since(*t) < LOGIN_WINDOW));
+            map.retain(|_, t| {
+                t.back()
+                    .is_some_and(|t| now.duration_since(*t) < LOGIN_WINDOW)
+            });
             if map.len() >= LOGIN_SOURCES {
                 map.clear();
             }
@@ -265,7 +271,9 @@ pub async fn logout(
     let mut response = axum::http::StatusCode::NO_CONTENT.into_response();
     response.headers_mut().insert(
         header::SET_COOKIE,
-        HeaderValue::from_static("fleetboot_session=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"),
+        HeaderValue::from_static(
+            "fleetboot_session=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0",
+        ),
     );
     Ok(response)
 }

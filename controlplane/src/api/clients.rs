@@ -5,11 +5,12 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::error::{ApiResult, ErrorBody, Json, Path, Query};
+use super::error::{ApiError, ApiResult, ErrorBody, Json, Path, Query};
 use super::AppState;
 use crate::clients::Client;
 use crate::history::BootRecord;
 use crate::service::clients::ClientPatch;
+use crate::service::ErrorKind;
 
 /// `GET /api/v1/clients` options.
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -28,21 +29,21 @@ pub struct ClientQuery {
 
 fn matches(c: &Client, q: &str) -> bool {
     let q = q.to_lowercase();
-    let mac = c.mac.to_string();
-    [
-        Some(mac.as_str()),
-        c.name.as_deref(),
-        c.ip.as_deref(),
-        c.manufacturer.as_deref(),
-        c.product.as_deref(),
-        c.serial.as_deref(),
-        c.assigned.as_deref(),
-        c.next_boot.as_deref(),
-        c.notes.as_deref(),
-    ]
-    .into_iter()
-    .flatten()
-    .any(|field| field.to_lowercase().contains(&q))
+    let hit = |field: &str| field.to_lowercase().contains(&q);
+    hit(&c.mac.to_string())
+        || [
+            c.name.as_deref(),
+            c.ip.as_deref(),
+            c.manufacturer.as_deref(),
+            c.product.as_deref(),
+            c.serial.as_deref(),
+            c.assigned.as_deref(),
+            c.next_boot.as_deref(),
+            c.notes.as_deref(),
+        ]
+        .into_iter()
+        .flatten()
+        .any(hit)
 }
 
 /// Every client seen or assigned, by MAC; `X-Total-Count` says how many matched.
@@ -77,7 +78,10 @@ pub async fn list(
               (status = 400, description = "Not a MAC address", body = ErrorBody),
               (status = 401, description = "Not logged in", body = ErrorBody),
               (status = 404, description = "No such client", body = ErrorBody)))]
-pub async fn show(State(state): State<AppState>, Path(mac): Path<String>) -> ApiResult<Json<Client>> {
+pub async fn show(
+    State(state): State<AppState>,
+    Path(mac): Path<String>,
+) -> ApiResult<Json<Client>> {
     Ok(Json(state.backend.try_call(move |s| s.client(&mac)).await?))
 }
 
@@ -112,8 +116,14 @@ pub async fn edit(
               (status = 401, description = "Not logged in", body = ErrorBody),
               (status = 403, description = "Viewers cannot delete", body = ErrorBody),
               (status = 404, description = "No such client", body = ErrorBody)))]
-pub async fn delete(State(state): State<AppState>, Path(mac): Path<String>) -> ApiResult<StatusCode> {
-    state.backend.try_call(move |s| s.delete_client(&mac)).await?;
+pub async fn delete(
+    State(state): State<AppState>,
+    Path(mac): Path<String>,
+) -> ApiResult<StatusCode> {
+    state
+        .backend
+        .try_call(move |s| s.delete_client(&mac))
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -170,4 +180,36 @@ pub async fn history(
             .try_call(move |s| s.boots(None, page.before, limit))
             .await?,
     ))
+}
+
+/// Sends a Wake-on-LAN magic packet for a machine: to the directed broadcast of the subnet
+/// its last address is in, out of that interface; else out of every interface (or to the
+/// configured `wol.broadcast`).
+#[utoipa::path(post, path = "/api/v1/clients/{mac}/wake", tag = "clients",
+    params(("mac" = String, Path, description = "MAC address")),
+    responses((status = 200, description = "Where the packet went", body = crate::wol::WakeReport),
+              (status = 400, description = "Not a MAC address", body = ErrorBody),
+              (status = 401, description = "Not logged in", body = ErrorBody),
+              (status = 403, description = "Viewers cannot wake machines", body = ErrorBody),
+              (status = 503, description = "No interface to send from", body = ErrorBody)))]
+pub async fn wake(
+    State(state): State<AppState>,
+    Path(mac): Path<String>,
+) -> ApiResult<Json<crate::wol::WakeReport>> {
+    let mac = crate::service::clients::parse_mac(&mac)?;
+    let last_ip = state
+        .backend
+        .call(move |s| {
+            s.client(&mac.to_string())
+                .ok()
+                .and_then(|c| c.ip?.parse::<std::net::Ipv4Addr>().ok())
+        })
+        .await?;
+    let wol = state.wol;
+    let report = tokio::task::spawn_blocking(move || crate::wol::wake(mac, last_ip, &wol))
+        .await
+        .map_err(|e| ApiError::new(ErrorKind::Internal, e.to_string()))?
+        .map_err(|e| ApiError::new(ErrorKind::Unavailable, e.to_string()))?;
+    tracing::info!(%mac, reach = ?report.reach, sent = report.sent.len(), "Wake-on-LAN sent");
+    Ok(Json(report))
 }

@@ -80,7 +80,10 @@ pub async fn delete(
 ) -> ApiResult<StatusCode> {
     if !options.file {
         let known = id.clone();
-        state.backend.try_call(move |s| s.image_exists(&known)).await?;
+        state
+            .backend
+            .try_call(move |s| s.image_exists(&known))
+            .await?;
         return Err(ApiError::new(
             ErrorKind::Conflict,
             "an image is its ISO in data/isos/: delete with ?file=true (the ISO is removed), \

@@ -10,6 +10,7 @@ pub mod clients;
 pub mod error;
 pub mod events;
 pub mod images;
+pub mod jobs;
 pub mod listener;
 pub mod settings;
 pub mod status;
@@ -19,6 +20,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::extract::DefaultBodyLimit;
 use axum::http::{Method, Uri};
 use axum::middleware;
 use axum::routing::get;
@@ -67,6 +69,14 @@ pub struct AppState {
     pub clients: Arc<Counters>,
     /// Admin connections refused at the cap.
     pub admin_refused: Arc<listener::Refused>,
+    /// Download jobs.
+    pub jobs: crate::transfer::Jobs,
+    /// Largest upload, bytes.
+    pub upload_max: u64,
+    /// Prometheus metrics.
+    pub metrics: Arc<crate::metrics::Metrics>,
+    /// Where Wake-on-LAN packets go.
+    pub wol: crate::config::WolSettings,
 }
 
 /// The OpenAPI document's frame; paths come from the routes.
@@ -107,7 +117,19 @@ fn documented() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(auth::login))
         .routes(routes!(auth::logout))
         .routes(routes!(auth::me))
+        .routes(routes!(status::metrics))
         .routes(routes!(images::list))
+        // Uploads stream to disk, bounded by the upload limit, not by the request body limit
+        // every other route keeps (JSON bodies are read whole).
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(jobs::upload))
+                .layer(DefaultBodyLimit::disable()),
+        )
+        .routes(routes!(jobs::download))
+        .routes(routes!(jobs::list))
+        .routes(routes!(jobs::show, jobs::cancel))
+        .routes(routes!(clients::wake))
         .routes(routes!(images::show, images::edit, images::delete))
         .routes(routes!(images::rescan))
         .routes(routes!(images::fetch_netboot))
@@ -124,7 +146,7 @@ fn documented() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .split_for_parts()
 }
 
-/// The OpenAPI document.
+/// The OpenAPI document (without the routes of `--metrics-listen`).
 pub fn openapi() -> utoipa::openapi::OpenApi {
     documented().1
 }

@@ -97,3 +97,24 @@ pub async fn status(State(state): State<AppState>) -> Json<Status> {
         admin_refused: state.admin_refused.0.load(Relaxed),
     })
 }
+
+/// Prometheus metrics (OpenMetrics text): requests, bytes and errors per protocol, active
+/// transfers, DHCP answers by arch, boots per image, job progress.
+#[utoipa::path(get, path = "/metrics", tag = "status",
+    responses((status = 200, description = "Metrics", content_type = "application/openmetrics-text", body = String),
+              (status = 401, description = "Not logged in", body = ErrorBody)))]
+pub async fn metrics(State(state): State<AppState>) -> impl axum::response::IntoResponse {
+    let text = state.metrics.render(
+        &state.stats,
+        &state.clients,
+        &state.events_dropped,
+        &state.catalog,
+    );
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            crate::metrics::CONTENT_TYPE,
+        )],
+        text,
+    )
+}

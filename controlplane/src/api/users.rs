@@ -113,7 +113,9 @@ pub async fn set_password(
 ) -> ApiResult<Json<Vec<User>>> {
     let hash = hash_of(body.password, body.password_hash).await?;
     let request = UserRequest::SetPassword { name, hash };
-    Ok(Json(state.backend.try_call(move |s| s.users(request)).await?))
+    Ok(Json(
+        state.backend.try_call(move |s| s.users(request)).await?,
+    ))
 }
 
 /// Deletes a user (never the last admin); their sessions and tokens end.
@@ -130,7 +132,9 @@ pub async fn delete(
     Path(name): Path<String>,
 ) -> ApiResult<Json<Vec<User>>> {
     let request = UserRequest::Delete { name };
-    Ok(Json(state.backend.try_call(move |s| s.users(request)).await?))
+    Ok(Json(
+        state.backend.try_call(move |s| s.users(request)).await?,
+    ))
 }
 
 /// `POST /api/v1/tokens`'s body.

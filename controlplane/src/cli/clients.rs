@@ -52,7 +52,10 @@ pub fn run(command: ClientsCommand) -> Result<String, BoxError> {
         ),
     };
     // The MAC goes into a path: only what a MAC can be.
-    if !mac.chars().all(|c| c.is_ascii_hexdigit() || matches!(c, ':' | '-')) {
+    if !mac
+        .chars()
+        .all(|c| c.is_ascii_hexdigit() || matches!(c, ':' | '-'))
+    {
         return Err(format!("{mac:?} is not a MAC address").into());
     }
     let path = format!("/api/v1/clients/{mac}");

@@ -103,6 +103,10 @@ impl Remote {
             driver: "none",
             clients: Arc::default(),
             admin_refused: Arc::default(),
+            jobs: crate::transfer::Jobs::new(data_dir, Default::default()),
+            upload_max: settings.admin.upload_max_bytes,
+            metrics: Arc::default(),
+            wol: settings.wol,
         };
         Ok(Remote {
             runtime,
@@ -119,7 +123,12 @@ impl Remote {
     ///
     /// # Errors
     /// The API refused (its `detail`), or the server could not be reached.
-    pub fn call(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Value, BoxError> {
+    pub fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, BoxError> {
         let mut request = Request::builder()
             .method(method)
             .uri(path)

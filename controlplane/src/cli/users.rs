@@ -39,7 +39,13 @@ pub fn run(command: UserCommand) -> Result<String, BoxError> {
             let (hash, shown) = new_password(&name, generate)?;
             let done = format!("user {name} added ({role}){shown}\n");
             let body = json!({ "name": name.to_string(), "role": role, "password_hash": hash });
-            (data_dir, Method::POST, "/api/v1/users".to_owned(), Some(body), done)
+            (
+                data_dir,
+                Method::POST,
+                "/api/v1/users".to_owned(),
+                Some(body),
+                done,
+            )
         }
         UserCommand::Passwd {
             name,
@@ -50,12 +56,24 @@ pub fn run(command: UserCommand) -> Result<String, BoxError> {
             let (hash, shown) = new_password(&name, generate)?;
             let done = format!("password of {name} changed{shown}\n");
             let body = json!({ "password_hash": hash });
-            (data_dir, Method::PATCH, format!("/api/v1/users/{name}"), Some(body), done)
+            (
+                data_dir,
+                Method::PATCH,
+                format!("/api/v1/users/{name}"),
+                Some(body),
+                done,
+            )
         }
         UserCommand::Del { name, data_dir } => {
             let name: Username = name.parse()?;
             let done = format!("user {name} deleted\n");
-            (data_dir, Method::DELETE, format!("/api/v1/users/{name}"), None, done)
+            (
+                data_dir,
+                Method::DELETE,
+                format!("/api/v1/users/{name}"),
+                None,
+                done,
+            )
         }
     };
     call(&data_dir, method, path, body)?;
@@ -98,12 +116,17 @@ pub fn run_token(command: TokenCommand) -> Result<String, BoxError> {
             if json {
                 return Ok(serde_json::to_string_pretty(&list)? + "\n");
             }
-            let mut out = format!("{:<64}  {:<20}  {:<6}  {:<12}  CREATED\n", "ID", "NAME", "ROLE", "BY");
+            let mut out = format!(
+                "{:<64}  {:<20}  {:<6}  {:<12}  CREATED\n",
+                "ID", "NAME", "ROLE", "BY"
+            );
             for t in list.as_array().into_iter().flatten() {
-                let field = |k: &str| t.get(k).map_or_else(String::new, |v| match v {
-                    Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                });
+                let field = |k: &str| {
+                    t.get(k).map_or_else(String::new, |v| match v {
+                        Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    })
+                };
                 let _ = writeln!(
                     out,
                     "{:<64}  {:<20}  {:<6}  {:<12}  {}",
@@ -118,9 +141,15 @@ pub fn run_token(command: TokenCommand) -> Result<String, BoxError> {
         }
         TokenCommand::Del { id, data_dir } => {
             if !id.chars().all(|c| c.is_ascii_hexdigit()) {
-                return Err(format!("{id:?} is not a token id (see `fleetboot token list`)").into());
+                return Err(
+                    format!("{id:?} is not a token id (see `fleetboot token list`)").into(),
+                );
             }
-            Remote::connect(&data_dir)?.call(Method::DELETE, &format!("/api/v1/tokens/{id}"), None)?;
+            Remote::connect(&data_dir)?.call(
+                Method::DELETE,
+                &format!("/api/v1/tokens/{id}"),
+                None,
+            )?;
             Ok(format!("token {id} revoked\n"))
         }
     }

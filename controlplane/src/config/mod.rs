@@ -44,6 +44,8 @@ pub struct Settings {
     pub admin: AdminSettings,
     /// Wake-on-LAN.
     pub wol: WolSettings,
+    /// Extra CAs for https downloads and netboot fetches.
+    pub ca_file: Option<PathBuf>,
 }
 
 /// proxyDHCP and boot script settings.
@@ -161,6 +163,7 @@ impl Settings {
         }
         let drain_grace = Duration::from_millis(l.drain_grace_ms);
         Ok(Settings {
+            ca_file: l.ca_file,
             data_dir: l.data_dir,
             tftp_listen: l.tftp_listen,
             http_listen: l.http_listen,

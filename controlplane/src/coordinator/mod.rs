@@ -13,6 +13,7 @@ use crossbeam_channel::{Receiver, Sender};
 use dataplane::BootEvent;
 
 use crate::live::Hub;
+use crate::metrics::Metrics;
 use crate::publish::Publisher;
 use crate::service::{Effect, Live, Service};
 use crate::store::Store;
@@ -46,6 +47,7 @@ pub struct Coordinator {
     /// `None` when no data plane is served (the CLI's offline router).
     publisher: Option<Publisher>,
     hub: Option<Arc<Hub>>,
+    metrics: Option<Arc<Metrics>>,
     scanner: Option<Scanner>,
     /// To the scan worker, once it runs.
     scan_tx: Option<Sender<ScanRequest>>,
@@ -62,6 +64,7 @@ impl Coordinator {
         mut service: Service,
         mut publisher: Publisher,
         hub: Arc<Hub>,
+        metrics: Arc<Metrics>,
         data_dir: std::path::PathBuf,
     ) -> Coordinator {
         service.expire();
@@ -74,6 +77,7 @@ impl Coordinator {
             service,
             publisher: Some(publisher),
             hub: Some(hub),
+            metrics: Some(metrics),
             scanner: Some(scanner),
             scan_tx: None,
             scan_every,
@@ -92,6 +96,7 @@ impl Coordinator {
             service,
             publisher: None,
             hub: None,
+            metrics: None,
             scanner: None,
             scan_tx: None,
             next_scan: Instant::now(),
@@ -135,14 +140,21 @@ impl Coordinator {
                 self.next_scan = now + self.scan_every;
             }
             self.carry_out();
-            let wake = due.map_or(self.next_scan, |t| t.min(self.next_scan)).min(next_sweep);
+            let wake = due
+                .map_or(self.next_scan, |t| t.min(self.next_scan))
+                .min(next_sweep);
             let wait = wake.saturating_duration_since(Instant::now());
             crossbeam_channel::select! {
                 recv(events) -> e => match e {
                     Ok(first) => {
                         let mut batch = vec![first];
                         batch.extend(events.try_iter().take(EVENT_BATCH - 1));
-                        batch.iter().for_each(crate::serve::log_event);
+                        for event in &batch {
+                            crate::serve::log_event(event);
+                            if let Some(m) = &self.metrics {
+                                m.observe(event);
+                            }
+                        }
                         self.service.on_events(&batch);
                         // Let the next events queue up instead of waking this thread one by
                         // one: a parked receiver costs every sending core a wake-up per event.
@@ -172,9 +184,10 @@ impl Coordinator {
     fn request_scan(&mut self, force: bool) -> u64 {
         self.requested += 1;
         let generation = self.requested;
-        let sent = self.scan_tx.as_ref().is_some_and(|tx| {
-            tx.send(ScanRequest { generation, force }).is_ok()
-        });
+        let sent = self
+            .scan_tx
+            .as_ref()
+            .is_some_and(|tx| tx.send(ScanRequest { generation, force }).is_ok());
         if !sent {
             self.on_scanned(Scanned {
                 generation,
@@ -185,8 +198,7 @@ impl Coordinator {
     }
 
     fn on_scanned(&mut self, scanned: Scanned) {
-        if let (Some((found, images)), Some(publisher)) = (scanned.found, self.publisher.as_mut())
-        {
+        if let (Some((found, images)), Some(publisher)) = (scanned.found, self.publisher.as_mut()) {
             record_scan(&mut self.service, publisher, &found, images);
         }
         self.carry_out();
@@ -258,3 +270,6 @@ pub fn unix_now() -> u64 {
         .unwrap_or(Duration::ZERO)
         .as_secs()
 }
+
+#[cfg(test)]
+mod tests;

@@ -133,7 +133,15 @@ impl Service {
         ttl_secs: u64,
     ) -> Result<Issued, ServiceError> {
         let now = unix_now();
-        self.issue("fbs_", GrantKind::Session, user, role, "", now, Some(now + ttl_secs))
+        self.issue(
+            "fbs_",
+            GrantKind::Session,
+            user,
+            role,
+            "",
+            now,
+            Some(now + ttl_secs),
+        )
     }
 
     /// A new API token named `name`, created by `user`.

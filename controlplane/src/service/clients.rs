@@ -121,7 +121,8 @@ impl Service {
             });
             if cleared {
                 self.saving.unsaved.insert(mac);
-                self.effects.push(Effect::Live(Live::Client(mac.to_string())));
+                self.effects
+                    .push(Effect::Live(Live::Client(mac.to_string())));
             }
         }
         self.save();
@@ -246,7 +247,8 @@ impl Service {
         self.saving.unsaved.remove(&mac);
         self.clients.restore(mac, next.cloned());
         self.effects.push(Effect::Republish);
-        self.effects.push(Effect::Live(Live::Client(mac.to_string())));
+        self.effects
+            .push(Effect::Live(Live::Client(mac.to_string())));
         Ok(())
     }
 

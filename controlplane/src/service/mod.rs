@@ -12,7 +12,7 @@ pub mod access;
 pub mod clients;
 mod error;
 pub mod images;
-mod saving;
+pub(crate) mod saving;
 pub mod settings;
 
 use std::collections::BTreeMap;
@@ -135,7 +135,8 @@ impl Service {
             .cloned()
             .collect();
         let mut site = self.site.clone();
-        site.kernel_args.clone_from(&self.settings.effective().kernel_args);
+        site.kernel_args
+            .clone_from(&self.settings.effective().kernel_args);
         let menu = self.settings.menu();
         let mut last = std::mem::take(&mut self.once);
         let once = &mut self.once;
@@ -185,4 +186,4 @@ impl Service {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

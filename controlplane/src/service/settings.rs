@@ -90,14 +90,22 @@ impl Runtime {
         pick("kernel_args", o.kernel_args.is_some());
         pick("scan_interval_ms", o.scan_interval_ms.is_some());
         RuntimeSettings {
-            menu_title: o.menu_title.clone().or_else(|| c.menu_title.clone()).unwrap_or_default(),
+            menu_title: o
+                .menu_title
+                .clone()
+                .or_else(|| c.menu_title.clone())
+                .unwrap_or_default(),
             menu_timeout_secs: o.menu_timeout_secs.or(c.menu_timeout_secs).unwrap_or(0),
             menu_default: o
                 .menu_default
                 .clone()
                 .or_else(|| c.menu_default.clone())
                 .unwrap_or_else(|| "local".into()),
-            kernel_args: o.kernel_args.clone().or_else(|| c.kernel_args.clone()).unwrap_or_default(),
+            kernel_args: o
+                .kernel_args
+                .clone()
+                .or_else(|| c.kernel_args.clone())
+                .unwrap_or_default(),
             scan_interval_ms: o.scan_interval_ms.or(c.scan_interval_ms).unwrap_or(2000),
             overridden,
         }
@@ -151,7 +159,10 @@ impl Service {
     ///
     /// # Errors
     /// A value out of range, an unknown default image, or the database failed.
-    pub fn patch_settings(&mut self, patch: SettingsPatch) -> Result<RuntimeSettings, ServiceError> {
+    pub fn patch_settings(
+        &mut self,
+        patch: SettingsPatch,
+    ) -> Result<RuntimeSettings, ServiceError> {
         let bad = |what: &str| Err(ServiceError::bad_request(what.to_owned()));
         let mut next = self.settings.overrides.clone();
         if let Some(v) = patch.menu_title {
@@ -196,8 +207,9 @@ impl Service {
         self.settings.overrides = next;
         let now = self.settings.effective();
         self.effects.push(Effect::Republish);
-        self.effects
-            .push(Effect::ScanEvery(Duration::from_millis(now.scan_interval_ms)));
+        self.effects.push(Effect::ScanEvery(Duration::from_millis(
+            now.scan_interval_ms,
+        )));
         Ok(now)
     }
 

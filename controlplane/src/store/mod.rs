@@ -46,11 +46,11 @@ mod sessions;
 mod users;
 
 pub use error::StoreError;
-pub use sessions::{Grant, GrantKind};
 use error::{err, guard_open, open_error};
 use index_record::{StoredIndex, ISO_INDEXES};
 use records::{index_key, StoredClient, StoredFile, StoredImage};
 use schema::Schema;
+pub use sessions::{Grant, GrantKind};
 use users::USERS;
 
 const META: TableDefinition<&str, &str> = TableDefinition::new("meta");
@@ -464,6 +464,11 @@ fn read_all<T>(
         }
     }
     Ok(out)
+}
+
+/// Decodes a plain JSON record (for [`read_all`]).
+fn json<T: serde::de::DeserializeOwned>(_key: &str, bytes: &[u8]) -> Result<T, String> {
+    serde_json::from_slice(bytes).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

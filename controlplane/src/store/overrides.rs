@@ -5,11 +5,11 @@
 //! - `settings`: `runtime` → JSON [`SettingsRecord`] (menu and kernel args, scan interval):
 //!   set values win over the config file and flags.
 
-use redb::TableDefinition;
+use redb::{ReadableDatabase as _, TableDefinition};
 use serde::{Deserialize, Serialize};
 
 use super::error::err;
-use super::{read_all, Store, StoreError};
+use super::{json, read_all, Store, StoreError};
 use crate::images::meta::ImageMeta;
 use crate::service::settings::Overrides;
 
@@ -38,7 +38,8 @@ impl Store {
     /// # Errors
     /// Database failure.
     pub fn image_meta(&self) -> Result<Vec<(String, ImageMeta)>, StoreError> {
-        let records: Vec<MetaRecord> = read_all(self.db()?, IMAGE_META, "list image edits")?;
+        let txn = self.db()?.begin_read().map_err(err("list image edits"))?;
+        let records: Vec<MetaRecord> = read_all(&txn, IMAGE_META, "list image edits", json)?;
         Ok(records
             .into_iter()
             .map(|MetaRecord::V1 { id, meta }| (id, meta))
@@ -62,7 +63,8 @@ impl Store {
     /// # Errors
     /// Database failure.
     pub fn setting_overrides(&self) -> Result<Overrides, StoreError> {
-        let records: Vec<SettingsRecord> = read_all(self.db()?, SETTINGS, "read settings")?;
+        let txn = self.db()?.begin_read().map_err(err("read settings"))?;
+        let records: Vec<SettingsRecord> = read_all(&txn, SETTINGS, "read settings", json)?;
         Ok(records
             .into_iter()
             .next()

@@ -82,6 +82,15 @@ pub(super) struct ClientV1 {
     pub(super) last_boot: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) seen_via: Option<StoredSource>,
+    // Operators' fields, added within version 1: absent in older records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) notes: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(super) allowed_images: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) extra_args: Option<String>,
 }
 
 /// [`Source`], as stored (schema 1 stored the same shape).
@@ -114,6 +123,10 @@ impl StoredClient {
                 Source::Host(ip) => StoredSource::Host(ip),
                 Source::Segment(ip) => StoredSource::Segment(ip),
             }),
+            name: c.name.clone(),
+            notes: c.notes.clone(),
+            allowed_images: c.allowed_images.clone(),
+            extra_args: c.extra_args.clone(),
         })
     }
 
@@ -121,6 +134,10 @@ impl StoredClient {
         let StoredClient::V1(c) = self;
         Client {
             mac,
+            name: c.name,
+            notes: c.notes,
+            allowed_images: c.allowed_images,
+            extra_args: c.extra_args,
             first_seen: c.first_seen,
             last_seen: c.last_seen,
             ip: c.ip,

@@ -3,11 +3,11 @@
 //! Login sessions and API tokens alike: only the hash is kept, so a copy of the database
 //! opens no session.
 
-use redb::TableDefinition;
+use redb::{ReadableDatabase as _, TableDefinition};
 use serde::{Deserialize, Serialize};
 
 use super::error::err;
-use super::{read_all, Store, StoreError};
+use super::{json, read_all, Store, StoreError};
 use crate::users::Role;
 
 pub(super) const GRANTS: TableDefinition<&str, &[u8]> = TableDefinition::new("grants");
@@ -100,7 +100,8 @@ impl Store {
     /// # Errors
     /// Database failure.
     pub fn grants(&self) -> Result<Vec<Grant>, StoreError> {
-        let records: Vec<GrantRecord> = read_all(self.db()?, GRANTS, "list grants")?;
+        let txn = self.db()?.begin_read().map_err(err("list grants"))?;
+        let records: Vec<GrantRecord> = read_all(&txn, GRANTS, "list grants", json)?;
         Ok(records.into_iter().map(Grant::from).collect())
     }
 

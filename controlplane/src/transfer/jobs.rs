@@ -60,7 +60,8 @@ impl Default for DownloadOptions {
 }
 
 /// `POST /images/download`'s body.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct DownloadRequest {
     /// An `http://` or `https://` URL.
     pub url: String,
@@ -73,7 +74,19 @@ pub struct DownloadRequest {
 }
 
 /// A job's id, unique while the server runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(transparent)]
 pub struct JobId(pub u64);
 
@@ -94,7 +107,7 @@ impl FromStr for JobId {
 }
 
 /// Where a job is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum JobState {
     /// Waiting for a free slot.
@@ -120,11 +133,12 @@ impl JobState {
 }
 
 /// A job as `GET /jobs` shows it, and as every update sent to subscribers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct JobStatus {
     /// Its id.
     pub id: JobId,
     /// Always `"download"` for now.
+    #[schema(value_type = String)]
     pub kind: &'static str,
     /// The URL asked for.
     pub url: String,

@@ -27,7 +27,7 @@ const MAX_FOLDER_FIELD: usize = 4096;
 const QUEUE: usize = 16;
 
 /// An upload in place.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Uploaded {
     /// Where it is, relative to `data/isos/` (`a/b/x.iso`).
     pub path: String,

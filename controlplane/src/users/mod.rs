@@ -76,11 +76,12 @@ impl fmt::Display for Username {
 pub const FIRST_ADMIN: &str = "admin";
 
 /// A user as listed (never with its hash).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct User {
     /// The name.
     pub name: String,
-    /// What the user may do.
+    /// What the user may do: admin or viewer.
+    #[schema(value_type = String)]
     pub role: Role,
     /// When the user was created, seconds since the epoch.
     pub created: u64,
