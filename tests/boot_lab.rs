@@ -141,11 +141,11 @@ fn booted(g: &mut Guest<'_>, lab: &Lab, s: &Server) -> (String, String) {
     )
 }
 
-/// Waits (bounded) until `/health`'s `key` reaches `at_least`; returns its value.
+/// Waits (bounded) until the status number `key` reaches `at_least`; returns its value.
 fn counter_reaches(s: &Server, key: &str, at_least: u64) -> u64 {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        let v = s.health_number(key);
+        let v = s.status_number(key);
         if v >= at_least || Instant::now() > deadline {
             return v;
         }
@@ -181,7 +181,7 @@ fn bios_client_boots_casper_iso() {
             .any(|l| l.contains("DHCPACK") && l.contains(&g.mac)),
         "{router}"
     );
-    assert!(s.health_number("dhcp_answered") >= 1, "{}", s.health());
+    assert!(s.status_number("dhcp_answered") >= 1, "{}", s.status());
     assert!(s.log().contains("boot.ipxe"), "{}", s.log());
 }
 
@@ -303,16 +303,16 @@ fn perfdhcp_burst_all_answered() {
     let s = lab_server(&lab, "casper", &[]);
     let (sent, received) = perfdhcp(&lab, &pxe_options(), 1000, 5);
     assert!(sent >= 4000, "perfdhcp sent only {sent}");
-    assert_eq!(received, sent, "drops under load\n{}", s.health());
+    assert_eq!(received, sent, "drops under load\n{}", s.status());
     // Not a PXE client: a proxy must stay silent, and says so in its counters.
-    let ignored = s.health_number("dhcp_ignored");
+    let ignored = s.status_number("dhcp_ignored");
     let (sent, received) = perfdhcp(&lab, &["93,0000".into()], 500, 1);
     assert!(sent >= 400, "perfdhcp sent only {sent}");
     assert_eq!(received, 0);
     assert!(
         counter_reaches(&s, "dhcp_ignored", ignored + sent) >= ignored + sent,
         "{}",
-        s.health()
+        s.status()
     );
 }
 
@@ -350,7 +350,7 @@ fn garbage_on_67_and_4011() {
     lab.add_host("load", "ld0", 3);
     let s = lab_server(&lab, "casper", &[]);
     let counters =
-        || ["dhcp_malformed", "dhcp_answered", "dhcp_ignored"].map(|k| s.health_number(k));
+        || ["dhcp_malformed", "dhcp_answered", "dhcp_ignored"].map(|k| s.status_number(k));
     let [malformed, answered, ignored] = counters();
     let good = discover();
     let mut bad_cookie = good.clone();
@@ -374,7 +374,7 @@ fn garbage_on_67_and_4011() {
         counter_reaches(&s, "dhcp_malformed", malformed + sent),
         malformed + sent,
         "{}",
-        s.health()
+        s.status()
     );
     assert_eq!(counters(), [malformed + sent, answered, ignored]);
     // Still serving: one real PXE DISCOVER is answered.
@@ -413,13 +413,13 @@ fn one_offer_per_discover_from_the_arrival_address() {
     for cores in [None, Some("1")] {
         let extra: Vec<&str> = cores.map(|n| vec!["--cores", n]).unwrap_or_default();
         let s = lab_server(&lab, "casper", &extra);
-        let answered = s.health_number("dhcp_answered");
+        let answered = s.status_number("dhcp_answered");
         probe(&lab, lab.server_addr(), 200);
         assert_eq!(
             counter_reaches(&s, "dhcp_answered", answered + 200),
             answered + 200,
             "cores {cores:?}: {}",
-            s.health()
+            s.status()
         );
     }
     let s = lab_server(&lab, "casper", &["--cores", "1"]);

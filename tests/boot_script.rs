@@ -140,7 +140,7 @@ fn a_once_assignment_is_served_once_while_boot_events_are_lost() {
     for f in flooding {
         assert_eq!(f.join().unwrap(), FLOOD);
     }
-    let dropped = s.health_number("events_dropped");
+    let dropped = s.status_number("events_dropped");
     assert!(dropped > 0, "the flood lost no event; it proves nothing");
     let ok: Vec<&String> = answers
         .iter()
@@ -189,7 +189,7 @@ fn a_mac_the_server_never_saw_gets_the_menu() {
         let script = curl(&s.url(&me));
         assert!(script.contains(MENU), "{script}");
     }
-    assert_eq!(s.health_number("boot_mac_refused"), 2);
+    assert_eq!(s.status_number("boot_mac_refused"), 2);
     // Nothing was spent or recorded under the claimed MAC.
     let c = client(&s, mac);
     assert_eq!(c["next_boot"], alpha.as_str(), "{c:#}");
@@ -268,7 +268,7 @@ fn the_neighbour_table_confirms_a_machines_own_mac() {
     assert!(own.contains(&kernel_of(&beta)), "{own}");
     let stolen = fetch(other);
     assert!(stolen.contains(MENU), "{stolen}");
-    assert_eq!(s.health_number("boot_mac_refused"), 1);
+    assert_eq!(s.status_number("boot_mac_refused"), 1);
     let deadline = Instant::now() + Duration::from_secs(5);
     while !s.log().contains("MAC does not match") && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(100));

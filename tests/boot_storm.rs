@@ -167,7 +167,7 @@ fn forty_machines_boot_at_once_with_every_byte_checked() {
         field(&line, "bytes"),
         (per_machine * u64::from(MACHINES)).to_string()
     );
-    assert!(server.health_number("tftp_transfers") >= u64::from(MACHINES));
+    assert!(server.status_number("tftp_transfers") >= u64::from(MACHINES));
 
     // Machines nobody assigned get the menu, which a storm cannot boot: it says so and fails.
     let (code, line, stderr) = storm.run(&["--machines", "3", "--first-mac", "1", "--xid", "1000"]);

@@ -1,5 +1,5 @@
 //! The client table stays bounded whatever MACs arrive: unknown MACs are capped per source and
-//! overall (refusals counted in `/health`), unknown records expire, assigned ones never do.
+//! overall (refusals counted in `/api/v1/status`), unknown records expire, assigned ones never do.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -40,9 +40,9 @@ fn macs(data: &Path) -> Vec<String> {
         .collect()
 }
 
-/// A `/health` counter, 0 while absent.
+/// A status counter, 0 while absent.
 fn counter(s: &Server, key: &str) -> u64 {
-    let health: serde_json::Value = serde_json::from_str(&s.health()).unwrap_or_default();
+    let health: serde_json::Value = serde_json::from_str(&s.status()).unwrap_or_default();
     health[key].as_u64().unwrap_or(0)
 }
 

@@ -188,7 +188,7 @@ fn one_address_gets_at_most_64_connections_and_others_are_still_served() {
     let mut held = keep_alive_connections(&s, 64);
     // The 65th is closed unanswered.
     assert_closed_unanswered(&s);
-    assert_eq!(s.health_number("http_per_ip_refused"), 1);
+    assert_eq!(s.status_number("http_per_ip_refused"), 1);
     // Another machine is served meanwhile.
     let o = run(
         Command::new("curl").args([
@@ -204,7 +204,7 @@ fn one_address_gets_at_most_64_connections_and_others_are_still_served() {
     assert_eq!(o.stdout, b"hello", "{o:?}");
     // A connection given back makes room again.
     drop(held.pop());
-    s.wait_for_health("http_connections", 63, Duration::from_secs(5));
+    s.wait_for_status("http_connections", 63, Duration::from_secs(5));
     let o = run(
         Command::new("curl").args(["-sS", "--max-time", "5", &s.url("files/a.txt")]),
         10,
@@ -234,7 +234,7 @@ fn a_reader_slower_than_the_minimum_rate_is_cut_off_and_counted() {
         // The server closing does not show here soon: its unsent bytes still drain to us.
         if last_check.elapsed() >= Duration::from_secs(1) {
             last_check = Instant::now();
-            if s.health_number("http_connections") == 0 {
+            if s.status_number("http_connections") == 0 {
                 break;
             }
         }
@@ -242,9 +242,9 @@ fn a_reader_slower_than_the_minimum_rate_is_cut_off_and_counted() {
     let took = start.elapsed();
     // Two 10 s windows at most, the first one being the buffers' fill.
     assert!(took < Duration::from_secs(35), "cut off after {took:?}");
-    assert_eq!(s.health_number("http_slow_readers"), 1, "{}", s.health());
+    assert_eq!(s.status_number("http_slow_readers"), 1, "{}", s.status());
     assert_eq!(
-        s.health_number("http_timeouts"),
+        s.status_number("http_timeouts"),
         0,
         "a slow reader is not a stall"
     );
@@ -301,6 +301,6 @@ fn past_the_global_connection_cap_a_client_is_closed_and_counted() {
     );
     let _held = keep_alive_connections(&s, 2);
     assert_closed_unanswered(&s);
-    assert_eq!(s.health_number("http_busy"), 1);
-    assert_eq!(s.health_number("http_per_ip_refused"), 0);
+    assert_eq!(s.status_number("http_busy"), 1);
+    assert_eq!(s.status_number("http_per_ip_refused"), 0);
 }

@@ -134,7 +134,7 @@ fn boot_server_port_answers_firmware_and_ipxe() {
         answer.opts().get(OptionCode::ClassIdentifier),
         Some(&DhcpOption::ClassIdentifier(b"HTTPClient".to_vec()))
     );
-    assert_eq!(s.health_number("dhcp_answered"), 4);
+    assert_eq!(s.status_number("dhcp_answered"), 4);
 }
 
 /// Requests sent back to back queue up while the server answers the first; a queued longer
@@ -170,8 +170,8 @@ fn queued_requests_of_growing_length_are_all_answered() {
             }
         }
     }
-    assert_eq!(s.health_number("dhcp_malformed"), 0);
-    assert_eq!(s.health_number("dhcp_answered"), 2 * ROUNDS);
+    assert_eq!(s.status_number("dhcp_malformed"), 0);
+    assert_eq!(s.status_number("dhcp_answered"), 2 * ROUNDS);
     assert_eq!(answers, 2 * ROUNDS);
 }
 
@@ -204,15 +204,15 @@ fn garbage_and_foreign_dhcp_change_only_counters() {
     }
     let expected = 2 * garbage.len() as u64;
     let deadline = Instant::now() + Duration::from_secs(5);
-    while s.health_number("dhcp_malformed") < expected && Instant::now() < deadline {
+    while s.status_number("dhcp_malformed") < expected && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert_eq!(s.health_number("dhcp_malformed"), expected);
+    assert_eq!(s.status_number("dhcp_malformed"), expected);
     // A plain DHCP client is the router's business: no answer, counted as ignored.
     let plain = pxe_message(MessageType::Request, 0, false, b"MSFT 5.0");
     assert!(exchange(&sock, targets[1], &plain).is_none());
-    assert_eq!(s.health_number("dhcp_ignored"), 1);
-    assert_eq!(s.health_number("dhcp_answered"), 0);
+    assert_eq!(s.status_number("dhcp_ignored"), 1);
+    assert_eq!(s.status_number("dhcp_answered"), 0);
     // And the server still answers.
     assert!(exchange(&sock, targets[1], &good).is_some());
 }

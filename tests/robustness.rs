@@ -88,7 +88,7 @@ fn replacing_a_file_lets_running_transfers_finish_with_the_old_bytes() {
 #[test]
 fn garbage_datagrams_are_counted_and_change_nothing() {
     let s = Server::start(&[("a.txt", b"hello")]);
-    let before = s.health_number("tftp_malformed");
+    let before = s.status_number("tftp_malformed");
     let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
     let junk: [&[u8]; 6] = [
         b"",
@@ -106,13 +106,13 @@ fn garbage_datagrams_are_counted_and_change_nothing() {
     sock.send_to(b"\x00\x01files/a.txt\x00mail\x00", s.tftp)
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(5);
-    while s.health_number("tftp_malformed") < before + 7 && Instant::now() < deadline {
+    while s.status_number("tftp_malformed") < before + 7 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert!(
-        s.health_number("tftp_malformed") >= before + 7,
+        s.status_number("tftp_malformed") >= before + 7,
         "{}",
-        s.health()
+        s.status()
     );
     let out = s.scratch.join("a.txt");
     let o = run(&mut s.tftp_get("binary", "files/a.txt", &out), 20);
@@ -183,10 +183,10 @@ fn tftp_clients_that_vanish_leave_no_transfer_or_descriptor_behind() {
     // would end the transfers anyway (1 s, at most 5 retries).
     drop(clients);
     let deadline = Instant::now() + Duration::from_secs(30);
-    while s.health_number("tftp_active") > 0 && Instant::now() < deadline {
+    while s.status_number("tftp_active") > 0 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(200));
     }
-    assert_eq!(s.health_number("tftp_active"), 0, "{}", s.health());
+    assert_eq!(s.status_number("tftp_active"), 0, "{}", s.status());
     // Their sockets are closed too, not only their counters.
     let deadline = Instant::now() + Duration::from_secs(5);
     while s.open_fds() > baseline + 2 && Instant::now() < deadline {
@@ -198,7 +198,7 @@ fn tftp_clients_that_vanish_leave_no_transfer_or_descriptor_behind() {
         s.open_fds()
     );
     assert_eq!(
-        s.health_number("tftp_transfers"),
+        s.status_number("tftp_transfers"),
         30,
         "a repeated RRQ started a second transfer"
     );

@@ -56,12 +56,12 @@ fn requests_never_acknowledged_let_go_of_their_slots_within_seconds() {
         );
         assert!(options.iter().any(|(k, _)| k == "tsize"), "{options:?}");
     }
-    assert_eq!(s.health_number("tftp_active"), 20);
+    assert_eq!(s.status_number("tftp_active"), 20);
     // The sockets stay open (no ICMP shortcut): only the clamp and the first-ACK budget count.
     // 5 s clamp x (1 + 2 retries) = 15 s.
-    let took = s.wait_for_health("tftp_active", 0, Duration::from_secs(30));
+    let took = s.wait_for_status("tftp_active", 0, Duration::from_secs(30));
     assert!(took >= Duration::from_secs(10), "gave up after {took:?}");
-    assert_eq!(s.health_number("tftp_unanswered"), 20);
+    assert_eq!(s.status_number("tftp_unanswered"), 20);
     drop(socks);
 }
 
@@ -93,7 +93,7 @@ fn one_address_gets_at_most_64_transfers_and_others_are_still_served() {
         }
     }
     assert_eq!((data, refused), (64, 6));
-    assert_eq!(s.health_number("tftp_per_ip_refused"), 6);
+    assert_eq!(s.status_number("tftp_per_ip_refused"), 6);
     // Another address (a different machine) is not held back by the first one's share.
     let other = client("127.0.0.2");
     other.send_to(&request, s.tftp).unwrap();
@@ -119,10 +119,10 @@ fn a_closed_client_port_ends_the_transfer_at_once() {
     // port, and the kernel's ICMP port unreachable must end the transfer.
     sock.send_to(&[0, 4, 0, 1], from).unwrap();
     drop(sock);
-    let took = s.wait_for_health("tftp_active", 0, Duration::from_secs(40));
+    let took = s.wait_for_status("tftp_active", 0, Duration::from_secs(40));
     assert!(took < Duration::from_secs(8), "ended after {took:?}");
-    assert_eq!(s.health_number("tftp_unreachable"), 1);
-    assert_eq!(s.health_number("tftp_unanswered"), 0);
+    assert_eq!(s.status_number("tftp_unreachable"), 1);
+    assert_eq!(s.status_number("tftp_unanswered"), 0);
 }
 
 /// Text of `len` bytes with a line end every 64.
@@ -186,10 +186,10 @@ fn netascii_conversions_past_the_memory_budget_are_refused_and_counted() {
     let (n, _) = late.recv_from(&mut buf).unwrap();
     let why = String::from_utf8_lossy(&buf[4..n]);
     assert!(buf[1] == 5 && why.contains("netascii"), "{why}");
-    assert_eq!(s.health_number("tftp_netascii_refused"), 1);
+    assert_eq!(s.status_number("tftp_netascii_refused"), 1);
     // Once a.txt's transfer is over, b.txt fits.
     drop(holder);
-    s.wait_for_health("tftp_active", 0, Duration::from_secs(20));
+    s.wait_for_status("tftp_active", 0, Duration::from_secs(20));
     let out = s.scratch.join("b.txt");
     let o = run(&mut s.tftp_get("netascii", "files/b.txt", &out), 30);
     assert!(o.status.success(), "{o:?}");

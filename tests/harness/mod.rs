@@ -355,23 +355,26 @@ impl Server {
         }
     }
 
-    /// The admin `/health` JSON body.
-    pub fn health(&self) -> String {
+    /// The counters (`/api/v1/status`), asked over the control socket (no login needed).
+    pub fn status(&self) -> String {
+        let socket = self.data.join("control.sock");
         let out = run(
             self.command("curl").args([
                 "-sS",
                 "--max-time",
                 "5",
-                &format!("http://{}/health", self.admin),
+                "--unix-socket",
+                socket.to_str().unwrap(),
+                "http://localhost/api/v1/status",
             ]),
             10,
         );
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    /// A numeric field of `/health`.
-    pub fn health_number(&self, key: &str) -> u64 {
-        let body = self.health();
+    /// A numeric field of [`Server::status`].
+    pub fn status_number(&self, key: &str) -> u64 {
+        let body = self.status();
         let pat = format!("\"{key}\":");
         let start = body
             .find(&pat)
@@ -385,18 +388,18 @@ impl Server {
             .unwrap()
     }
 
-    /// Waits (bounded by `limit`) until the `/health` number `key` is `want`; returns how
-    /// long that took. Panics with the health body if it never is.
-    pub fn wait_for_health(&self, key: &str, want: u64, limit: Duration) -> Duration {
+    /// Waits (bounded by `limit`) until the status number `key` is `want`; returns how
+    /// long that took. Panics with the status body if it never is.
+    pub fn wait_for_status(&self, key: &str, want: u64, limit: Duration) -> Duration {
         let start = Instant::now();
-        while self.health_number(key) != want && start.elapsed() < limit {
+        while self.status_number(key) != want && start.elapsed() < limit {
             std::thread::sleep(Duration::from_millis(100));
         }
         assert_eq!(
-            self.health_number(key),
+            self.status_number(key),
             want,
             "{key} after {limit:?}: {}",
-            self.health()
+            self.status()
         );
         start.elapsed()
     }
