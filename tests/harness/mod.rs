@@ -2,6 +2,7 @@
 //! throw-away data dir, runs real clients (tftp-hpa, atftp, curl) with time limits, and
 //! cleans up. The driver under test comes from `FLEETBOOT_TEST_DRIVER` (io-uring | epoll).
 
+pub mod api;
 pub mod lab;
 pub mod netns;
 
