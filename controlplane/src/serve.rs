@@ -175,6 +175,14 @@ pub fn run(settings: Settings) -> Result<(), BoxError> {
         .block_on(async { tokio::net::TcpListener::bind(settings.admin_listen).await })
         .map_err(|e| format!("bind admin {}: {e}", settings.admin_listen))?;
     let admin_addr = admin.local_addr()?;
+    let metrics_listener = match admin_settings.metrics_listen {
+        Some(addr) => Some(
+            runtime
+                .block_on(async { tokio::net::TcpListener::bind(addr).await })
+                .map_err(|e| format!("bind metrics {addr}: {e}"))?,
+        ),
+        None => None,
+    };
     let control = {
         let _enter = runtime.enter();
         let std_listener = control::bind(&settings.data_dir)
@@ -225,6 +233,16 @@ pub fn run(settings: Settings) -> Result<(), BoxError> {
             stopped(stop_rx.clone()),
             grace,
         ));
+        let metrics = metrics_listener.map(|l| {
+            tokio::spawn(listener::serve(
+                l,
+                api::metrics_app(state.clone()),
+                limits,
+                refused.clone(),
+                stopped(stop_rx.clone()),
+                grace,
+            ))
+        });
         let socket = tokio::spawn(listener::serve(
             control,
             api::app(state, true),
@@ -237,6 +255,9 @@ pub fn run(settings: Settings) -> Result<(), BoxError> {
         let _ = stop_tx.send(true);
         let _ = tcp.await;
         let _ = socket.await;
+        if let Some(m) = metrics {
+            let _ = m.await;
+        }
     });
     tracing::info!(grace = ?settings.drain_grace, "shutting down: draining transfers");
     dataplane.shutdown(settings.drain_grace);

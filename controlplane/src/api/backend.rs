@@ -19,6 +19,10 @@ pub struct Backend {
 /// to milliseconds; the scan runs on a thread of its own).
 const CALL_LIMIT: Duration = Duration::from_secs(30);
 
+/// Longest wait for a scan: indexing reads only directories, but a rescan also waits for
+/// scans already queued.
+const SCAN_LIMIT: Duration = Duration::from_secs(300);
+
 impl Backend {
     /// A handle sending to the coordinator's channel.
     pub fn new(tx: Sender<Message>) -> Backend {
@@ -38,7 +42,7 @@ impl Backend {
             let _ = reply.send(f(service));
         });
         self.send(Message::Call(call))?;
-        wait(answer).await
+        wait(answer, CALL_LIMIT).await
     }
 
     /// Runs `f` on the service; its error is the request's.
@@ -59,7 +63,7 @@ impl Backend {
     pub async fn rescan(&self) -> Result<(), ServiceError> {
         let (reply, answer) = tokio::sync::oneshot::channel();
         self.send(Message::Rescan(Some(reply)))?;
-        wait(answer).await
+        wait(answer, SCAN_LIMIT).await
     }
 
     fn send(&self, message: Message) -> Result<(), ServiceError> {
@@ -69,8 +73,11 @@ impl Backend {
     }
 }
 
-async fn wait<R>(answer: tokio::sync::oneshot::Receiver<R>) -> Result<R, ServiceError> {
-    match tokio::time::timeout(CALL_LIMIT, answer).await {
+async fn wait<R>(
+    answer: tokio::sync::oneshot::Receiver<R>,
+    limit: Duration,
+) -> Result<R, ServiceError> {
+    match tokio::time::timeout(limit, answer).await {
         Ok(Ok(r)) => Ok(r),
         Ok(Err(_)) => Err(ServiceError::new(
             ErrorKind::Unavailable,

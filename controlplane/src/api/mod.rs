@@ -174,6 +174,15 @@ pub fn app(state: AppState, trusted: bool) -> Router {
     router.with_state(state)
 }
 
+/// `/metrics` alone, without authentication, for `--metrics-listen` (an address only the
+/// monitoring network reaches).
+pub fn metrics_app(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(status::metrics))
+        .fallback(not_found)
+        .with_state(state)
+}
+
 async fn not_found(uri: Uri) -> ApiError {
     ApiError::new(ErrorKind::NotFound, format!("no route {}", uri.path()))
 }
