@@ -32,6 +32,8 @@ pub struct BootPolicy {
 struct Assigned {
     permanent: Option<ClientScript>,
     once: Option<(ClientScript, OnceToken)>,
+    /// A menu of its own (only the images it may boot), instead of everyone's.
+    menu: Option<String>,
 }
 
 /// The script one client gets instead of the menu.
@@ -116,6 +118,11 @@ impl BootPolicy {
         self.clients.entry(mac).or_default().permanent = Some(script);
     }
 
+    /// Gives `mac` a menu of its own, served when it has no assignment to boot.
+    pub fn menu_for(&mut self, mac: Mac, menu: String) {
+        self.clients.entry(mac).or_default().menu = Some(menu);
+    }
+
     /// Gives `mac` `script` for the one boot that uses `token` first (before its permanent
     /// assignment).
     pub fn assign_once(&mut self, mac: Mac, script: ClientScript, token: OnceToken) {
@@ -154,6 +161,10 @@ impl BootPolicy {
                     once,
                 },
             ),
+            None if assigned.is_some_and(|a| a.menu.is_some()) => {
+                let menu = assigned.and_then(|a| a.menu.as_deref()).unwrap_or_default();
+                (Cow::Borrowed(menu), ScriptServed::Menu)
+            }
             None if self.menu.is_empty() => (
                 Cow::Owned(format!(
                     "#!ipxe\necho fleetboot is starting; retrying in 5 s\nsleep 5\nchain --autofree --replace {own} || exit 1\n"
@@ -311,6 +322,25 @@ mod tests {
             id: id.into(),
             once,
         }
+    }
+
+    #[test]
+    fn a_client_with_a_menu_of_its_own_gets_it_until_assigned() {
+        let mut policy = BootPolicy::new("#!ipxe\nmenu\n".into());
+        let mac: Mac = "52:54:00:00:00:01".parse().unwrap();
+        policy.menu_for(mac, "#!ipxe\nsome\n".into());
+        let url = Some("http://10.0.0.2:8080/boot.ipxe");
+        let (s, served) = policy.script_for(Asker::Machine(mac), url, Use::Consume);
+        assert_eq!((s.as_ref(), served), ("#!ipxe\nsome\n", ScriptServed::Menu));
+        // Someone else, and a MAC not confirmed, get everyone's menu.
+        let (s, _) = policy.script_for(Asker::Unconfirmed, url, Use::Consume);
+        assert_eq!(s, "#!ipxe\nmenu\n");
+        policy.assign(mac, script("#!ipxe\nimage\n", "debian"));
+        let (s, served) = policy.script_for(Asker::Machine(mac), url, Use::Consume);
+        assert_eq!(
+            (s.as_ref(), served),
+            ("#!ipxe\nimage\n", image("debian", false))
+        );
     }
 
     #[test]

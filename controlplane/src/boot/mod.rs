@@ -15,7 +15,8 @@ pub use script::{MenuSettings, Site};
 /// `once_token` gives each next-boot-once assignment (mac, image) its token. Assignments
 /// naming an image that no longer exists fall back to the menu (and are logged), rather than
 /// leaving a machine unable to boot. A client's extra kernel arguments follow its
-/// assignments.
+/// assignments; a client with allowed images gets a menu of those alone (hidden ones too:
+/// they were allowed by name).
 pub fn policy<'a>(
     images: &[Image],
     public: &[Image],
@@ -48,6 +49,15 @@ pub fn policy<'a>(
         }
         if let Some(s) = client.assigned.as_ref().and_then(script) {
             policy.assign(client.mac, s);
+        }
+        // A machine limited to some images sees only those in its menu.
+        if !client.allowed_images.is_empty() {
+            let allowed: Vec<Image> = images
+                .iter()
+                .filter(|i| client.allowed_images.contains(&i.id))
+                .cloned()
+                .collect();
+            policy.menu_for(client.mac, script::menu(&allowed, site, menu));
         }
     }
     policy
