@@ -139,8 +139,15 @@ pub struct Page {
 }
 
 impl Page {
-    fn limit(&self) -> usize {
-        self.limit.unwrap_or(100).clamp(1, 1000)
+    /// The page of `mac`'s history (everyone's with `None`).
+    async fn of(self, state: &AppState, mac: Option<String>) -> ApiResult<Json<Vec<BootRecord>>> {
+        let limit = self.limit.unwrap_or(100).clamp(1, 1000);
+        let before = self.before;
+        let page = state
+            .backend
+            .try_call(move |s| s.boots(mac.as_deref(), before, limit))
+            .await?;
+        Ok(Json(page))
     }
 }
 
@@ -155,13 +162,7 @@ pub async fn boots(
     Path(mac): Path<String>,
     Query(page): Query<Page>,
 ) -> ApiResult<Json<Vec<BootRecord>>> {
-    let limit = page.limit();
-    Ok(Json(
-        state
-            .backend
-            .try_call(move |s| s.boots(Some(&mac), page.before, limit))
-            .await?,
-    ))
+    page.of(&state, Some(mac)).await
 }
 
 /// Every machine's boot history, newest first.
@@ -173,13 +174,7 @@ pub async fn history(
     State(state): State<AppState>,
     Query(page): Query<Page>,
 ) -> ApiResult<Json<Vec<BootRecord>>> {
-    let limit = page.limit();
-    Ok(Json(
-        state
-            .backend
-            .try_call(move |s| s.boots(None, page.before, limit))
-            .await?,
-    ))
+    page.of(&state, None).await
 }
 
 /// Sends a Wake-on-LAN magic packet for a machine: to the directed broadcast of the subnet
