@@ -50,11 +50,22 @@ impl Remote {
             .enable_all()
             .build()?;
         let socket = socket_path(data_dir);
-        if std::os::unix::net::UnixStream::connect(&socket).is_ok() {
-            return Ok(Remote {
-                runtime,
-                target: Target::Socket(socket),
-            });
+        match std::os::unix::net::UnixStream::connect(&socket) {
+            Ok(_) => {
+                return Ok(Remote {
+                    runtime,
+                    target: Target::Socket(socket),
+                })
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                return Err(format!(
+                    "{} belongs to the server's user: run this command as that user (or root)",
+                    socket.display()
+                )
+                .into())
+            }
+            // No server (no socket, or one left by a crash): the database itself.
+            Err(_) => {}
         }
         if !data_dir.join("fleetboot.redb").is_file() {
             return Err(format!(
