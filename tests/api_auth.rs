@@ -639,3 +639,36 @@ fn a_partial_request_head_is_cut_off_after_the_request_timeout() {
     // A whole request is still answered.
     assert_eq!(s.anonymous().get("/health").status, 200);
 }
+
+#[test]
+fn a_refusal_sent_before_the_body_arrives_closes_the_connection_openly() {
+    // The server answers 401 without reading the body, then closes: it must say so, or a
+    // client sends its next request on a dead connection.
+    let s = Server::start(&[]);
+    let mut c = TcpStream::connect(s.admin).unwrap();
+    c.write_all(
+        format!(
+            "PATCH /api/v1/clients/{MAC} HTTP/1.1\r\nHost: x\r\n\
+             Content-Type: application/json\r\nContent-Length: 2\r\n\r\n"
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") && c.read(&mut byte).unwrap() == 1 {
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head).to_lowercase();
+    assert!(head.starts_with("http/1.1 401"), "{head}");
+    assert!(head.contains("connection: close"), "{head}");
+    // A bodiless refusal keeps the connection.
+    let mut c = TcpStream::connect(s.admin).unwrap();
+    c.write_all(b"GET /api/v1/me HTTP/1.1\r\nHost: x\r\n\r\nGET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut answers = String::new();
+    c.read_to_string(&mut answers).unwrap();
+    assert!(answers.starts_with("HTTP/1.1 401"), "{answers}");
+    assert!(answers.contains("HTTP/1.1 200 OK"), "{answers}");
+}
