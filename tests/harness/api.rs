@@ -23,6 +23,18 @@ pub struct Answer {
     pub body: Value,
     /// The body as text.
     pub text: String,
+    /// The response headers (names in lower case), in order.
+    pub headers: Vec<(String, String)>,
+}
+
+impl Answer {
+    /// The first value of header `name` (lower case), if any.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 impl Server {
@@ -105,10 +117,24 @@ impl Api {
 
     /// Any request: `method path`, with a JSON body if given.
     pub fn send(&self, method: &str, path: &str, body: Option<&Value>) -> Answer {
+        self.send_with(method, path, &[], body)
+    }
+
+    /// Like [`Api::send`], with extra request headers (e.g. a `Cookie`).
+    pub fn send_with(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> Answer {
         let url = format!("{}{path}", self.base);
         let mut request = ureq::http::Request::builder().method(method).uri(&url);
         if let Some(t) = &self.token {
             request = request.header("authorization", format!("Bearer {t}"));
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
         }
         let bytes = match body {
             Some(v) => {
@@ -123,8 +149,18 @@ impl Api {
             .run(request)
             .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
         let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(n, v)| (n.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
+            .collect();
         let text = response.body_mut().read_to_string().unwrap_or_default();
         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Answer { status, body, text }
+        Answer {
+            status,
+            body,
+            text,
+            headers,
+        }
     }
 }

@@ -424,6 +424,31 @@ impl Server {
         None
     }
 
+    /// Kills the server with SIGKILL (no clean shutdown) and reaps it.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Stops the server (SIGTERM, or `kill9` first for a crash) and starts a new one on the
+    /// same data dir with `extra` flags.
+    pub fn restart(mut self, extra: &[&str]) -> Server {
+        self.stop();
+        let keep = TempDir::new("keep");
+        let moved = keep.path().join("data");
+        std::fs::rename(&self.data, &moved).unwrap();
+        drop(self);
+        Server::start_with(
+            |data| {
+                std::fs::remove_dir_all(data).unwrap();
+                std::fs::rename(&moved, data).unwrap();
+            },
+            extra,
+        )
+    }
+
     /// How many descriptors the server process holds open now.
     pub fn open_fds(&self) -> usize {
         let pid = self.child.as_ref().expect("server running").id();

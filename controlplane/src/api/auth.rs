@@ -57,22 +57,45 @@ pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) 
         secret(&req).and_then(|s| state.grants.check(&s))
     };
     let Some(caller) = caller else {
-        return ApiError::new(
-            ErrorKind::Unauthorized,
-            "log in first (POST /api/v1/login), then send the token as `Authorization: Bearer …`",
-        )
-        .into_response();
+        return refuse(
+            &req,
+            ApiError::new(
+                ErrorKind::Unauthorized,
+                "log in first (POST /api/v1/login), then send the token as `Authorization: Bearer …`",
+            ),
+        );
     };
     let reads = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     if !reads && caller.role != Role::Admin && req.uri().path() != "/api/v1/logout" {
-        return ApiError::new(
-            ErrorKind::Forbidden,
-            format!("{} is a viewer: read-only", caller.user),
-        )
-        .into_response();
+        return refuse(
+            &req,
+            ApiError::new(
+                ErrorKind::Forbidden,
+                format!("{} is a viewer: read-only", caller.user),
+            ),
+        );
     }
     req.extensions_mut().insert(caller);
     next.run(req).await
+}
+
+/// A refusal sent before the request body is read. hyper then closes the connection (the
+/// body may still be on its way) without saying so: `Connection: close` tells the client not
+/// to send its next request on it.
+fn refuse(req: &Request, error: ApiError) -> Response {
+    let mut response = error.into_response();
+    let headers = req.headers();
+    let body = headers
+        .get(header::CONTENT_LENGTH)
+        .map_or(headers.contains_key(header::TRANSFER_ENCODING), |n| {
+            n != "0"
+        });
+    if body {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
 }
 
 /// The bearer secret, else the session cookie's.
