@@ -183,8 +183,8 @@ pub struct LoginRequest {
 pub struct Me {
     /// User name (`root` on the control socket).
     pub user: String,
-    /// admin or viewer.
-    pub role: String,
+    /// What the caller may do.
+    pub role: Role,
 }
 
 /// Logs in: a session token (also set as an HttpOnly, SameSite=Strict cookie).
@@ -287,7 +287,7 @@ pub async fn logout(
 pub async fn me(Extension(caller): Extension<Caller>) -> Json<Me> {
     Json(Me {
         user: caller.user,
-        role: caller.role.to_string(),
+        role: caller.role,
     })
 }
 
