@@ -194,7 +194,8 @@ pub struct Me {
         (status = 200, description = "Logged in", body = Issued),
         (status = 400, description = "Malformed request", body = ErrorBody),
         (status = 401, description = "Wrong user name or password", body = ErrorBody),
-        (status = 429, description = "Too many failed logins from this address", body = ErrorBody),
+        (status = 429, description = "Too many failed logins from this address", body = ErrorBody,
+            headers(("retry-after" = u64, description = "Seconds until this address may try again"))),
     ))]
 pub async fn login(
     State(state): State<AppState>,

@@ -61,7 +61,8 @@ fn matches(c: &Client, q: &str) -> bool {
 
 /// Every client seen or assigned, by MAC; `X-Total-Count` says how many matched.
 #[utoipa::path(get, path = "/api/v1/clients", tag = "clients", params(ClientQuery),
-    responses((status = 200, description = "Clients", body = Vec<Client>),
+    responses((status = 200, description = "Clients", body = Vec<Client>,
+               headers(("x-total-count" = u64, description = "How many clients matched (before offset and limit)"))),
               (status = 400, description = "Bad query", body = ErrorBody),
               (status = 401, description = "Not logged in", body = ErrorBody)))]
 pub async fn list(
