@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: installs what the tests need, checks format and
 # lints, then runs every test on the io_uring driver and the integration tests again on the
-# epoll fallback, after a bounded fuzz run of the hostile-input parsers. Ends with one summary
-# line: "suite: N passed, N failed".
+# epoll fallback, after a bounded fuzz run of the hostile-input parsers, then checks the admin
+# API against its OpenAPI document with schemathesis (counted as one test). Ends with one
+# summary line: "suite: N passed, N failed".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/setup.sh test
@@ -19,5 +20,9 @@ echo "== test suite, io_uring driver"
 FLEETBOOT_TEST_DRIVER=io-uring cargo test --workspace --locked 2>&1 | tee -a "$log" || status=1
 echo "== integration tests, epoll driver"
 FLEETBOOT_TEST_DRIVER=epoll cargo test --locked -p fleetboot-tests --test tftp_clients --test tftp_limits --test http_ranges --test http_limits --test robustness --test iso_images --test proxy_dhcp --test boot_script --test client_table --test iso_override --test iso_layouts --test boot_storm --test api_clients 2>&1 | tee -a "$log" || status=1
-awk '/^test result:/ { p += $4; f += $6 } END { printf "suite: %d passed, %d failed\n", p, f }' "$log"
+echo "== admin API against its OpenAPI document (schemathesis)"
+api_ok=1
+tools/schemathesis.sh || { api_ok=0; status=1; }
+awk -v ok=$api_ok '/^test result:/ { p += $4; f += $6 }
+  END { printf "suite: %d passed, %d failed\n", p + ok, f + 1 - ok }' "$log"
 exit $status

@@ -206,8 +206,8 @@ pub struct LoginRequest {
 pub struct Me {
     /// User name (`root` on the control socket).
     pub user: String,
-    /// admin or viewer.
-    pub role: String,
+    /// What the caller may do.
+    pub role: Role,
 }
 
 /// Logs in: a session token (also set as an HttpOnly, SameSite=Strict cookie).
@@ -217,7 +217,8 @@ pub struct Me {
         (status = 200, description = "Logged in", body = Issued),
         (status = 400, description = "Malformed request", body = ErrorBody),
         (status = 401, description = "Wrong user name or password", body = ErrorBody),
-        (status = 429, description = "Too many failed logins from this address", body = ErrorBody),
+        (status = 429, description = "Too many failed logins from this address", body = ErrorBody,
+            headers(("retry-after" = u64, description = "Seconds until this address may try again"))),
     ))]
 pub async fn login(
     State(state): State<AppState>,
@@ -310,7 +311,7 @@ pub async fn logout(
 pub async fn me(Extension(caller): Extension<Caller>) -> Json<Me> {
     Json(Me {
         user: caller.user,
-        role: caller.role.to_string(),
+        role: caller.role,
     })
 }
 

@@ -12,6 +12,19 @@ use crate::history::BootRecord;
 use crate::service::clients::ClientPatch;
 use crate::service::ErrorKind;
 
+/// A client's MAC address in the path.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct MacPath {
+    /// MAC address: `52:54:00:12:34:56`, `52-54-00-12-34-56` or `525400123456`, any case.
+    /// The pattern tells generators what a MAC is; anything else is answered 400.
+    #[param(
+        pattern = r"^[0-9A-Fa-f]{2}([:-]?[0-9A-Fa-f]{2}){5}$",
+        example = "52:54:00:12:34:56"
+    )]
+    pub mac: String,
+}
+
 /// `GET /api/v1/clients` options.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 pub struct ClientQuery {
@@ -48,7 +61,8 @@ fn matches(c: &Client, q: &str) -> bool {
 
 /// Every client seen or assigned, by MAC; `X-Total-Count` says how many matched.
 #[utoipa::path(get, path = "/api/v1/clients", tag = "clients", params(ClientQuery),
-    responses((status = 200, description = "Clients", body = Vec<Client>),
+    responses((status = 200, description = "Clients", body = Vec<Client>,
+               headers(("x-total-count" = u64, description = "How many clients matched (before offset and limit)"))),
               (status = 400, description = "Bad query", body = ErrorBody),
               (status = 401, description = "Not logged in", body = ErrorBody)))]
 pub async fn list(
@@ -73,14 +87,14 @@ pub async fn list(
 
 /// One client.
 #[utoipa::path(get, path = "/api/v1/clients/{mac}", tag = "clients",
-    params(("mac" = String, Path, description = "MAC address, e.g. 52:54:00:12:34:56")),
+    params(MacPath),
     responses((status = 200, description = "The client", body = Client),
               (status = 400, description = "Not a MAC address", body = ErrorBody),
               (status = 401, description = "Not logged in", body = ErrorBody),
               (status = 404, description = "No such client", body = ErrorBody)))]
 pub async fn show(
     State(state): State<AppState>,
-    Path(mac): Path<String>,
+    Path(MacPath { mac }): Path<MacPath>,
 ) -> ApiResult<Json<Client>> {
     Ok(Json(state.backend.try_call(move |s| s.client(&mac)).await?))
 }
@@ -88,7 +102,7 @@ pub async fn show(
 /// Changes a client: name, notes, assigned image, next-boot-once image, allowed images,
 /// extra kernel arguments. A MAC not seen yet gets a record.
 #[utoipa::path(patch, path = "/api/v1/clients/{mac}", tag = "clients",
-    params(("mac" = String, Path, description = "MAC address")),
+    params(MacPath),
     request_body = ClientPatch,
     responses((status = 200, description = "The client as saved", body = Client),
               (status = 400, description = "Bad MAC, unknown or disallowed image", body = ErrorBody),
@@ -97,7 +111,7 @@ pub async fn show(
               (status = 404, description = "No such image", body = ErrorBody)))]
 pub async fn edit(
     State(state): State<AppState>,
-    Path(mac): Path<String>,
+    Path(MacPath { mac }): Path<MacPath>,
     Json(patch): Json<ClientPatch>,
 ) -> ApiResult<Json<Client>> {
     Ok(Json(
@@ -110,7 +124,7 @@ pub async fn edit(
 
 /// Deletes a client's record (its boot history stays).
 #[utoipa::path(delete, path = "/api/v1/clients/{mac}", tag = "clients",
-    params(("mac" = String, Path, description = "MAC address")),
+    params(MacPath),
     responses((status = 204, description = "Deleted"),
               (status = 400, description = "Not a MAC address", body = ErrorBody),
               (status = 401, description = "Not logged in", body = ErrorBody),
@@ -118,7 +132,7 @@ pub async fn edit(
               (status = 404, description = "No such client", body = ErrorBody)))]
 pub async fn delete(
     State(state): State<AppState>,
-    Path(mac): Path<String>,
+    Path(MacPath { mac }): Path<MacPath>,
 ) -> ApiResult<StatusCode> {
     state
         .backend
@@ -153,13 +167,13 @@ impl Page {
 
 /// A client's boot history, newest first.
 #[utoipa::path(get, path = "/api/v1/clients/{mac}/boots", tag = "clients",
-    params(("mac" = String, Path, description = "MAC address"), Page),
+    params(MacPath, Page),
     responses((status = 200, description = "Boot events, newest first", body = Vec<BootRecord>),
               (status = 400, description = "Not a MAC address", body = ErrorBody),
               (status = 401, description = "Not logged in", body = ErrorBody)))]
 pub async fn boots(
     State(state): State<AppState>,
-    Path(mac): Path<String>,
+    Path(MacPath { mac }): Path<MacPath>,
     Query(page): Query<Page>,
 ) -> ApiResult<Json<Vec<BootRecord>>> {
     page.of(&state, Some(mac)).await
@@ -181,7 +195,7 @@ pub async fn history(
 /// its last address is in, out of that interface; else out of every interface (or to the
 /// configured `wol.broadcast`).
 #[utoipa::path(post, path = "/api/v1/clients/{mac}/wake", tag = "clients",
-    params(("mac" = String, Path, description = "MAC address")),
+    params(MacPath),
     responses((status = 200, description = "Where the packet went", body = crate::wol::WakeReport),
               (status = 400, description = "Not a MAC address", body = ErrorBody),
               (status = 401, description = "Not logged in", body = ErrorBody),
@@ -189,7 +203,7 @@ pub async fn history(
               (status = 503, description = "No interface to send from", body = ErrorBody)))]
 pub async fn wake(
     State(state): State<AppState>,
-    Path(mac): Path<String>,
+    Path(MacPath { mac }): Path<MacPath>,
 ) -> ApiResult<Json<crate::wol::WakeReport>> {
     let mac = crate::service::clients::parse_mac(&mac)?;
     let last_ip = state

@@ -23,6 +23,7 @@ pub async fn list(State(state): State<AppState>) -> ApiResult<Json<Vec<ImageView
 #[utoipa::path(get, path = "/api/v1/images/{id}", tag = "images",
     params(("id" = String, Path, description = "Image id")),
     responses((status = 200, description = "The image", body = ImageView),
+              (status = 400, description = "Bad path", body = ErrorBody),
               (status = 401, description = "Not logged in", body = ErrorBody),
               (status = 404, description = "No such image", body = ErrorBody)))]
 pub async fn show(
@@ -69,6 +70,7 @@ pub struct DeleteOptions {
 #[utoipa::path(delete, path = "/api/v1/images/{id}", tag = "images",
     params(("id" = String, Path, description = "Image id"), DeleteOptions),
     responses((status = 204, description = "Deleted"),
+              (status = 400, description = "Bad path or query", body = ErrorBody),
               (status = 401, description = "Not logged in", body = ErrorBody),
               (status = 403, description = "Viewers cannot delete", body = ErrorBody),
               (status = 404, description = "No such image", body = ErrorBody),

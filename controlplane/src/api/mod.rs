@@ -193,3 +193,62 @@ async fn not_allowed(method: Method, uri: Uri) -> ApiError {
         format!("{method} is not allowed on {}", uri.path()),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    /// Paths anyone may call.
+    const OPEN: [&str; 2] = ["/health", "/api/v1/login"];
+
+    /// (path, method, operation) of every operation in the document.
+    fn operations(doc: &Value) -> Vec<(String, String, Value)> {
+        let mut all = Vec::new();
+        for (path, item) in doc["paths"].as_object().expect("paths") {
+            for (method, op) in item.as_object().expect("path item") {
+                all.push((path.clone(), method.clone(), op.clone()));
+            }
+        }
+        all
+    }
+
+    #[test]
+    fn the_document_is_openapi_3_1_and_every_guarded_operation_declares_401() {
+        let doc = serde_json::to_value(super::openapi()).unwrap();
+        assert!(
+            doc["openapi"]
+                .as_str()
+                .is_some_and(|v| v.starts_with("3.1.")),
+            "{}",
+            doc["openapi"]
+        );
+        let ops = operations(&doc);
+        assert!(ops.len() >= 30, "only {} operations", ops.len());
+        for (path, method, op) in ops {
+            let declares_401 = op["responses"].get("401").is_some();
+            if OPEN.contains(&path.as_str()) {
+                // Open to anyone: said so with an empty security requirement.
+                assert_eq!(op["security"], serde_json::json!([{}]), "{method} {path}");
+            } else {
+                assert!(declares_401, "{method} {path} does not declare 401");
+            }
+        }
+    }
+
+    #[test]
+    fn every_error_response_is_the_error_body() {
+        let doc = serde_json::to_value(super::openapi()).unwrap();
+        for (path, method, op) in operations(&doc) {
+            for (status, response) in op["responses"].as_object().expect("responses") {
+                if !status.starts_with('4') && !status.starts_with('5') {
+                    continue;
+                }
+                let schema = &response["content"]["application/json"]["schema"]["$ref"];
+                assert_eq!(
+                    schema, "#/components/schemas/ErrorBody",
+                    "{method} {path} {status}"
+                );
+            }
+        }
+    }
+}

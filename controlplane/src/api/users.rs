@@ -31,9 +31,9 @@ pub struct PasswordBody {
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
     /// 1 to 64 characters of A-Z a-z 0-9 . _ -
+    #[schema(pattern = r"^[A-Za-z0-9._-]{1,64}$")]
     pub name: String,
     /// admin or viewer.
-    #[schema(value_type = String)]
     pub role: Role,
     /// The password.
     #[serde(default)]
@@ -99,7 +99,7 @@ pub async fn add(
 
 /// Sets a user's password (their sessions end).
 #[utoipa::path(patch, path = "/api/v1/users/{name}", tag = "users",
-    params(("name" = String, Path, description = "User name")),
+    params(("name" = String, Path, description = "User name", pattern = r"^[A-Za-z0-9._-]{1,64}$")),
     request_body = PasswordBody,
     responses((status = 200, description = "Every user", body = Vec<User>),
               (status = 400, description = "Bad password", body = ErrorBody),
@@ -120,7 +120,7 @@ pub async fn set_password(
 
 /// Deletes a user (never the last admin); their sessions and tokens end.
 #[utoipa::path(delete, path = "/api/v1/users/{name}", tag = "users",
-    params(("name" = String, Path, description = "User name")),
+    params(("name" = String, Path, description = "User name", pattern = r"^[A-Za-z0-9._-]{1,64}$")),
     responses((status = 200, description = "Every user, after the change", body = Vec<User>),
               (status = 400, description = "Bad name", body = ErrorBody),
               (status = 401, description = "Not logged in", body = ErrorBody),
@@ -142,9 +142,9 @@ pub async fn delete(
 #[serde(deny_unknown_fields)]
 pub struct NewToken {
     /// 1 to 64 characters of A-Z a-z 0-9 . _ -
+    #[schema(pattern = r"^[A-Za-z0-9._-]{1,64}$")]
     pub name: String,
     /// admin or viewer.
-    #[schema(value_type = String)]
     pub role: Role,
 }
 
@@ -184,6 +184,7 @@ pub async fn create_token(
 #[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "users",
     params(("id" = String, Path, description = "Token id (from the list)")),
     responses((status = 204, description = "Revoked"),
+              (status = 400, description = "Bad path", body = ErrorBody),
               (status = 401, description = "Not logged in", body = ErrorBody),
               (status = 403, description = "Admins only", body = ErrorBody),
               (status = 404, description = "No such token", body = ErrorBody)))]

@@ -87,7 +87,6 @@ pub struct TokenView {
     /// Its name.
     pub name: String,
     /// What it may do.
-    #[schema(value_type = String)]
     pub role: Role,
     /// Who created it.
     pub user: String,
@@ -103,7 +102,6 @@ pub struct Issued {
     /// Its id, for revoking it.
     pub id: String,
     /// What it may do.
-    #[schema(value_type = String)]
     pub role: Role,
     /// Seconds since the epoch; `null` for API tokens (until revoked).
     pub expires: Option<u64>,

@@ -129,11 +129,11 @@ impl Runtime {
 pub struct SettingsPatch {
     /// Menu title (1 to 128 characters).
     #[serde(default, deserialize_with = "super::clients::present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 128)]
     pub menu_title: Option<Option<String>>,
     /// Seconds before the menu boots its default; 0 waits (at most 3600).
     #[serde(default, deserialize_with = "super::clients::present")]
-    #[schema(value_type = Option<u64>)]
+    #[schema(value_type = Option<u64>, maximum = 3600)]
     pub menu_timeout_secs: Option<Option<u64>>,
     /// Image id the menu boots on timeout, or `local`.
     #[serde(default, deserialize_with = "super::clients::present")]
@@ -141,11 +141,11 @@ pub struct SettingsPatch {
     pub menu_default: Option<Option<String>>,
     /// Appended to every kernel command line (at most 4096 characters).
     #[serde(default, deserialize_with = "super::clients::present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 4096)]
     pub kernel_args: Option<Option<String>>,
     /// How often the data dir is checked, in ms (200 to 3600000).
     #[serde(default, deserialize_with = "super::clients::present")]
-    #[schema(value_type = Option<u64>)]
+    #[schema(value_type = Option<u64>, minimum = 200, maximum = 3_600_000)]
     pub scan_interval_ms: Option<Option<u64>>,
 }
 

@@ -12,7 +12,7 @@ use crate::store::{Store, StoreError};
 pub mod password;
 
 /// What a user may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Everything, users included.
@@ -81,7 +81,6 @@ pub struct User {
     /// The name.
     pub name: String,
     /// What the user may do: admin or viewer.
-    #[schema(value_type = String)]
     pub role: Role,
     /// When the user was created, seconds since the epoch.
     pub created: u64,
