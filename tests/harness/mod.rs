@@ -5,6 +5,8 @@
 pub mod api;
 pub mod lab;
 pub mod netns;
+pub mod origin;
+pub mod sse;
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
@@ -422,6 +424,14 @@ impl Server {
         let _ = child.kill();
         let _ = child.wait();
         None
+    }
+
+    /// Kills the server with SIGKILL, as a crash would, and waits; its files stay.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 
     /// How many descriptors the server process holds open now.
