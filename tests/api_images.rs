@@ -550,6 +550,12 @@ fn a_dropped_https_download_resumes_with_range_using_the_ca_file() {
     wait_image(&s, &api, "the https download listed", |i| {
         i["path"] == "noble.iso" && i["layout"] == "ubuntu-desktop"
     });
+    // The name is taken now: a second download there is refused before it starts.
+    let again = api.post(
+        "/api/v1/images/download",
+        &json!({"url": origin.url("noble.iso")}),
+    );
+    assert_error(&again, 409, "download onto an existing ISO");
 }
 
 #[test]

@@ -18,6 +18,6 @@ status=0
 echo "== test suite, io_uring driver"
 FLEETBOOT_TEST_DRIVER=io-uring cargo test --workspace --locked 2>&1 | tee -a "$log" || status=1
 echo "== integration tests, epoll driver"
-FLEETBOOT_TEST_DRIVER=epoll cargo test --locked -p fleetboot-tests --test tftp_clients --test tftp_limits --test http_ranges --test http_limits --test robustness --test iso_images --test proxy_dhcp --test boot_script --test client_table --test iso_override --test iso_layouts --test boot_storm 2>&1 | tee -a "$log" || status=1
+FLEETBOOT_TEST_DRIVER=epoll cargo test --locked -p fleetboot-tests --test tftp_clients --test tftp_limits --test http_ranges --test http_limits --test robustness --test iso_images --test proxy_dhcp --test boot_script --test client_table --test iso_override --test iso_layouts --test boot_storm --test api_images --test api_events 2>&1 | tee -a "$log" || status=1
 awk '/^test result:/ { p += $4; f += $6 } END { printf "suite: %d passed, %d failed\n", p, f }' "$log"
 exit $status
