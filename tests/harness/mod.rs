@@ -5,6 +5,8 @@
 pub mod api;
 pub mod lab;
 pub mod netns;
+pub mod origin;
+pub mod sse;
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;

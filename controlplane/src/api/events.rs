@@ -37,6 +37,10 @@ pub async fn stream(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse().ok());
     let (replay, rx) = state.hub.subscribe(last);
+    // A comment first: hyper sends the response head only with the first body bytes, so
+    // without it a client would wait for the first event (or keep-alive, 15 s) to know it is
+    // subscribed.
+    let opened = stream::once(async { Ok(Event::default().comment("subscribed")) });
     let replay = stream::iter(replay.into_iter().map(|e| Ok(sse(&e))));
     let live = BroadcastStream::new(rx).map(|item| {
         Ok(match item {
@@ -47,5 +51,6 @@ pub async fn stream(
                 .data(format!("{{\"missed\":{n}}}")),
         })
     });
-    Sse::new(replay.chain(live)).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+    Sse::new(opened.chain(replay).chain(live))
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
 }
