@@ -1,9 +1,15 @@
 //! Getting ISOs in: `POST /api/v1/images` (a streamed multipart upload) and
 //! `POST /api/v1/images/download` (a download job), and `/api/v1/jobs`.
 
-use axum::extract::{Multipart, State};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{FromRequest, Multipart, Request, State};
 use axum::http::StatusCode;
+use futures_util::StreamExt;
 use serde::Serialize;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
 use utoipa::ToSchema;
 
 use super::error::{ApiError, ApiResult, ErrorBody, Json, Path};
@@ -59,15 +65,41 @@ struct UploadForm {
               (status = 413, description = "Larger than the upload limit", body = ErrorBody)))]
 pub async fn upload(
     State(state): State<AppState>,
-    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+    request: Request,
 ) -> ApiResult<(StatusCode, Json<UploadResult>)> {
-    let multipart = multipart.map_err(|e| ApiError::new(ErrorKind::BadRequest, e.body_text()))?;
+    let multipart = Multipart::from_request(lingering(request), &state)
+        .await
+        .map_err(|e| ApiError::new(ErrorKind::BadRequest, e.body_text()))?;
     let file = transfer::receive_multipart(multipart, &state.data_dir, state.upload_max).await?;
     tracing::info!(path = %file.path, size = file.size, sha256 = %file.sha256, "ISO uploaded");
     state.backend.rescan().await?;
     let id = id_of(&file.path);
     let image = state.backend.call(move |s| s.image_view(&id).ok()).await?;
     Ok((StatusCode::CREATED, Json(UploadResult { file, image })))
+}
+
+/// How long the rest of a refused upload is still read, so its sender sees the answer.
+const LINGER: Duration = Duration::from_secs(10);
+
+/// `request` with its body read by a task of its own. When the handler stops reading early (a
+/// bad name, a taken name, over the cap), the task keeps reading and discarding for up to
+/// [`LINGER`]: were the connection closed with unread bytes, the kernel would reset it and
+/// the client, still sending, would get a broken pipe instead of the 4xx answer (nginx's
+/// "lingering close").
+fn lingering(request: Request) -> Request {
+    let (parts, body) = request.into_parts();
+    let mut body = body.into_data_stream();
+    let (tx, rx) = mpsc::channel(4);
+    tokio::spawn(async move {
+        while let Some(chunk) = body.next().await {
+            if tx.send(chunk).await.is_err() {
+                let drain = async { while let Some(Ok(_)) = body.next().await {} };
+                let _ = tokio::time::timeout(LINGER, drain).await;
+                return;
+            }
+        }
+    });
+    Request::from_parts(parts, Body::from_stream(ReceiverStream::new(rx)))
 }
 
 /// Downloads an ISO from a URL as a job: streamed, resumed after a dropped connection,
