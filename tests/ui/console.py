@@ -19,6 +19,7 @@ import socket
 import struct
 import sys
 import time
+import urllib.parse
 import urllib.request
 
 from playwright.sync_api import expect, sync_playwright
@@ -77,6 +78,28 @@ def http_get(url):
         return r.read()
 
 
+DEMO = [
+    ("52:54:00:3a:10:01", 7, "Dell Inc.", "PowerEdge R650", "8YQ2KX3"),
+    ("52:54:00:3a:10:02", 7, "Dell Inc.", "PowerEdge R650", "8YQ2KX4"),
+    ("52:54:00:3a:10:03", 0, "HPE", "ProLiant DL360 Gen10", "CZJ91205LD"),
+    ("52:54:00:3a:10:04", 7, "Lenovo", "ThinkSystem SR630", "J30084KL"),
+    ("52:54:00:3a:10:05", 11, "Ampere", "Mt. Collins", "AMP-0017"),
+    ("52:54:00:3a:10:06", 0, "Supermicro", "SYS-5019C-MR", "S41822A"),
+    ("52:54:00:3a:10:07", 7, "Lenovo", "ThinkCentre M70q", "PF3KZ9QA"),
+    ("52:54:00:3a:10:08", 16, "Intel", "NUC13ANHi5", "G6AN31200A"),
+]
+
+
+def demo_machines(args):
+    """More machines, for the README's screenshots: PXE, bootloader, boot script."""
+    for mac, arch, maker, product, serial in DEMO:
+        bootfile = dhcp_seen(args.pxe_port, mac, arch)
+        if not bootfile.startswith("http"):
+            tftp_get(args.tftp_port, bootfile)
+        q = urllib.parse.urlencode({"mac": mac, "manufacturer": maker, "product": product, "serial": serial})
+        http_get(f"{args.http}/boot.ipxe?{q}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--admin", required=True, help="http://127.0.0.1:PORT of the admin listener")
@@ -86,7 +109,7 @@ def main():
     ap.add_argument("--tftp-port", type=int, required=True)
     ap.add_argument("--pxe-port", type=int, required=True)
     ap.add_argument("--out", required=True, help="where screenshots go")
-    ap.add_argument("--extra-isos", nargs="*", default=[], help="more ISOs to upload (for README screenshots)")
+    ap.add_argument("--demo", action="store_true", help="more machines, for the README's screenshots")
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     admin = args.admin.rstrip("/")
@@ -142,9 +165,6 @@ def main():
         expect(distro).to_be_visible()
         log(f"ok: upload reached 100 %, image listed with distro {distro.inner_text()!r}")
         image_id = row.get_attribute("data-id")
-        for extra in args.extra_isos:
-            page.set_input_files("#iso-file", extra)
-            expect(page.locator(f'.transfer[data-name="{os.path.basename(extra)}"]')).to_contain_text("uploaded", timeout=120_000)
         page.get_by_role("searchbox", name="Search images").fill(distro.inner_text()[:3])
         expect(row).to_be_visible()
         page.get_by_role("searchbox", name="Search images").fill("no-such-image-anywhere")
@@ -154,6 +174,8 @@ def main():
         shot(page, "images")
 
         # --- a machine seen over DHCP, assigned the image --------------------------------
+        if args.demo:
+            demo_machines(args)
         page.get_by_role("link", name="Clients").click()
         expect(page.get_by_role("heading", name="Clients")).to_be_visible()
         bootfile = dhcp_seen(args.pxe_port, MAC)
@@ -170,7 +192,10 @@ def main():
         expect(crow.locator("td").nth(9)).to_contain_text(name)
         log("ok: image assigned from the clients table")
         page.get_by_role("searchbox", name="Search clients").fill("fb:0c")
+        expect(page.locator("table.clients tbody tr")).to_have_count(1)
         expect(crow).to_be_visible()
+        page.get_by_role("searchbox", name="Search clients").fill("")
+        log("ok: the client search asks the server")
         shot(page, "clients")
 
         # --- the live log while the machine boots -----------------------------------------
