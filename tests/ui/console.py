@@ -228,7 +228,7 @@ def main():
         expect(page.get_by_role("heading", name=re.compile("Boot timeline"))).to_be_visible()
         tl = page.locator("ol.timeline").first
         for step in ["DHCP", "TFTP", "Script", "Kernel"]:
-            expect(tl.locator(".step.done", has_text=step)).to_be_visible()
+            expect(tl.locator(f'.step.done[data-stage="{step}"]')).to_be_visible()
         log("ok: the timeline shows DHCP → TFTP → script → kernel")
         shot(page, "timeline")
 

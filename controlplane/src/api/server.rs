@@ -1,8 +1,6 @@
 //! `GET /api/v1/server`: what this server is — version, driver, the addresses it listens on,
 //! and the bootloaders it serves (or lacks). Fixed at start; the console's dashboard shows it.
 
-use std::sync::Arc;
-
 use axum::extract::State;
 use serde::Serialize;
 use utoipa::ToSchema;

@@ -114,7 +114,7 @@ async function list(main, { session, events }, images, names) {
       h('td', {}, c.name || '', c.notes ? h('div', { class: 'muted small clip', title: c.notes }, c.notes) : null),
       h('td', { class: 'mono' }, c.ip || ''),
       h('td', {}, c.arch || h('span', { class: 'muted' }, '?')),
-      h('td', {}, c.manufacturer || c.vendor_class || ''),
+      h('td', { title: c.vendor_class || '' }, c.manufacturer || (c.vendor_class || '').split(':')[0]),
       h('td', { class: 'small' }, inventory(c)),
       h('td', { class: 'small' }, when(c.first_seen)),
       h('td', { class: 'small' }, time(c.last_seen)),

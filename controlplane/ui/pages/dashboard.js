@@ -94,7 +94,7 @@ export async function render(main, { events }) {
 
   const L = info.listeners;
   fill(server, h('dl', { class: 'facts' },
-    [['Version', `fleetboot ${info.version}`], ['Driver', `${info.driver}, ${info.cores} cores`],
+    [['Version', `fleetboot ${info.version}`], ['Driver', `${info.driver}, ${info.cores} core${info.cores === 1 ? '' : 's'}`],
       ['TFTP', L.tftp || 'off'], ['HTTP', L.http || 'off'], ['Admin', L.admin || 'off'],
       ['proxyDHCP', L.dhcp || 'off'], ['PXE (4011)', L.pxe || 'off'], ['Metrics', L.metrics || 'behind login, on the admin port'],
       ['Boot URLs carry', info.server_addr || 'the address each request arrived at'], ['Data dir', info.data_dir],

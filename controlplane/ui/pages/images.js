@@ -91,7 +91,7 @@ export async function render(main, { session, events }) {
       const g = img.group.join(' / ');
       if (g !== group) {
         group = g;
-        rows.push(h('tr', { class: 'group' }, h('th', { colspan: cols, scope: 'colgroup' }, g ? `📁 ${g}` : 'Top level')));
+        rows.push(h('tr', { class: 'group' }, h('th', { colspan: cols, scope: 'colgroup' }, h('span', { class: 'folder', 'aria-hidden': 'true' }), g || 'Top level')));
       }
       rows.push(row(img));
     }

@@ -124,7 +124,7 @@ function drawSession(s) {
     const failed = recs.length && recs.every((b) => b.outcome !== 'complete');
     const state = !recs.length ? 'pending' : failed ? 'failed' : 'done';
     const first = recs[0];
-    return h('li', { class: `step ${state}` },
+    return h('li', { class: `step ${state}`, dataset: { stage: name } },
       h('span', { class: 'dot', 'aria-hidden': 'true' }, state === 'done' ? '✓' : state === 'failed' ? '✗' : '·'),
       h('span', { class: 'step-name' }, name),
       h('span', { class: 'sr-only' }, state === 'pending' ? 'not reached' : state),
