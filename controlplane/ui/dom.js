@@ -15,7 +15,8 @@ export function h(tag, attrs, ...children) {
   return el;
 }
 
-function append(el, children) {
+/** Appends children, skipping null and false (Element.append would write "null"). */
+export function append(el, ...children) {
   for (const c of children.flat(Infinity)) {
     if (c == null || c === false) continue;
     el.append(c instanceof Node ? c : String(c));

@@ -117,6 +117,8 @@ def main():
 
     def shot(page, name):
         path = os.path.join(args.out, f"{name}.png")
+        # Notices fade on their own; a picture of the page should not keep them.
+        page.evaluate("document.getElementById('toasts')?.replaceChildren()")
         page.screenshot(path=path, full_page=False)
         log(f"screenshot {path}")
 

@@ -2,7 +2,7 @@
 // filters in the page, uploads with progress (drag and drop or a file picker), downloads from
 // a URL as jobs (progress from `job` events), edit, delete, rescan, netboot fetch.
 import * as api from '../api.js';
-import { h, fill, field, badge, bytes, rate, duration, dialog, toast, throttle } from '../dom.js';
+import { h, append, fill, field, badge, bytes, rate, duration, dialog, toast, throttle } from '../dom.js';
 
 export async function render(main, { session, events }) {
   const admin = session.admin;
@@ -31,7 +31,7 @@ export async function render(main, { session, events }) {
       h('button', { type: 'button', onclick: rescan }, 'Rescan'));
   }
   const folder = h('input', { name: 'folder', placeholder: 'e.g. linux/servers', autocomplete: 'off' });
-  main.append(
+  append(main,
     h('div', { class: 'page-head' }, h('h1', {}, 'Images')),
     tools,
     admin ? h('div', { class: 'dropzone', id: 'dropzone' },
@@ -116,7 +116,8 @@ export async function render(main, { session, events }) {
       if (hit) { shown++; headerShown = true; }
     }
     if (header) header.hidden = !headerShown;
-    count.textContent = words.length ? `${shown} of ${images.length} images` : `${images.length} images`;
+    const n = images.length;
+    count.textContent = words.length ? `${shown} of ${n} images` : `${n} image${n === 1 ? '' : 's'}`;
   }
   search.addEventListener('input', filter);
 

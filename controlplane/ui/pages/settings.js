@@ -1,7 +1,7 @@
 // Settings: the boot menu, kernel arguments and scan interval, changed live. Viewers see them
 // read-only.
 import * as api from '../api.js';
-import { h, fill, field, toast } from '../dom.js';
+import { h, append, fill, field, toast } from '../dom.js';
 
 const FIELDS = [
   ['menu_title', 'Menu title', 'text'],
@@ -15,7 +15,7 @@ export async function render(main, { session }) {
   const admin = session.admin;
   const [settings, images] = await Promise.all([api.get('/settings'), api.get('/images')]);
   const form = h('form', { class: 'card form-grid settings' });
-  main.append(h('div', { class: 'page-head' }, h('h1', {}, 'Settings')),
+  append(main, h('div', { class: 'page-head' }, h('h1', {}, 'Settings')),
     admin ? null : h('p', { class: 'note' }, 'Read-only: only admins change settings.'), form);
 
   function draw(s) {
@@ -27,7 +27,7 @@ export async function render(main, { session }) {
           h('option', { value: 'local', selected: value === 'local' }, 'local disk'),
           images.map((i) => h('option', { value: i.id, selected: value === i.id }, i.path)));
       } else {
-        control = h('input', { name: key, type, value, readonly: !admin, required: true, min: type === 'number' ? 0 : null });
+        control = h('input', { name: key, type, value, readonly: !admin, required: key !== 'kernel_args', min: type === 'number' ? 0 : null });
       }
       const overridden = s.overridden.includes(key);
       const note = overridden ? 'Set here; overrides the configuration.' : 'From the configuration.';
