@@ -105,12 +105,18 @@ fn serve(name: &str, headers: &HeaderMap) -> Response {
     let fresh = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag.to_str().unwrap_or("")));
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|t| t.trim() == etag.to_str().unwrap_or(""))
+        });
     let mut response = if fresh {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
         (
-            [(header::CONTENT_TYPE, HeaderValue::from_static(asset.content_type))],
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(asset.content_type),
+            )],
             asset.bytes,
         )
             .into_response()
@@ -127,7 +133,10 @@ fn serve(name: &str, headers: &HeaderMap) -> Response {
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     response
 }
@@ -143,7 +152,10 @@ mod tests {
         for asset in ASSETS.iter().filter(|a| a.name.ends_with(".js")) {
             let text = std::str::from_utf8(asset.bytes).unwrap();
             let dir = asset.name.rsplit_once('/').map_or("", |(d, _)| d);
-            for part in text.split(['\'', '"']).filter(|p| p.starts_with("./") || p.starts_with("../")) {
+            for part in text
+                .split(['\'', '"'])
+                .filter(|p| p.starts_with("./") || p.starts_with("../"))
+            {
                 if !part.ends_with(".js") {
                     continue;
                 }
@@ -170,9 +182,21 @@ mod tests {
     #[test]
     fn no_inline_script_or_style_in_the_page() {
         let index = std::str::from_utf8(ASSETS[0].bytes).unwrap();
-        assert!(!index.contains("<script>"), "inline script: the CSP forbids it");
-        assert!(!index.contains("<style"), "inline style: the CSP forbids it");
-        assert!(!index.contains(" style="), "inline style: the CSP forbids it");
-        assert!(!index.contains("onclick"), "inline handler: the CSP forbids it");
+        assert!(
+            !index.contains("<script>"),
+            "inline script: the CSP forbids it"
+        );
+        assert!(
+            !index.contains("<style"),
+            "inline style: the CSP forbids it"
+        );
+        assert!(
+            !index.contains(" style="),
+            "inline style: the CSP forbids it"
+        );
+        assert!(
+            !index.contains("onclick"),
+            "inline handler: the CSP forbids it"
+        );
     }
 }
