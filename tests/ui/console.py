@@ -93,8 +93,11 @@ DEMO = [
 def demo_machines(args):
     """More machines, for the README's screenshots: PXE, bootloader, boot script."""
     for mac, arch, maker, product, serial in DEMO:
-        bootfile = dhcp_seen(args.pxe_port, mac, arch)
-        if not bootfile.startswith("http"):
+        try:
+            bootfile = dhcp_seen(args.pxe_port, mac, arch)
+        except TimeoutError:  # no bootloader for that firmware here: not answered
+            bootfile = None
+        if bootfile and not bootfile.startswith("http"):
             tftp_get(args.tftp_port, bootfile)
         q = urllib.parse.urlencode({"mac": mac, "manufacturer": maker, "product": product, "serial": serial})
         http_get(f"{args.http}/boot.ipxe?{q}")
@@ -118,7 +121,7 @@ def main():
     def shot(page, name):
         path = os.path.join(args.out, f"{name}.png")
         # Notices fade on their own; a picture of the page should not keep them.
-        page.evaluate("document.getElementById('toasts')?.replaceChildren()")
+        page.evaluate("document.getElementById('toasts')?.replaceChildren(); document.activeElement?.blur()")
         page.screenshot(path=path, full_page=False)
         log(f"screenshot {path}")
 

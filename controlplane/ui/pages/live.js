@@ -40,7 +40,7 @@ async function log(main, { events, params }) {
       h('td', { class: 'num' }, b.bytes ? bytes(b.bytes) : ''),
       h('td', { class: 'num' }, b.protocol === 'dhcp' ? '' : `${b.duration_ms} ms`),
       h('td', {}, badge(b.outcome.replace('_', ' '), b.outcome === 'complete' ? 'ok' : 'err')),
-      h('td', { class: 'small' }, b.detail || '', b.image ? ` → ${b.image}` : ''));
+      h('td', { class: 'small clip', title: `${b.detail || ''}${b.image ? ` → ${b.image}` : ''}` }, b.detail || '', b.image ? ` → ${b.image}` : ''));
     tr.dataset.mac = (b.mac || '').toLowerCase();
     tr.dataset.proto = b.protocol;
     return tr;
