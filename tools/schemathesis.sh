@@ -8,7 +8,7 @@
 #   tools/schemathesis.sh              the bounded run the test suite does (about a minute)
 #   SCHEMATHESIS_EXAMPLES=N            examples per operation and phase [100]
 #   SCHEMATHESIS_SEED=N                the random seed [fixed, so CI runs are repeatable]
-# Installs schemathesis first if needed (tools/install-schemathesis.sh).
+# Installs schemathesis first if needed (tools/python-env.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${FLEETBOOT_BIN:-$PWD/target/debug/fleetboot}
@@ -18,7 +18,7 @@ if [[ ! -x $bin ]]; then
   echo "schemathesis: no $bin: cargo build first, or set FLEETBOOT_BIN" >&2
   exit 2
 fi
-venv=$(tools/install-schemathesis.sh)
+venv=$(tools/python-env.sh)
 
 work=$(mktemp -d)
 server=""

@@ -2,17 +2,18 @@
 # Prepares a fresh Debian/Ubuntu machine.
 #   tools/setup.sh run    what `fleetboot serve` needs (the iPXE bootloaders to embed)
 #   tools/setup.sh test   that, plus every client and component the test suite drives
-#                         (schemathesis from PyPI into a venv under target/tools/)
+#                         (chromium, and playwright and schemathesis from PyPI in a venv)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-run}
 run_pkgs=(ipxe ca-certificates)
-test_pkgs=(tftp-hpa atftp curl xorriso busybox-static cpio iproute2 nftables procps qemu-system-x86 ipxe-qemu ovmf dnsmasq-base kea-admin python3-venv)
+test_pkgs=(tftp-hpa atftp curl xorriso busybox-static cpio iproute2 nftables procps qemu-system-x86 ipxe-qemu ovmf dnsmasq-base kea-admin
+  chromium python3-venv fonts-dejavu-core)
 case $what in
   run) tools/install-packages.sh "${run_pkgs[@]}" ;;
   test)
     tools/install-packages.sh "${run_pkgs[@]}" "${test_pkgs[@]}"
-    tools/install-schemathesis.sh >/dev/null
+    tools/python-env.sh >/dev/null
     ;;
   *) echo "usage: tools/setup.sh run|test" >&2; exit 2 ;;
 esac

@@ -64,6 +64,8 @@ pub fn run(settings: Settings) -> Result<(), BoxError> {
     let server = netaddr::fixed_server_addr(boot.server_addr, settings.http_listen.ip());
     let bootfiles = bootfiles(&loaded, &boot.uefi_bootfile);
     let handle = CatalogHandle::new(Catalog::default());
+    // What the dashboard shows of the bootloaders (they move into the publisher).
+    let served = api::server::ServerInfo::default().with_bootloaders(&loaded);
     let publisher = Publisher::new(handle.clone(), loaded);
 
     let (events, event_rx) = EventSink::bounded(65_536);
@@ -150,27 +152,6 @@ pub fn run(settings: Settings) -> Result<(), BoxError> {
         hub.clone(),
         metrics.clone(),
     ));
-    let state = api::AppState {
-        backend,
-        grants,
-        hub,
-        logins: Arc::new(api::auth::LoginLimiter::new(
-            admin_settings.login_max_failures as usize,
-        )),
-        session_ttl: admin_settings.session_ttl,
-        data_dir: settings.data_dir.clone(),
-        ca_file: settings.ca_file.clone(),
-        catalog: handle,
-        stats: dataplane.stats().clone(),
-        events_dropped,
-        driver: dataplane.driver(),
-        clients: client_counters,
-        admin_refused: Arc::default(),
-        jobs: jobs.clone(),
-        upload_max: admin_settings.upload_max_bytes,
-        metrics: metrics.clone(),
-        wol: settings.wol,
-    };
     let admin = runtime
         .block_on(async { tokio::net::TcpListener::bind(settings.admin_listen).await })
         .map_err(|e| format!("bind admin {}: {e}", settings.admin_listen))?;
@@ -191,6 +172,47 @@ pub fn run(settings: Settings) -> Result<(), BoxError> {
         tokio::net::UnixListener::from_std(std_listener)?
     };
     let dhcp_addrs = dataplane.dhcp_addrs();
+    let server_info = api::server::ServerInfo {
+        version: env!("CARGO_PKG_VERSION").into(),
+        driver: dataplane.driver().into(),
+        cores: settings.cores,
+        data_dir: settings.data_dir.display().to_string(),
+        listeners: api::server::Listeners {
+            tftp: dataplane.tftp_addr().map(|a| a.to_string()),
+            http: dataplane.http_addr().map(|a| a.to_string()),
+            admin: Some(admin_addr.to_string()),
+            dhcp: dhcp_addrs.map(|(d, _)| d.to_string()),
+            pxe: dhcp_addrs.map(|(_, p)| p.to_string()),
+            metrics: metrics_listener
+                .as_ref()
+                .and_then(|l| l.local_addr().ok())
+                .map(|a| a.to_string()),
+        },
+        server_addr: server.map(|a| a.to_string()),
+        ..served
+    };
+    let state = api::AppState {
+        backend,
+        grants,
+        hub,
+        logins: Arc::new(api::auth::LoginLimiter::new(
+            admin_settings.login_max_failures as usize,
+        )),
+        session_ttl: admin_settings.session_ttl,
+        data_dir: settings.data_dir.clone(),
+        ca_file: settings.ca_file.clone(),
+        catalog: handle,
+        stats: dataplane.stats().clone(),
+        events_dropped,
+        driver: dataplane.driver(),
+        clients: client_counters,
+        admin_refused: Arc::default(),
+        jobs: jobs.clone(),
+        upload_max: admin_settings.upload_max_bytes,
+        metrics: metrics.clone(),
+        wol: settings.wol,
+        server: Arc::new(server_info),
+    };
     tracing::info!(
         tftp = ?dataplane.tftp_addr(),
         http = ?dataplane.http_addr(),

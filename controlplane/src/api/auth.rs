@@ -1,4 +1,5 @@
-//! Authentication and roles. Every route but `/health` and `POST /api/v1/login` needs a
+//! Authentication and roles. Every route but `/health`, `POST /api/v1/login` and the web
+//! console's static files (`/`, `/ui/…`) needs a
 //! caller: a bearer secret (`Authorization: Bearer …`, a login session or an API token) or
 //! the session cookie the login sets for the web UI. Callers on the control socket are
 //! trusted (its file mode lets only the server's user in). Viewers read; writing needs an
@@ -40,9 +41,9 @@ fn root() -> Caller {
     }
 }
 
-/// Paths open to anyone.
+/// Paths open to anyone: health, login, and the console's static files (no data in them).
 fn is_open(path: &str) -> bool {
-    path == "/health" || path == "/api/v1/login"
+    path == "/health" || path == "/api/v1/login" || super::ui::is_console(path)
 }
 
 /// Middleware: finds the caller, refuses the unauthenticated (401) and viewers writing (403),

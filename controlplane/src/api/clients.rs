@@ -32,6 +32,12 @@ pub struct ClientQuery {
     /// this text (any case).
     #[serde(default)]
     pub q: Option<String>,
+    /// Only clients of this firmware (`bios`, `efi-x64`, …; `unknown`: not reported).
+    #[serde(default)]
+    pub arch: Option<String>,
+    /// `true`: only clients with an assigned or next-boot image; `false`: only those without.
+    #[serde(default)]
+    pub assigned: Option<bool>,
     /// Skip this many (after filtering).
     #[serde(default)]
     pub offset: Option<usize>,
@@ -70,10 +76,18 @@ pub async fn list(
     Query(query): Query<ClientQuery>,
 ) -> ApiResult<(HeaderMap, Json<Vec<Client>>)> {
     let all = state.backend.call(|s| s.clients()).await?;
-    let matching: Vec<Client> = match query.q.as_deref().filter(|q| !q.is_empty()) {
-        Some(q) => all.into_iter().filter(|c| matches(c, q)).collect(),
-        None => all,
-    };
+    let q = query.q.as_deref().filter(|q| !q.is_empty());
+    let arch = query.arch.as_deref().filter(|a| !a.is_empty());
+    let matching: Vec<Client> = all
+        .into_iter()
+        .filter(|c| q.is_none_or(|q| matches(c, q)))
+        .filter(|c| arch.is_none_or(|a| c.arch.as_deref().unwrap_or("unknown") == a))
+        .filter(|c| {
+            query
+                .assigned
+                .is_none_or(|want| (c.assigned.is_some() || c.next_boot.is_some()) == want)
+        })
+        .collect();
     let total = matching.len();
     let page = matching
         .into_iter()

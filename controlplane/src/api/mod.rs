@@ -1,6 +1,7 @@
 //! The admin HTTP service (axum): the REST API under `/api/v1` (JSON; errors are
 //! `{"error": CODE, "detail": TEXT}`), its OpenAPI document at `/api/v1/openapi.json`
-//! (generated from the handlers' annotations), `/health`, and `/metrics`. The same router is
+//! (generated from the handlers' annotations), `/health`, `/metrics`, and the web console
+//! at `/` ([`ui`]). The same router is
 //! served on the admin TCP listener (callers log in) and on the control socket (trusted).
 //! Handlers are thin: every rule is in [`crate::service`], reached through [`Backend`].
 
@@ -12,8 +13,10 @@ pub mod events;
 pub mod images;
 pub mod jobs;
 pub mod listener;
+pub mod server;
 pub mod settings;
 pub mod status;
+pub mod ui;
 pub mod users;
 
 use std::path::PathBuf;
@@ -77,6 +80,8 @@ pub struct AppState {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Where Wake-on-LAN packets go.
     pub wol: crate::config::WolSettings,
+    /// What this server is (`GET /api/v1/server`).
+    pub server: Arc<server::ServerInfo>,
 }
 
 /// The OpenAPI document's frame; paths come from the routes.
@@ -114,6 +119,7 @@ fn documented() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(status::health))
         .routes(routes!(status::status))
+        .routes(routes!(server::show))
         .routes(routes!(auth::login))
         .routes(routes!(auth::logout))
         .routes(routes!(auth::me))
@@ -163,6 +169,7 @@ pub fn app(state: AppState, trusted: bool) -> Router {
                 async move { axum::Json(doc.as_ref().clone()) }
             }),
         )
+        .merge(ui::router())
         .fallback(not_found)
         .method_not_allowed_fallback(not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), auth::guard));

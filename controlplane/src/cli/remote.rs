@@ -118,6 +118,7 @@ impl Remote {
             upload_max: settings.admin.upload_max_bytes,
             metrics: Arc::default(),
             wol: settings.wol,
+            server: Arc::default(),
         };
         Ok(Remote {
             runtime,

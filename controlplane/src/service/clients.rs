@@ -66,17 +66,25 @@ impl Service {
     /// Records what `batch` teaches: sightings, history; live listeners hear of each event.
     pub fn on_events(&mut self, batch: &[BootEvent]) {
         let now = unix_now();
+        // Each machine sighted is announced once per batch (`client` events: the web console
+        // refreshes the rows it shows), after its boot events.
+        let mut sighted = BTreeSet::new();
         for event in batch {
             let mac = clients::mac_of(event).or_else(|| self.mac_by_address(event));
             if let Some(mac) = mac {
                 if self.clients.sight(mac, event, now) {
                     self.saving.unsaved.insert(mac);
+                    sighted.insert(mac);
                 }
             }
             let record = history::record(event, mac, self.next_seq, now);
             self.next_seq += 1;
             self.effects.push(Effect::Live(Live::Boot(record.clone())));
             self.history.push(record);
+        }
+        for mac in sighted {
+            self.effects
+                .push(Effect::Live(Live::Client(mac.to_string())));
         }
         self.record_used_once();
         if !self.saving.unsaved.is_empty() || !self.history.is_empty() {

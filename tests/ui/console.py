@@ -1,0 +1,329 @@
+#!/usr/bin/env python3
+"""The web console in a real browser: Debian's chromium, headless, driven by playwright
+against a running fleetboot server on loopback (tests/web_console.rs starts it).
+
+Logs in (a wrong password first), uploads an ISO and watches the progress bar reach 100 %
+and the image appear with its distro, makes a machine seen over DHCP (a PXE request to the
+server's boot-server port) and assigns it the image, watches the live log as that machine
+fetches its bootloader over TFTP and its boot script, kernel and initrd over HTTP, checks the
+timeline, adds a viewer and checks that the viewer sees no write action, and ends with a
+locked-out login. Screenshots of every page at 1280x800 go to --out.
+
+Exits 0 when every check passed; prints one line per check.
+"""
+import argparse
+import json
+import os
+import re
+import socket
+import struct
+import sys
+import time
+import urllib.parse
+import urllib.request
+
+from playwright.sync_api import expect, sync_playwright
+
+MAC = "52:54:00:fb:0c:01"
+CHROMIUM = os.environ.get("FLEETBOOT_CHROMIUM", "/usr/bin/chromium")
+
+
+def log(msg):
+    print(f"console: {msg}", flush=True)
+
+
+def pxe_request(mac, arch=0, xid=0x0FB0C001):
+    """A DHCPREQUEST as PXE firmware sends it to the boot server (port 4011)."""
+    hw = bytes(int(x, 16) for x in mac.split(":"))
+    head = struct.pack("!BBBBIHH4s4s4s4s16s64s128s", 1, 1, 6, 0, xid, 0, 0x8000,
+                       b"\0" * 4, b"\0" * 4, b"\0" * 4, b"\0" * 4, hw + b"\0" * 10, b"", b"")
+    cls = f"PXEClient:Arch:{arch:05d}:UNDI:002001".encode()
+    opts = bytes([53, 1, 3]) + bytes([60, len(cls)]) + cls
+    opts += bytes([93, 2]) + struct.pack("!H", arch) + bytes([97, 17]) + b"\0" * 17 + b"\xff"
+    msg = head + b"\x63\x82\x53\x63" + opts
+    return msg + b"\0" * max(0, 300 - len(msg))
+
+
+def dhcp_seen(port, mac, arch=0):
+    """Sends the request; returns the bootfile offered."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(3)
+        s.sendto(pxe_request(mac, arch), ("127.0.0.1", port))
+        reply, _ = s.recvfrom(1500)
+    return reply[108:236].split(b"\0")[0].decode()
+
+
+def tftp_get(port, name):
+    """A plain RFC 1350 read (512-byte blocks); returns the bytes."""
+    data = bytearray()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(3)
+        s.sendto(b"\0\x01" + name.encode() + b"\0octet\0", ("127.0.0.1", port))
+        expected = 1
+        while True:
+            pkt, peer = s.recvfrom(2048)
+            op, block = struct.unpack("!HH", pkt[:4])
+            if op == 5:
+                raise RuntimeError(f"TFTP error for {name}: {pkt[4:-1].decode(errors='replace')}")
+            if op == 3 and block == expected:
+                data += pkt[4:]
+                s.sendto(struct.pack("!HH", 4, block), peer)
+                expected = (expected + 1) & 0xFFFF
+                if len(pkt) - 4 < 512:
+                    return bytes(data)
+
+
+def http_get(url):
+    with urllib.request.urlopen(url, timeout=10) as r:
+        return r.read()
+
+
+DEMO = [
+    ("52:54:00:3a:10:01", 7, "Dell Inc.", "PowerEdge R650", "8YQ2KX3"),
+    ("52:54:00:3a:10:02", 7, "Dell Inc.", "PowerEdge R650", "8YQ2KX4"),
+    ("52:54:00:3a:10:03", 0, "HPE", "ProLiant DL360 Gen10", "CZJ91205LD"),
+    ("52:54:00:3a:10:04", 7, "Lenovo", "ThinkSystem SR630", "J30084KL"),
+    ("52:54:00:3a:10:05", 11, "Ampere", "Mt. Collins", "AMP-0017"),
+    ("52:54:00:3a:10:06", 0, "Supermicro", "SYS-5019C-MR", "S41822A"),
+    ("52:54:00:3a:10:07", 7, "Lenovo", "ThinkCentre M70q", "PF3KZ9QA"),
+    ("52:54:00:3a:10:08", 16, "Intel", "NUC13ANHi5", "G6AN31200A"),
+]
+
+
+def demo_machines(args):
+    """More machines, for the README's screenshots: PXE, bootloader, boot script."""
+    for mac, arch, maker, product, serial in DEMO:
+        try:
+            bootfile = dhcp_seen(args.pxe_port, mac, arch)
+        except TimeoutError:  # no bootloader for that firmware here: not answered
+            bootfile = None
+        if bootfile and not bootfile.startswith("http"):
+            tftp_get(args.tftp_port, bootfile)
+        q = urllib.parse.urlencode({"mac": mac, "manufacturer": maker, "product": product, "serial": serial})
+        http_get(f"{args.http}/boot.ipxe?{q}")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--admin", required=True, help="http://127.0.0.1:PORT of the admin listener")
+    ap.add_argument("--password", required=True, help="the admin password")
+    ap.add_argument("--iso", required=True, help="an ISO to upload")
+    ap.add_argument("--http", required=True, help="http://127.0.0.1:PORT of the boot HTTP server")
+    ap.add_argument("--tftp-port", type=int, required=True)
+    ap.add_argument("--pxe-port", type=int, required=True)
+    ap.add_argument("--out", required=True, help="where screenshots go")
+    ap.add_argument("--demo", action="store_true", help="more machines, for the README's screenshots")
+    args = ap.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    admin = args.admin.rstrip("/")
+    failures = []
+
+    def shot(page, name):
+        path = os.path.join(args.out, f"{name}.png")
+        # Notices fade on their own; a picture of the page should not keep them.
+        page.evaluate("document.getElementById('toasts')?.replaceChildren(); document.activeElement?.blur()")
+        page.screenshot(path=path, full_page=False)
+        log(f"screenshot {path}")
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                    args=["--no-sandbox", "--disable-dev-shm-usage"])
+        ctx = browser.new_context(viewport={"width": 1280, "height": 800})
+        page = ctx.new_page()
+        errors = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        # Refused requests (the 401 before login, the wrong passwords) are expected.
+        page.on("console", lambda m: m.type == "error" and "Failed to load resource" not in m.text
+                and errors.append(m.text))
+        expect.set_options(timeout=20_000)
+
+        # --- login: a wrong password, then the right one --------------------------------
+        page.goto(admin + "/")
+        expect(page.get_by_label("Username")).to_be_visible()
+        shot(page, "login")
+        page.get_by_label("Username").fill("admin")
+        page.get_by_label("Password").fill("not-the-password")
+        page.get_by_role("button", name="Log in").click()
+        expect(page.get_by_role("alert")).to_contain_text("Wrong user name or password")
+        shot(page, "login-wrong-password")
+        log("ok: a wrong password shows the error")
+        page.get_by_label("Password").fill(args.password)
+        page.get_by_role("button", name="Log in").click()
+        expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+        expect(page.locator("#live-state")).to_have_text("live")
+        log("ok: logged in, live events connected")
+
+        # --- upload an ISO ---------------------------------------------------------------
+        page.get_by_role("link", name="Images").click()
+        expect(page.get_by_role("heading", name="Images")).to_be_visible()
+        page.set_input_files("#iso-file", args.iso)
+        name = os.path.basename(args.iso)
+        transfer = page.locator(f'.transfer[data-name="{name}"]')
+        expect(transfer.locator(".pct")).to_have_text("100 %", timeout=120_000)
+        expect(transfer).to_contain_text("detected", timeout=120_000)
+        bar = transfer.locator("progress")
+        value, maximum = bar.evaluate("b => [b.value, b.max]")
+        assert value == maximum == os.path.getsize(args.iso), (value, maximum)
+        row = page.locator("table.images tbody tr", has_text=name)
+        expect(row).to_be_visible()
+        distro = row.locator(".badge.distro")
+        expect(distro).to_be_visible()
+        log(f"ok: upload reached 100 %, image listed with distro {distro.inner_text()!r}")
+        image_id = row.get_attribute("data-id")
+        page.get_by_role("searchbox", name="Search images").fill(distro.inner_text()[:3])
+        expect(row).to_be_visible()
+        page.get_by_role("searchbox", name="Search images").fill("no-such-image-anywhere")
+        expect(row).to_be_hidden()
+        page.get_by_role("searchbox", name="Search images").fill("")
+        log("ok: the image search filters the table")
+        shot(page, "images")
+
+        # --- a machine seen over DHCP, assigned the image --------------------------------
+        if args.demo:
+            demo_machines(args)
+        page.get_by_role("link", name="Clients").click()
+        expect(page.get_by_role("heading", name="Clients")).to_be_visible()
+        bootfile = dhcp_seen(args.pxe_port, MAC)
+        log(f"PXE request answered: bootfile {bootfile}")
+        crow = page.locator(f'table.clients tr[data-mac="{MAC}"]')
+        expect(crow).to_be_visible()  # arrives by a `client` event, no reload
+        expect(crow).to_contain_text("bios")
+        log("ok: the client seen over DHCP appears in the clients table")
+        crow.get_by_role("button", name="Assign").click()
+        dlg = page.get_by_role("dialog")
+        dlg.get_by_label("Image").select_option(image_id)
+        dlg.get_by_role("button", name="Assign").click()
+        expect(dlg).to_be_hidden()
+        expect(crow.locator("td").nth(9)).to_contain_text(name)
+        log("ok: image assigned from the clients table")
+        page.get_by_role("searchbox", name="Search clients").fill("fb:0c")
+        expect(page.locator("table.clients tbody tr")).to_have_count(1)
+        expect(crow).to_be_visible()
+        page.get_by_role("searchbox", name="Search clients").fill("")
+        log("ok: the client search asks the server")
+        shot(page, "clients")
+
+        # --- the live log while the machine boots -----------------------------------------
+        page.get_by_role("link", name="Live log").click()
+        expect(page.get_by_role("heading", name="Live log")).to_be_visible()
+        loader = tftp_get(args.tftp_port, bootfile)
+        log(f"TFTP {bootfile}: {len(loader)} bytes")
+        live = page.locator("table.live tbody")
+        expect(live.locator("tr", has_text=bootfile).first).to_be_visible()
+        log("ok: the TFTP transfer arrived in the live log")
+        script = http_get(f"{args.http}/boot.ipxe?mac={MAC}&manufacturer=Fleet%20Lab&product=R1&serial=SN42").decode()
+        expect(live.locator("tr", has_text="boot.ipxe").filter(has_text=MAC).first).to_be_visible()
+        log("ok: the boot script request arrived in the live log")
+        urls = re.findall(r"^(?:kernel|initrd)\s+(?:--name \S+\s+)?(http://\S+)", script, re.M)
+        assert urls, f"no kernel in the boot script:\n{script}"
+        for url in urls:
+            http_get(url)
+        expect(live.locator("tr", has_text=urls[0].rsplit("/", 1)[-1]).first).to_be_visible()
+        log(f"ok: {len(urls)} kernel/initrd fetches arrived in the live log")
+        page.get_by_role("button", name="Pause").click()
+        http_get(f"{args.http}/boot.ipxe?mac={MAC}")
+        expect(page.get_by_text("1 new event while paused")).to_be_visible()
+        page.get_by_role("button", name="Resume").click()
+        page.get_by_label("Protocol").select_option("tftp")
+        expect(live.locator("tr:visible", has_text="boot.ipxe")).to_have_count(0)
+        page.get_by_label("Protocol").select_option("")
+        log("ok: pause, resume and the protocol filter")
+        shot(page, "live")
+        page.locator("table.live").get_by_role("link", name=MAC).first.click()
+        expect(page.get_by_role("heading", name=re.compile("Boot timeline"))).to_be_visible()
+        tl = page.locator("ol.timeline").first
+        for step in ["DHCP", "TFTP", "Script", "Kernel"]:
+            expect(tl.locator(f'.step.done[data-stage="{step}"]')).to_be_visible()
+        log("ok: the timeline shows DHCP → TFTP → script → kernel")
+        shot(page, "timeline")
+
+        page.goto(f"{admin}/#/clients/{MAC}")
+        expect(page.get_by_role("heading", name=re.compile(MAC))).to_be_visible()
+        expect(page.get_by_text("Fleet Lab")).to_be_visible()
+        shot(page, "client")
+
+        page.get_by_role("link", name="Dashboard").click()
+        expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+        expect(page.locator(".stat", has_text="Boot events, 1 h")).not_to_contain_text(re.compile(r"^Boot events, 1 h0"))
+        shot(page, "dashboard")
+        page.get_by_role("link", name="Settings").click()
+        expect(page.get_by_label("Menu title")).to_be_editable()
+        shot(page, "settings")
+
+        # --- a viewer sees no write action ------------------------------------------------
+        page.get_by_role("link", name="Users").click()
+        page.get_by_role("button", name="Add user…").click()
+        dlg = page.get_by_role("dialog")
+        dlg.get_by_label("Name").fill("watcher")
+        dlg.get_by_label("Role").select_option("viewer")
+        dlg.get_by_label("Password").fill("watcher-pass-1")
+        dlg.get_by_role("button", name="Add").click()
+        expect(page.locator("table").first).to_contain_text("watcher")
+        shot(page, "users")
+        page.get_by_role("button", name="Log out").click()
+        expect(page.get_by_label("Username")).to_be_visible()
+        page.get_by_label("Username").fill("watcher")
+        page.get_by_label("Password").fill("watcher-pass-1")
+        page.get_by_role("button", name="Log in").click()
+        expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+        expect(page.locator("#who")).to_contain_text("viewer")
+        page.get_by_role("link", name="Images").click()
+        expect(page.locator("table.images tbody tr", has_text=name)).to_be_visible()
+        for label in ["Upload ISO…", "Download from URL…", "Rescan", "Edit", "Delete"]:
+            expect(page.get_by_role("button", name=label, exact=False)).to_have_count(0)
+        expect(page.locator("#dropzone")).to_have_count(0)
+        shot(page, "viewer-images")
+        page.get_by_role("link", name="Clients").click()
+        expect(page.locator(f'table.clients tr[data-mac="{MAC}"]')).to_be_visible()
+        for label in ["Assign", "Unassign", "Wake", "Edit"]:
+            expect(page.get_by_role("button", name=label)).to_have_count(0)
+        page.get_by_role("link", name="Settings").click()
+        expect(page.get_by_label("Menu title")).not_to_be_editable()
+        expect(page.get_by_role("button", name="Save settings")).to_have_count(0)
+        page.get_by_role("link", name="Users").click()
+        expect(page.get_by_text("only admins see and manage users")).to_be_visible()
+        log("ok: a viewer sees no write action")
+        page.get_by_role("button", name="Log out").click()
+        expect(page.get_by_label("Username")).to_be_visible()
+
+        # --- the phone width ---------------------------------------------------------------
+        phone = browser.new_context(viewport={"width": 390, "height": 844})
+        pp = phone.new_page()
+        pp.goto(admin + "/")
+        pp.get_by_label("Username").fill("admin")
+        pp.get_by_label("Password").fill(args.password)
+        pp.get_by_role("button", name="Log in").click()
+        pp.get_by_role("link", name="Images").click()
+        expect(pp.get_by_role("heading", name="Images")).to_be_visible()
+        width = pp.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"the page scrolls sideways at phone width: {width}px"
+        pp.screenshot(path=os.path.join(args.out, "phone-images.png"))
+        log("ok: phone width fits (tables scroll inside their box)")
+        phone.close()
+
+        # --- a locked-out source: last, it locks 127.0.0.1 out for a minute ---------------
+        page.goto(admin + "/#/login")
+        for _ in range(20):
+            page.get_by_label("Username").fill("admin")
+            page.get_by_label("Password").fill("wrong")
+            page.get_by_role("button", name="Log in").click()
+            alert = page.get_by_role("alert")
+            expect(alert).to_be_visible()
+            expect(page.get_by_role("button", name="Log in")).to_be_enabled()
+            if "Too many failed logins" in alert.inner_text():
+                break
+        expect(page.get_by_role("alert")).to_contain_text("Too many failed logins from this address")
+        shot(page, "login-locked-out")
+        log("ok: a locked-out source gets its own message")
+
+        if errors:
+            failures.append(f"errors in the browser console: {errors}")
+        browser.close()
+
+    for f in failures:
+        log(f"FAILED: {f}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
