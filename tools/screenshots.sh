@@ -17,7 +17,7 @@ mkdir -p "$data/isos/linux/servers" "$data/isos/linux/desktops" "$data/isos/wind
 place() { ln "$assets/$1" "$data/isos/$2" 2>/dev/null || cp "$assets/$1" "$data/isos/$2"; }
 place debian-installer.iso linux/servers/debian-12-netinst.iso
 place fedora-pxeboot.iso linux/servers/fedora-41-server.iso
-place suse-loader.iso linux/servers/opensuse-leap-15.6.iso
+place suse-loader.iso linux/servers/opensuse-tumbleweed.iso
 place arch.iso linux/desktops/archlinux-2025.01.iso
 place debian-live.iso linux/desktops/debian-12-live-gnome.iso
 place wimboot.iso windows/winpe-amd64.iso
