@@ -5,13 +5,10 @@
 //! Over https, a server whose certificate comes from a site's own CA is refused with a
 //! certificate error until that CA is given with `--ca-file` or `FLEETBOOT_CA_FILE`.
 
-use std::io::{Read, Write};
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Command, Output};
-use std::sync::Arc;
-use std::time::Duration;
 
+use fleetboot_tests::origin::{Origin, Pace};
 use fleetboot_tests::{
     binary, random_bytes, run, sha256, test_iso, wait_for_image, Server, TempDir,
 };
@@ -114,54 +111,6 @@ fn needs_netboot(tar_gz: &[u8]) -> (Server, String) {
     (s, id)
 }
 
-/// Serves `body` to every GET over https on loopback, with a certificate for 127.0.0.1
-/// signed by a fresh CA; returns the URL and the CA certificate (PEM).
-fn serve_https(body: Vec<u8>) -> (String, String) {
-    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "fleetboot test CA");
-    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, rcgen::KeyPair::generate().unwrap())
-        .unwrap();
-    let key = rcgen::KeyPair::generate().unwrap();
-    let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()])
-        .unwrap()
-        .signed_by(&key, &ca)
-        .unwrap();
-    let config = rustls::ServerConfig::builder()
-        .with_no_client_auth()
-        .with_single_cert(
-            vec![cert.der().clone()],
-            rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
-        )
-        .unwrap();
-    let config = Arc::new(config);
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("https://{}/netboot.tar.gz", listener.local_addr().unwrap());
-    std::thread::spawn(move || {
-        for tcp in listener.incoming().flatten() {
-            let _ = tcp.set_read_timeout(Some(Duration::from_secs(10)));
-            let conn = rustls::ServerConnection::new(config.clone()).unwrap();
-            let mut tls = rustls::StreamOwned::new(conn, tcp);
-            let mut head = Vec::new();
-            let mut byte = [0u8];
-            // A client that refuses the certificate ends the handshake: read fails.
-            while !head.ends_with(b"\r\n\r\n") && tls.read(&mut byte).unwrap_or(0) == 1 {
-                head.push(byte[0]);
-            }
-            if head.ends_with(b"\r\n\r\n") {
-                let answer = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len());
-                let _ = tls.write_all(answer.as_bytes());
-                let _ = tls.write_all(&body);
-                tls.conn.send_close_notify();
-                let _ = tls.flush();
-            }
-        }
-    });
-    (url, ca.pem())
-}
-
 #[test]
 fn a_fetched_netboot_tree_boots_a_debian_installer_iso() {
     let (tar_gz, kernel, initrd) = debian_tarball();
@@ -228,7 +177,8 @@ fn a_fetched_netboot_tree_boots_a_debian_installer_iso() {
 fn https_is_fetched_with_the_sites_ca_and_refused_without_it() {
     let (tar_gz, _, _) = debian_tarball();
     let (s, id) = needs_netboot(&tar_gz);
-    let (url, ca_pem) = serve_https(tar_gz.clone());
+    let origin = Origin::https(tar_gz.clone(), Pace::Full);
+    let (url, ca_pem) = (origin.url("netboot.tar.gz"), origin.ca_pem.clone().unwrap());
     let dir = TempDir::new("netboot-ca");
     let ca = dir.path().join("ca.pem");
     std::fs::write(&ca, ca_pem).unwrap();
