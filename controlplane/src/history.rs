@@ -2,7 +2,7 @@
 //! boot script), kept in the store for `GET /api/v1/boots` and a client's own history, and
 //! streamed live as Server-Sent Events.
 
-use dataplane::{BootEvent, Detail, Mac, Outcome, Protocol, ScriptServed};
+use dataplane::{BootEvent, Detail, InstallStage, Mac, Outcome, Protocol, ScriptServed};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -52,6 +52,14 @@ pub fn record(event: &BootEvent, mac: Option<Mac>, seq: u64, time: u64) -> BootR
     let (detail, image) = match &event.detail {
         Detail::Transfer => (why, None),
         Detail::Dhcp(d) => (Some(why.unwrap_or_else(|| d.firmware.clone())), None),
+        Detail::Install(r) => (
+            Some(match &r.stage {
+                InstallStage::Fetched { .. } => "install fetch".into(),
+                InstallStage::Progress => "install progress".into(),
+                InstallStage::Done => "install done".into(),
+            }),
+            None,
+        ),
         Detail::BootScript(b) => match &b.served {
             ScriptServed::Chain => (Some("chain".into()), None),
             ScriptServed::Menu => (Some("menu".into()), None),

@@ -154,7 +154,7 @@ impl Metrics {
             return;
         }
         match &event.detail {
-            Detail::Transfer => {}
+            Detail::Transfer | Detail::Install(_) => {}
             Detail::Dhcp(seen) => {
                 self.dhcp_answers
                     .get_or_create(&ArchLabel {

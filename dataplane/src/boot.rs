@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use crate::install::Installs;
 use crate::mac::Mac;
 
 /// Stands in a published script for `host:port` of this server as the client reached it
@@ -25,6 +26,7 @@ pub const SERVER_TOKEN: &str = "@fleetboot-server@";
 pub struct BootPolicy {
     menu: String,
     clients: HashMap<Mac, Assigned>,
+    installs: Installs,
 }
 
 /// What one client gets instead of the menu.
@@ -110,7 +112,22 @@ impl BootPolicy {
         BootPolicy {
             menu,
             clients: HashMap::new(),
+            installs: Installs::default(),
         }
+    }
+
+    /// Serves `files` (name, rendered content) of the client `mac` at `/t/<token>/<name>` and
+    /// accepts its install callbacks at `/t/<token>/done` and `/t/<token>/progress`. `token`
+    /// is the client's secret (one path segment, unguessable); names are normalised relative
+    /// paths. `@fleetboot-server@` ([`SERVER_TOKEN`]) in a file becomes the host the client
+    /// reached, as in scripts. A second call for the same token replaces the files.
+    pub fn install(&mut self, token: String, mac: Mac, files: Vec<(String, String)>) {
+        self.installs.insert(token, mac, files);
+    }
+
+    /// The clients being installed, by token.
+    pub fn installs(&self) -> &Installs {
+        &self.installs
     }
 
     /// Gives `mac` its own script, every boot.

@@ -13,6 +13,7 @@ use crate::boot::{Inventory, ScriptServed};
 use crate::dhcp::reply::Port;
 use crate::dhcp::request::PxeRequest;
 use crate::http::mac_check::MacRefused;
+use crate::install::InstallReport;
 use crate::mac::Mac;
 
 /// The protocol an event happened on.
@@ -69,6 +70,9 @@ pub enum Detail {
     Dhcp(DhcpSeen),
     /// A `/boot.ipxe` request with the client's inventory.
     BootScript(Box<BootScriptSeen>),
+    /// A client being installed fetched one of its files or called back (`/t/<token>/…`;
+    /// the event's object is `t/…/<file>`, without the token).
+    Install(InstallReport),
 }
 
 /// What a PXE client said about itself over DHCP.

@@ -13,6 +13,7 @@ pub mod dhcp;
 pub mod events;
 pub mod http;
 mod inbox;
+pub mod install;
 pub mod mac;
 pub mod neighbour;
 pub mod path;
@@ -30,6 +31,7 @@ pub use events::{
     BootEvent, BootScriptSeen, Detail, DhcpSeen, Drops, EventSink, Outcome, Protocol,
 };
 pub use http::mac_check::{MacCheck, MacRefused};
+pub use install::{InstallReport, InstallStage, Installs};
 pub use mac::Mac;
 pub use runtime::{Config, DataPlane, Driver};
 pub use stats::Stats;

@@ -101,6 +101,7 @@ pub fn mac_of(event: &BootEvent) -> Option<Mac> {
     match &event.detail {
         Detail::Dhcp(d) => Some(d.mac),
         Detail::BootScript(b) => b.inventory.mac.or(b.refused.and_then(|r| r.seen)),
+        Detail::Install(r) => Some(r.mac),
         Detail::Transfer => None,
     }
 }
@@ -116,7 +117,7 @@ pub fn apply(client: &mut Client, event: &BootEvent, now: u64) {
         }
     }
     match &event.detail {
-        Detail::Transfer => {}
+        Detail::Transfer | Detail::Install(_) => {}
         Detail::Dhcp(d) => {
             // iPXE reports its own build, not the firmware; keep the firmware's word.
             if !d.ipxe || client.arch.is_none() {

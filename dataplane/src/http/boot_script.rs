@@ -1,4 +1,5 @@
-//! `/boot.ipxe`: the one generated object the data plane serves. The script comes from the
+//! `/boot.ipxe`: a generated object the data plane serves (with the install files of
+//! [`super::install`], which share its naming of the server). The script comes from the
 //! catalog's boot policy; the client's query becomes an inventory report for the control plane.
 
 use std::net::SocketAddr;
@@ -24,25 +25,36 @@ pub fn respond(
     usage: Use,
 ) -> (String, Detail) {
     let mut inventory = Inventory::from_query(query);
-    let server = host
-        .and_then(plain_host)
-        .or_else(|| local.map(|a| a.to_string()));
+    let server = server_name(host, local);
     let url = server.as_ref().map(|s| format!("http://{s}/{PATH}"));
     let (asker, refused) = requester.asker(inventory.mac);
     if refused.is_some() {
         inventory.mac = None;
     }
     let (script, served) = policy.script_for(asker, url.as_deref(), usage);
-    let script = match &server {
-        Some(s) if script.contains(SERVER_TOKEN) => script.replace(SERVER_TOKEN, s),
-        _ => script.into_owned(),
-    };
+    let script = fill_server(&script, server.as_deref());
     let seen = BootScriptSeen {
         inventory,
         served,
         refused,
     };
     (script, Detail::BootScript(Box::new(seen)))
+}
+
+/// `host:port` of this server as the client reached it: `host` (the `Host` header) when it
+/// is a plain host[:port], else the connection's local address.
+pub(crate) fn server_name(host: Option<&[u8]>, local: Option<SocketAddr>) -> Option<String> {
+    host.and_then(plain_host)
+        .or_else(|| local.map(|a| a.to_string()))
+}
+
+/// `text` with every [`SERVER_TOKEN`] replaced by `server`; unchanged when the server is
+/// not known.
+pub(crate) fn fill_server(text: &str, server: Option<&str>) -> String {
+    match server {
+        Some(s) if text.contains(SERVER_TOKEN) => text.replace(SERVER_TOKEN, s),
+        _ => text.to_owned(),
+    }
 }
 
 /// `host` when it is a plain host[:port] (it goes into a script, so nothing that iPXE would

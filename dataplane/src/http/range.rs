@@ -46,7 +46,7 @@ pub const MAX_RANGES: usize = 16;
 /// precedence of RFC 9110 §13.2.2: If-None-Match, else If-Modified-Since, then Range guarded
 /// by If-Range. Range is honoured for GET only (RFC 9110 §14.2); a HEAD gets 200 headers.
 pub fn select(req: &RequestHead<'_>, len: u64, v: &Validators<'_>) -> Selection {
-    if req.method == Method::Other {
+    if !matches!(req.method, Method::Get | Method::Head) {
         return Selection::Full;
     }
     if let Some(inm) = req.if_none_match {
@@ -221,6 +221,8 @@ mod tests {
             connection_close: false,
             connection_keep_alive: false,
             has_body: false,
+            content_length: None,
+            transfer_encoding: false,
         }
     }
 

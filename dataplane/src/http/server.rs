@@ -17,7 +17,7 @@ use super::mac_check::Requester;
 use super::multipart::plan_multipart;
 use super::range::{self, Selection, Validators};
 use super::write::write_answer;
-use super::{boot_script, mime, Config};
+use super::{boot_script, install, mime, Config};
 use crate::blob::BlobSlice;
 use crate::boot::Use;
 use crate::events::{BootEvent, Detail, Outcome, Protocol};
@@ -27,7 +27,7 @@ use crate::runtime::Core;
 use crate::stats::{GaugeGuard, Stats};
 use crate::sys::Piece;
 use crate::wire::date::http_date;
-use crate::wire::http::{self as wire, Method, ParseError, RequestHead, Version};
+use crate::wire::http::{self as wire, BodyFraming, Method, ParseError, RequestHead, Version};
 use crate::wire::http_response::{render_response, ContentRange, ResponseHead, Status};
 
 /// Boundary of multipart/byteranges bodies. Fixed: a client needs nothing else, and it is long
@@ -87,10 +87,28 @@ pub(crate) async fn serve(
 struct Answer {
     pieces: Vec<Piece>,
     keep_alive: bool,
+    /// The request's body was left unread: close gently (see [`lingering_close`]).
+    unread_body: bool,
     body_bytes: u64,
     object: String,
     outcome: Outcome,
     detail: Detail,
+}
+
+/// What a request head leads to: an answer, or first its body.
+enum Step {
+    Answer(Answer),
+    /// An install callback: read `len` body bytes, then [`finish_callback`].
+    ReadBody(Callback),
+}
+
+/// A `POST /t/…` whose body is still to be read.
+struct Callback {
+    /// The normalised path.
+    key: String,
+    len: usize,
+    version: Version,
+    keep_alive: bool,
 }
 
 async fn connection(
@@ -121,8 +139,25 @@ async fn connection(
                     peer: peer.ip(),
                     check: config.boot_mac_check,
                 };
-                let answer = answer(&core, &head, &requester, local, &mut scratch);
+                let step = answer(&core, &head, &requester, local, &mut scratch);
                 buf.drain(..consumed);
+                let answer = match step {
+                    Step::Answer(answer) => answer,
+                    Step::ReadBody(callback) => {
+                        // The body is part of the request: the head's time limit covers it.
+                        let deadline = started + config.head_timeout;
+                        let Some(filled) = fill(&mut stream, buf, callback.len, deadline).await
+                        else {
+                            Stats::bump(&core.stats.http_timeouts);
+                            return;
+                        };
+                        buf = filled;
+                        let len = callback.len;
+                        let answer = finish_callback(&core, callback, &buf[..len]);
+                        buf.drain(..len);
+                        answer
+                    }
+                };
                 Stats::bump(&core.stats.http_requests);
                 let keep_alive = answer.keep_alive && !core.drain.is_draining();
                 let written = write_answer(&mut stream, answer.pieces, &config, &core.stats).await;
@@ -141,7 +176,14 @@ async fn connection(
                     outcome,
                     detail: answer.detail,
                 });
-                if written.is_err() || !keep_alive {
+                if written.is_err() {
+                    return;
+                }
+                if answer.unread_body {
+                    lingering_close(&mut stream, buf).await;
+                    return;
+                }
+                if !keep_alive {
                     return;
                 }
                 continue;
@@ -219,33 +261,46 @@ fn answer(
     requester: &Requester,
     local: Option<SocketAddr>,
     scratch: &mut Scratch,
-) -> Answer {
+) -> Step {
     let version = head.version;
     let keep_alive = match version {
         Version::Http11 => !head.connection_close,
         Version::Http10 => head.connection_keep_alive && !head.connection_close,
     };
-    let refuse = |status, why: &'static str, keep_alive, outcome, object: String| Answer {
-        pieces: error_response(status, version, keep_alive, why),
-        keep_alive,
-        body_bytes: 0,
-        object,
-        outcome,
-        detail: Detail::Transfer,
+    let refuse = |status, why: &'static str, keep_alive, outcome, object: String| {
+        Step::Answer(Answer {
+            pieces: error_response(status, version, keep_alive, why),
+            keep_alive,
+            unread_body: false,
+            body_bytes: 0,
+            object,
+            outcome,
+            detail: Detail::Transfer,
+        })
     };
-    let raw_target = || String::from_utf8_lossy(head.target).into_owned();
+    // Reported names never carry an install token (see `install`).
+    let raw_target = || install::reported_target(head.target);
+    if head.method == Method::Post && normalize(head, scratch).is_ok() {
+        if install::is_install_path(&scratch.key) {
+            return callback(head, keep_alive, scratch.key.clone());
+        }
+    }
     if head.has_body {
         // The body is not read: the connection cannot be reused.
         let why = "request bodies are not accepted\n";
-        return refuse(
+        let mut step = refuse(
             Status::BadRequest400,
             why,
             false,
             Outcome::Refused("body"),
             raw_target(),
         );
+        if let Step::Answer(a) = &mut step {
+            a.unread_body = true;
+        }
+        return step;
     }
-    if head.method == Method::Other {
+    if !matches!(head.method, Method::Get | Method::Head) {
         let mut out = Vec::with_capacity(160);
         let body = b"only GET and HEAD\n";
         render_response(
@@ -265,19 +320,17 @@ fn answer(
             &mut out,
         );
         out.extend_from_slice(body);
-        return Answer {
+        return Step::Answer(Answer {
             pieces: vec![Piece::Owned(out)],
             keep_alive,
+            unread_body: false,
             body_bytes: 0,
             object: raw_target(),
             outcome: Outcome::Refused("method"),
             detail: Detail::Transfer,
-        };
+        });
     }
-    let path = head.target.split(|b| *b == b'?').next().unwrap_or_default();
-    let normalized = path::percent_decode_into(path, &mut scratch.decoded)
-        .and_then(|()| path::normalize_into(&scratch.decoded, &mut scratch.key));
-    match normalized {
+    match normalize(head, scratch) {
         Ok(()) => {}
         Err(PathError::Empty) => {
             return refuse(
@@ -320,7 +373,36 @@ fn answer(
         if matches!(&seen, Detail::BootScript(b) if b.refused.is_some()) {
             Stats::bump(&core.stats.boot_mac_refused);
         }
-        return script_answer(head, keep_alive, script.into_bytes(), seen);
+        let body = script.into_bytes();
+        let object = boot_script::PATH.to_owned();
+        let text = "text/plain; charset=utf-8";
+        return Step::Answer(generated_answer(head, keep_alive, body, text, object, seen));
+    }
+    if install::is_install_path(&scratch.key) {
+        let object = install::reported(&scratch.key);
+        let fetched = install::fetch(
+            core.catalog.borrow_mut().current().boot().installs(),
+            &scratch.key,
+            head.host,
+            local,
+        );
+        // An unknown token gets the 404 of an unknown name: nothing tells them apart.
+        let Some(f) = fetched else {
+            let outcome = Outcome::NotFound;
+            return refuse(
+                Status::NotFound404,
+                "not found\n",
+                keep_alive,
+                outcome,
+                object,
+            );
+        };
+        let body = f.body.into_bytes();
+        let mut answer = generated_answer(head, keep_alive, body, f.content_type, object, f.detail);
+        if head.method == Method::Head {
+            answer.outcome = Outcome::NoBody;
+        }
+        return Step::Answer(answer);
     }
     let object = scratch.key.clone();
     let found = core.catalog.borrow_mut().current().http(&object).cloned();
@@ -346,17 +428,155 @@ fn answer(
     }
     let mut answer = serve_slice(head, &slice, &object, keep_alive);
     answer.object = object;
-    answer
+    Step::Answer(answer)
 }
 
-/// A generated iPXE script: never cached (it changes with assignments), HEAD supported.
-fn script_answer(head: &RequestHead<'_>, keep_alive: bool, body: Vec<u8>, seen: Detail) -> Answer {
+/// Percent-decodes and normalises the request's path into `scratch.key`.
+fn normalize(head: &RequestHead<'_>, scratch: &mut Scratch) -> Result<(), PathError> {
+    let path = head.target.split(|b| *b == b'?').next().unwrap_or_default();
+    path::percent_decode_into(path, &mut scratch.decoded)
+        .and_then(|()| path::normalize_into(&scratch.decoded, &mut scratch.key))
+}
+
+/// A `POST` under `t/`: its body framed by a bounded `Content-Length` is read, whatever the
+/// token, so a wrong token costs the same as a right one; anything else is refused and the
+/// connection closed (its body is not read).
+fn callback(head: &RequestHead<'_>, keep_alive: bool, key: String) -> Step {
+    let object = install::reported(&key);
+    let (status, why, outcome) = match head.body() {
+        BodyFraming::None => (None, "", Outcome::Complete),
+        BodyFraming::Length(n) if n <= install::MAX_BODY => {
+            return Step::ReadBody(Callback {
+                key,
+                len: usize::try_from(n).unwrap_or(usize::MAX),
+                version: head.version,
+                keep_alive,
+            })
+        }
+        BodyFraming::Length(_) => (
+            Some(Status::PayloadTooLarge413),
+            "body too large\n",
+            Outcome::Refused("body too large"),
+        ),
+        // RFC 9112 §6.3: a server may ask for a length instead of decoding a transfer coding.
+        BodyFraming::Coded => (
+            Some(Status::LengthRequired411),
+            "send Content-Length\n",
+            Outcome::Refused("no length"),
+        ),
+    };
+    let Some(status) = status else {
+        return Step::ReadBody(Callback {
+            key,
+            len: 0,
+            version: head.version,
+            keep_alive,
+        });
+    };
+    Step::Answer(Answer {
+        pieces: error_response(status, head.version, false, why),
+        keep_alive: false,
+        unread_body: true,
+        body_bytes: 0,
+        object,
+        outcome,
+        detail: Detail::Transfer,
+    })
+}
+
+/// The answer to an install callback whose body has been read: 204 for a known token and
+/// callback name, else the ordinary 404.
+fn finish_callback(core: &Core, callback: Callback, body: &[u8]) -> Answer {
+    let Callback {
+        key,
+        version,
+        keep_alive,
+        ..
+    } = callback;
+    let object = install::reported(&key);
+    let detail = install::callback(
+        core.catalog.borrow_mut().current().boot().installs(),
+        &key,
+        body,
+    );
+    let Some(detail) = detail else {
+        return Answer {
+            pieces: error_response(Status::NotFound404, version, keep_alive, "not found\n"),
+            keep_alive,
+            unread_body: false,
+            body_bytes: 0,
+            object,
+            outcome: Outcome::NotFound,
+            detail: Detail::Transfer,
+        };
+    };
+    let mut out = Vec::with_capacity(96);
+    render_response(
+        &ResponseHead {
+            status: Status::NoContent204,
+            version,
+            content_type: None,
+            content_length: 0,
+            content_range: None,
+            etag: None,
+            last_modified: None,
+            accept_ranges: false,
+            keep_alive,
+            allow: None,
+            extra: &[],
+        },
+        &mut out,
+    );
+    Answer {
+        pieces: vec![Piece::Owned(out)],
+        keep_alive,
+        unread_body: false,
+        body_bytes: 0,
+        object,
+        outcome: Outcome::Complete,
+        detail,
+    }
+}
+
+/// Reads until `buf` holds at least `want` bytes, by `deadline`; `None` when the client
+/// closed, failed or was too slow (the connection is then over).
+async fn fill(
+    stream: &mut TcpStream,
+    mut buf: Vec<u8>,
+    want: usize,
+    deadline: Instant,
+) -> Option<Vec<u8>> {
+    while buf.len() < want {
+        if buf.capacity() < want {
+            buf.reserve(want - buf.len());
+        }
+        let wait = deadline.saturating_duration_since(Instant::now());
+        let filled = buf.len();
+        let spare = buf.capacity();
+        match monoio::time::timeout(wait, stream.read(buf.slice_mut(filled..spare))).await {
+            Ok((Ok(n), back)) if n > 0 => buf = back.into_inner(),
+            _ => return None,
+        }
+    }
+    Some(buf)
+}
+
+/// A generated object (iPXE script, install file): never cached, by the client or on the way
+/// (it changes with assignments, and an install file may hold secrets); HEAD supported.
+fn generated_answer(
+    head: &RequestHead<'_>,
+    keep_alive: bool,
+    body: Vec<u8>,
+    content_type: &str,
+    object: String,
+    detail: Detail,
+) -> Answer {
     let mut out = Vec::with_capacity(256 + body.len());
     render_response(
         &ResponseHead {
             status: Status::Ok200,
             version: head.version,
-            content_type: Some("text/plain; charset=utf-8"),
+            content_type: Some(content_type),
             content_length: body.len() as u64,
             content_range: None,
             etag: None,
@@ -377,10 +597,11 @@ fn script_answer(head: &RequestHead<'_>, keep_alive: bool, body: Vec<u8>, seen: 
     Answer {
         pieces: vec![Piece::Owned(out)],
         keep_alive,
+        unread_body: false,
         body_bytes,
-        object: boot_script::PATH.to_owned(),
+        object,
         outcome: Outcome::Complete,
-        detail: seen,
+        detail,
     }
 }
 
@@ -475,6 +696,7 @@ fn serve_slice(head: &RequestHead<'_>, slice: &BlobSlice, key: &str, keep_alive:
     Answer {
         pieces,
         keep_alive,
+        unread_body: false,
         body_bytes,
         object: String::new(),
         outcome,

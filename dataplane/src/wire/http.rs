@@ -8,13 +8,16 @@
 
 use std::fmt;
 
-/// Request method. Only GET and HEAD are served; anything else gets 405 with `Allow`.
+/// Request method. GET and HEAD are served, POST only where a client reports back (the
+/// install callbacks); anything else gets 405 with `Allow`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
     /// `GET`.
     Get,
     /// `HEAD`.
     Head,
+    /// `POST`.
+    Post,
     /// Any other syntactically valid method token.
     Other,
 }
@@ -53,6 +56,34 @@ pub struct RequestHead<'a> {
     pub connection_keep_alive: bool,
     /// The request carries a body (`Content-Length` > 0 or any `Transfer-Encoding`).
     pub has_body: bool,
+    /// `Content-Length`, when sent (repeated equal values count once).
+    pub content_length: Option<u64>,
+    /// Any `Transfer-Encoding` was sent: the body is framed by it, not by a length
+    /// (RFC 9112 §6.1), and this server reads no such body.
+    pub transfer_encoding: bool,
+}
+
+/// How the body of a request is framed (RFC 9112 §6.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyFraming {
+    /// No body: neither `Content-Length` nor `Transfer-Encoding` (rule 7), or a length of 0.
+    None,
+    /// Exactly this many bytes follow the head (rule 6).
+    Length(u64),
+    /// Framed by a transfer coding (chunked): its length is not known up front (rules 3, 4).
+    Coded,
+}
+
+impl RequestHead<'_> {
+    /// How this request's body is framed. A `Transfer-Encoding` overrides any
+    /// `Content-Length` (RFC 9112 §6.3 rule 3); such a request is read by nobody here.
+    pub fn body(&self) -> BodyFraming {
+        match (self.transfer_encoding, self.content_length) {
+            (true, _) => BodyFraming::Coded,
+            (false, None | Some(0)) => BodyFraming::None,
+            (false, Some(n)) => BodyFraming::Length(n),
+        }
+    }
 }
 
 /// Why a request head was refused, or that it is not complete yet.
@@ -153,6 +184,7 @@ pub fn parse_request<'a>(
     let method = match method {
         b"GET" => Method::Get,
         b"HEAD" => Method::Head,
+        b"POST" => Method::Post,
         _ => Method::Other,
     };
     let version = parse_version(version)?;
@@ -170,6 +202,8 @@ pub fn parse_request<'a>(
         connection_close: false,
         connection_keep_alive: false,
         has_body: false,
+        content_length: None,
+        transfer_encoding: false,
     };
     let (mut seen_host, mut bad_range, mut bad_ims, mut chunked) = (false, false, false, false);
     let mut content_length: Option<u64> = None;
@@ -258,6 +292,8 @@ pub fn parse_request<'a>(
         head.host = authority;
     }
     head.has_body = chunked || content_length.is_some_and(|n| n > 0);
+    head.content_length = content_length;
+    head.transfer_encoding = chunked;
     Ok((head, pos))
 }
 
@@ -300,7 +336,7 @@ fn parse_target(m: Method, t: &[u8]) -> Result<(&[u8], Option<&[u8]>), ParseErro
         }
     }
     // asterisk-form and authority-form only make sense for methods answered with 405 anyway.
-    if m == Method::Other {
+    if matches!(m, Method::Other | Method::Post) {
         return Ok((t, None));
     }
     Err(ParseError::BadRequest(
@@ -488,8 +524,9 @@ pub(crate) mod tests {
             (h.target, h.host, h.has_body),
             (&b"/"[..], Some(&b"h"[..]), true)
         );
-        let (h, _) = parse(b"POST /x HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello").unwrap();
-        assert_eq!((h.method, h.has_body), (Method::Other, true));
+        let (h, n) = parse(b"POST /x HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello").unwrap();
+        assert_eq!((h.method, h.has_body, n), (Method::Post, true, 39));
+        assert_eq!(h.body(), BodyFraming::Length(5));
         let (h, _) = parse(b"OPTIONS * HTTP/1.1\r\nIf-Range: \"e\"\r\n\r\n").unwrap();
         assert_eq!(
             (h.method, h.target, h.if_range),
@@ -499,6 +536,58 @@ pub(crate) mod tests {
             parse(b"get / HTTP/1.1\r\n\r\n").unwrap().0.method,
             Method::Other
         );
+    }
+
+    /// Captured: what busybox wget sends for `--post-data=ok` (the test ISOs' done call).
+    const BUSYBOX_POST: &[u8] = b"POST /t/0123456789abcdef0123456789abcdef/done HTTP/1.1\r\nHost: 10.0.0.2:8080\r\nUser-Agent: Wget\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
+
+    #[test]
+    fn body_framing_follows_rfc_9112_section_6_3() {
+        let (h, n) = parse(BUSYBOX_POST).unwrap();
+        assert_eq!((h.method, h.body()), (Method::Post, BodyFraming::Length(2)));
+        assert_eq!(&BUSYBOX_POST[n..], b"ok");
+        let framing = |req: &[u8]| parse(req).map(|(h, _)| (h.body(), h.has_body));
+        // Rule 7: a request without either field has no body; a zero length neither.
+        assert_eq!(
+            framing(b"POST /a HTTP/1.1\r\n\r\n"),
+            Ok((BodyFraming::None, false))
+        );
+        assert_eq!(
+            framing(b"POST /a HTTP/1.1\r\nContent-Length: 0\r\n\r\n"),
+            Ok((BodyFraming::None, false))
+        );
+        // Repeated equal lengths are one length (§6.3 rule 5 lets a recipient accept them).
+        assert_eq!(
+            framing(b"POST /a HTTP/1.1\r\nContent-Length: 7, 7\r\nContent-length: 7\r\n\r\n"),
+            Ok((BodyFraming::Length(7), true))
+        );
+        // Rule 3: Transfer-Encoding wins over Content-Length.
+        for te in [&b"chunked"[..], b"gzip, chunked", b"identity"] {
+            let req = [
+                &b"POST /a HTTP/1.1\r\nContent-Length: 4\r\nTransfer-Encoding: "[..],
+                te,
+                b"\r\n\r\n",
+            ]
+            .concat();
+            assert_eq!(framing(&req), Ok((BodyFraming::Coded, true)));
+        }
+        // Lengths that cannot frame anything are errors, not guesses (rule 5).
+        for bad in [&b"1x"[..], b"", b"+2", b"1 2", b"18446744073709551616"] {
+            let req = [
+                &b"POST /a HTTP/1.1\r\nContent-Length: "[..],
+                bad,
+                b"\r\n\r\n",
+            ]
+            .concat();
+            assert!(
+                matches!(parse(&req), Err(ParseError::BadRequest(_))),
+                "{bad:?}"
+            );
+        }
+        // The largest length parses; bounding it is the server's business.
+        let (h, _) =
+            parse(b"POST /a HTTP/1.1\r\nContent-Length: 18446744073709551615\r\n\r\n").unwrap();
+        assert_eq!(h.body(), BodyFraming::Length(u64::MAX));
     }
 
     /// xorshift64: deterministic randomness without a crate.

@@ -9,11 +9,13 @@ use super::http::Version;
 #[allow(missing_docs)] // the variant names are their documentation
 pub enum Status {
     Ok200,
+    NoContent204,
     PartialContent206,
     NotModified304,
     BadRequest400,
     NotFound404,
     MethodNotAllowed405,
+    LengthRequired411,
     PayloadTooLarge413,
     UriTooLong414,
     RangeNotSatisfiable416,
@@ -37,11 +39,13 @@ impl Status {
     fn line(self) -> (u16, &'static str) {
         match self {
             Status::Ok200 => (200, "OK"),
+            Status::NoContent204 => (204, "No Content"),
             Status::PartialContent206 => (206, "Partial Content"),
             Status::NotModified304 => (304, "Not Modified"),
             Status::BadRequest400 => (400, "Bad Request"),
             Status::NotFound404 => (404, "Not Found"),
             Status::MethodNotAllowed405 => (405, "Method Not Allowed"),
+            Status::LengthRequired411 => (411, "Length Required"),
             Status::PayloadTooLarge413 => (413, "Content Too Large"),
             Status::UriTooLong414 => (414, "URI Too Long"),
             Status::RangeNotSatisfiable416 => (416, "Range Not Satisfiable"),
@@ -137,7 +141,8 @@ pub fn render_response(head: &ResponseHead<'_>, out: &mut Vec<u8>) {
     if let Some(ct) = head.content_type {
         field(out, "Content-Type", ct);
     }
-    if head.status != Status::NotModified304 {
+    // RFC 9110 §8.6: never in a 204; a 304's would describe the unsent representation.
+    if !matches!(head.status, Status::NotModified304 | Status::NoContent204) {
         out.extend_from_slice(b"Content-Length: ");
         push_u64(out, head.content_length);
         out.extend_from_slice(b"\r\n");
@@ -261,6 +266,10 @@ pub(crate) mod tests {
                 "304 Not Modified\r\nServer: fleetboot\r\n\r\n",
             ),
             (
+                response(Status::NoContent204),
+                "204 No Content\r\nServer: fleetboot\r\n\r\n",
+            ),
+            (
                 not_allowed,
                 concat!(
                     "405 Method Not Allowed\r\nServer: fleetboot\r\nContent-Length: 0\r\n",
@@ -281,6 +290,7 @@ pub(crate) mod tests {
             assert_eq!(String::from_utf8_lossy(&out), format!("{start}{want}"));
         }
         assert_eq!(Status::HeadersTooLarge431.code(), 431);
+        assert_eq!(Status::LengthRequired411.reason(), "Length Required");
         assert_eq!(Status::UriTooLong414.reason(), "URI Too Long");
     }
 }
