@@ -441,45 +441,41 @@ fn normalize(head: &RequestHead<'_>, scratch: &mut Scratch) -> Result<(), PathEr
 /// token, so a wrong token costs the same as a right one; anything else is refused and the
 /// connection closed (its body is not read).
 fn callback(head: &RequestHead<'_>, keep_alive: bool, key: String) -> Step {
-    let object = install::reported(&key);
-    let (status, why, outcome) = match head.body() {
-        BodyFraming::None => (None, "", Outcome::Complete),
-        BodyFraming::Length(n) if n <= install::MAX_BODY => {
-            return Step::ReadBody(Callback {
-                key,
-                len: usize::try_from(n).unwrap_or(usize::MAX),
-                version: head.version,
-                keep_alive,
-            })
+    let refuse = |status, why: &str, outcome: &'static str| {
+        Step::Answer(Answer {
+            pieces: error_response(status, head.version, false, why),
+            keep_alive: false,
+            unread_body: true,
+            body_bytes: 0,
+            object: install::reported(&key),
+            outcome: Outcome::Refused(outcome),
+            detail: Detail::Transfer,
+        })
+    };
+    let len = match head.body() {
+        BodyFraming::None => 0,
+        BodyFraming::Length(n) if n <= install::MAX_BODY => usize::try_from(n).unwrap_or(0),
+        BodyFraming::Length(_) => {
+            return refuse(
+                Status::PayloadTooLarge413,
+                "body too large\n",
+                "body too large",
+            )
         }
-        BodyFraming::Length(_) => (
-            Some(Status::PayloadTooLarge413),
-            "body too large\n",
-            Outcome::Refused("body too large"),
-        ),
         // RFC 9112 §6.3: a server may ask for a length instead of decoding a transfer coding.
-        BodyFraming::Coded => (
-            Some(Status::LengthRequired411),
-            "send Content-Length\n",
-            Outcome::Refused("no length"),
-        ),
+        BodyFraming::Coded => {
+            return refuse(
+                Status::LengthRequired411,
+                "send Content-Length\n",
+                "no length",
+            )
+        }
     };
-    let Some(status) = status else {
-        return Step::ReadBody(Callback {
-            key,
-            len: 0,
-            version: head.version,
-            keep_alive,
-        });
-    };
-    Step::Answer(Answer {
-        pieces: error_response(status, head.version, false, why),
-        keep_alive: false,
-        unread_body: true,
-        body_bytes: 0,
-        object,
-        outcome,
-        detail: Detail::Transfer,
+    Step::ReadBody(Callback {
+        key,
+        len,
+        version: head.version,
+        keep_alive,
     })
 }
 
