@@ -138,6 +138,12 @@ pub fn image_script(image: &Image, site: &Site, mac: Mac) -> String {
     s
 }
 
+/// The script of a machine that boots its local disk: iPXE returns to the firmware, which
+/// tries the next boot device (the menu's "local disk" does the same).
+pub fn local_disk() -> String {
+    "#!ipxe\necho fleetboot: booting from local disk\nexit 1\n".to_owned()
+}
+
 /// The menu: one submenu per folder, images tagged with their method, then local disk,
 /// iPXE shell and reboot. Images are numbered by position in `images`.
 pub fn menu(images: &[Image], site: &Site, settings: &MenuSettings) -> String {

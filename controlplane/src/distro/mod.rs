@@ -38,7 +38,7 @@
 //! when the cmdline uses it, captures); otherwise detection moves on.
 
 mod fallback;
-mod glob;
+pub(crate) mod glob;
 mod grub;
 mod matcher;
 mod syslinux;

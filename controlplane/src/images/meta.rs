@@ -41,6 +41,10 @@ pub struct ImageMeta {
     /// Appended to the kernel command line.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extra_args: Option<String>,
+    /// The unattended-install template machines booting it get (unless theirs or their
+    /// group's says otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<String>,
 }
 
 impl ImageMeta {
