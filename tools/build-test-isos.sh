@@ -5,7 +5,18 @@
 # kernel plus a tiny busybox initramfs whose /init prints, to ttyS0 and the console,
 #   FLEETBOOT-TEST-BOOTED layout=<layout>
 #   FLEETBOOT-CMDLINE <contents of /proc/cmdline>
-# and powers off. Everything else (squashfs, wim, ...) is a small placeholder: the Windows
+# and powers off. The casper, debian-installer and fedora-pxeboot initramfs also play their
+# installer's unattended part: when the command line names a file to fetch (casper:
+# `ds=nocloud-net;s=URL/` → URL/user-data; debian-installer: `url=URL` or `preseed/url=URL`;
+# fedora-pxeboot: `inst.ks=URL`), /init loads the NIC drivers (QEMU's e1000 and virtio-net,
+# modules from the same kernel package), gets an address with busybox udhcpc, fetches the
+# file with busybox wget and prints
+#   FLEETBOOT-TEMPLATE-BEGIN <url>
+#   <the file>
+#   FLEETBOOT-TEMPLATE-END
+# then POSTs `ok` to the same base's `done` (http://SERVER/t/<token>/user-data →
+# http://SERVER/t/<token>/done), prints FLEETBOOT-INSTALL-DONE <done url> (or
+# FLEETBOOT-INSTALL-FAILED <why>) and powers off. Everything else (squashfs, wim, ...) is a small placeholder: the Windows
 # ISO does not boot. No El Torito record: a real boot image would cost another package and
 # network boot never reads it.
 #
@@ -27,9 +38,15 @@ flock 9
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-# Debian's current amd64 kernel image, cached as $cache/vmlinuz.
+# The NIC drivers the unattended initramfs loads, in load order (dependencies first): the
+# lab's BIOS guests have an e1000, its UEFI guests a virtio-net (modern) device.
+nic_modules=(virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci
+  failover net_failover virtio_net e1000)
+
+# Debian's current amd64 kernel image, cached as $cache/vmlinuz, and the NIC modules of the
+# same package in $cache/modules/ (both replaced together, so they always match).
 fetch_kernel() {
-  [[ -s $cache/vmlinuz ]] && return
+  [[ -s $cache/vmlinuz && -s $cache/modules/e1000.ko ]] && return
   local sudo="" pkg
   [[ $(id -u) -eq 0 ]] || sudo=sudo
   pkg=$(concrete_kernel_package)
@@ -44,9 +61,19 @@ fetch_kernel() {
   chmod 0755 "$work"
   chmod 0777 "$work/deb"
   (cd "$work/deb" && apt-get download -qq "$pkg")
-  # Only /boot is needed; the modules would be hundreds of MB.
-  dpkg-deb --fsys-tarfile "$work"/deb/*.deb | tar -x -C "$work/pkgroot" --wildcards './boot/vmlinuz-*'
+  # Only /boot and a few NIC modules are needed; all modules would be hundreds of MB.
+  local m ko patterns=('./boot/vmlinuz-*')
+  for m in "${nic_modules[@]}"; do patterns+=("./lib/modules/*/$m.ko"); done
+  dpkg-deb --fsys-tarfile "$work"/deb/*.deb | tar -x -C "$work/pkgroot" --wildcards "${patterns[@]}"
+  rm -rf "$cache/modules.part" && mkdir -p "$cache/modules.part"
+  for m in "${nic_modules[@]}"; do
+    ko=$(find "$work/pkgroot/lib/modules" -name "$m.ko" -print -quit)
+    [[ -n $ko ]] || { echo "build-test-isos: $pkg has no $m.ko" >&2; exit 1; }
+    install -m 0644 "$ko" "$cache/modules.part/$m.ko"
+  done
   install -m 0644 "$work"/pkgroot/boot/vmlinuz-* "$cache/vmlinuz.part"
+  rm -rf "$cache/modules"
+  mv "$cache/modules.part" "$cache/modules"
   mv "$cache/vmlinuz.part" "$cache/vmlinuz"
 }
 
@@ -56,9 +83,20 @@ concrete_kernel_package() {
     awk '$1 == "Depends:" && $2 ~ /^linux-image-[0-9]/ { print $2; exit }'
 }
 
+# The installer whose unattended part a layout's initramfs plays: the kind of file it fetches
+# (empty: it only reports that it booted).
+install_param() {
+  case $1 in
+    casper) echo nocloud ;;
+    debian-installer) echo preseed ;;
+    fedora-pxeboot) echo kickstart ;;
+  esac
+}
+
 # A gzip'd newc initramfs that reports it booted as $1 and powers off, to $2.
 build_initrd() {
-  local layout=$1 dest=$2 root="$work/initrd-$1"
+  local layout=$1 dest=$2 root="$work/initrd-$1" param
+  param=$(install_param "$layout")
   mkdir -p "$root"/{bin,dev,proc,sys}
   install -m 0755 /bin/busybox "$root/bin/busybox"
   # Applet links made here, so /init needs nothing (not even /proc) before its first command.
@@ -66,7 +104,10 @@ build_initrd() {
   for applet in $("$root/bin/busybox" --list); do
     [[ $applet == busybox ]] || ln -sf busybox "$root/bin/$applet"
   done
-  cat >"$root/init" <<EOF
+  if [[ -n $param ]]; then
+    build_install_init "$layout" "$param" "$root"
+  else
+    cat >"$root/init" <<EOF
 #!/bin/sh
 export PATH=/bin
 mount -t proc proc /proc
@@ -77,8 +118,91 @@ for tty in /dev/ttyS0 /dev/console; do
 done
 poweroff -f
 EOF
+  fi
   chmod 0755 "$root/init"
   (cd "$root" && find . | LC_ALL=C sort | cpio --quiet -o -H newc -R 0:0) | gzip -9n >"$dest"
+}
+
+# /init for a layout that plays an installer ($2: nocloud, preseed or kickstart): reports as
+# above, then fetches the file the command line names, if any, and calls back. Adds the NIC
+# modules and udhcpc's script.
+build_install_init() {
+  local layout=$1 param=$2 root=$3 m
+  mkdir -p "$root/lib/modules" "$root/tmp" "$root/etc"
+  for m in "${nic_modules[@]}"; do
+    install -m 0644 "$cache/modules/$m.ko" "$root/lib/modules/$m.ko"
+  done
+  printf '%s\n' "${nic_modules[@]}" >"$root/lib/modules/order"
+  # udhcpc only reports a lease; this script applies it (address, mask, default route).
+  cat >"$root/etc/udhcpc.script" <<'EOF'
+#!/bin/sh
+case $1 in
+  deconfig) ifconfig "$interface" 0.0.0.0 up ;;
+  bound|renew)
+    ifconfig "$interface" "$ip" netmask "${subnet:-255.255.255.0}" up
+    if [ -n "$router" ]; then route add default gw "${router%% *}" dev "$interface"; fi
+    ;;
+esac
+exit 0
+EOF
+  chmod 0755 "$root/etc/udhcpc.script"
+  printf '#!/bin/sh\nexport PATH=/bin\nlayout=%s\nparam=%s\n' "$layout" "$param" >"$root/init"
+  cat >>"$root/init" <<'EOF'
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+say() {
+  for tty in /dev/ttyS0 /dev/console; do
+    printf '%s\n' "$@" >"$tty" 2>/dev/null
+  done
+}
+cmdline=$(cat /proc/cmdline)
+say "FLEETBOOT-TEST-BOOTED layout=$layout" "FLEETBOOT-CMDLINE $cmdline"
+# The URL of the file this installer would fetch; quotes around a parameter are dropped.
+url=""
+for arg in $(echo "$cmdline" | tr -d '"'); do
+  case $param:$arg in
+    nocloud:ds=nocloud-net\;s=*|nocloud:ds=nocloud\;s=*) url="${arg#*;s=}user-data" ;;
+    preseed:url=*|preseed:preseed/url=*) url="${arg#*url=}" ;;
+    kickstart:inst.ks=*) url="${arg#inst.ks=}" ;;
+  esac
+done
+[ -n "$url" ] || poweroff -f
+# debian-installer also takes a URL without its scheme.
+case $url in *://*) ;; *) url="http://$url" ;; esac
+fail() {
+  say "FLEETBOOT-INSTALL-FAILED $*"
+  poweroff -f
+}
+while read -r m; do
+  insmod "/lib/modules/$m.ko" 2>/dev/null
+done </lib/modules/order
+nic=""
+for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+  for dev in /sys/class/net/*; do
+    [ "${dev##*/}" = lo ] || { nic=${dev##*/}; break; }
+  done
+  [ -n "$nic" ] && break
+  sleep 0.5
+done
+[ -n "$nic" ] || fail "no network interface"
+ifconfig lo 127.0.0.1 up
+udhcpc -i "$nic" -s /etc/udhcpc.script -n -q -t 10 -T 2 >/dev/null 2>&1 || fail "no DHCP lease on $nic"
+wget -q -T 20 -O /tmp/template "$url" 2>/tmp/wget.err || fail "GET $url: $(cat /tmp/wget.err)"
+for tty in /dev/ttyS0 /dev/console; do
+  {
+    echo "FLEETBOOT-TEMPLATE-BEGIN $url"
+    cat /tmp/template
+    # The END marker on a line of its own, also after a file without a final newline.
+    [ -z "$(tail -c 1 /tmp/template)" ] || echo
+    echo "FLEETBOOT-TEMPLATE-END"
+  } >"$tty" 2>/dev/null
+done
+done_url="${url%/*}/done"
+wget -q -T 20 -O /dev/null --post-data=ok "$done_url" 2>/tmp/wget.err || fail "POST $done_url: $(cat /tmp/wget.err)"
+say "FLEETBOOT-INSTALL-DONE $done_url"
+poweroff -f
+EOF
 }
 
 # An empty early-microcode cpio (real ucode images are cpio archives of

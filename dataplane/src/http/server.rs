@@ -280,10 +280,9 @@ fn answer(
     };
     // Reported names never carry an install token (see `install`).
     let raw_target = || install::reported_target(head.target);
-    if head.method == Method::Post && normalize(head, scratch).is_ok() {
-        if install::is_install_path(&scratch.key) {
-            return callback(head, keep_alive, scratch.key.clone());
-        }
+    let post = head.method == Method::Post;
+    if post && normalize(head, scratch).is_ok() && install::is_install_path(&scratch.key) {
+        return callback(head, keep_alive, scratch.key.clone());
     }
     if head.has_body {
         // The body is not read: the connection cannot be reused.
