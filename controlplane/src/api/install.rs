@@ -18,6 +18,7 @@ use crate::install::families::{self, Family};
 use crate::install::{Group, Template};
 use crate::service::access::Caller;
 use crate::service::install::{InstallView, TemplateBody};
+use crate::users::Role;
 
 /// The install families and the layouts each serves.
 #[utoipa::path(get, path = "/api/v1/install/families", tag = "install",
@@ -215,7 +216,8 @@ pub async fn delete_secret(
 }
 
 /// A machine's install: the template it gets and from where (`client`, `group`, `image`),
-/// the kernel parameters added, why none applies, and its last install.
+/// the kernel parameters added (for viewers without the machine's token: with it anyone
+/// could read the rendered files, secrets and all), why none applies, and its last install.
 #[utoipa::path(get, path = "/api/v1/clients/{mac}/install", tag = "install",
     params(MacPath),
     responses((status = 200, description = "The install", body = InstallView),
@@ -224,14 +226,31 @@ pub async fn delete_secret(
               (status = 404, description = "No such client", body = ErrorBody)))]
 pub async fn show_install(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(MacPath { mac }): Path<MacPath>,
 ) -> ApiResult<Json<InstallView>> {
-    Ok(Json(
-        state
-            .backend
-            .try_call(move |s| s.install_view(&mac))
-            .await?,
-    ))
+    let mut view = state
+        .backend
+        .try_call(move |s| s.install_view(&mac))
+        .await?;
+    if caller.role != Role::Admin {
+        view.kernel_args = view.kernel_args.map(|a| redact_token(&a));
+    }
+    Ok(Json(view))
+}
+
+/// `…/t/<token>/…` as `…/t/…/…`.
+fn redact_token(args: &str) -> String {
+    args.split(' ')
+        .map(|arg| match arg.split_once("/t/") {
+            Some((head, rest)) => {
+                let tail = rest.split_once('/').map_or("", |(_, t)| t);
+                format!("{head}/t/…/{tail}")
+            }
+            None => arg.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// One rendered file.
@@ -266,4 +285,19 @@ pub async fn rendered(
             .map(|(file, text)| RenderedFile { file, text })
             .collect(),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn tokens_are_cut_out_of_kernel_parameters() {
+        assert_eq!(
+            super::redact_token("autoinstall ds=nocloud-net;s=http://h:8080/t/0123abcd/ x=1"),
+            "autoinstall ds=nocloud-net;s=http://h:8080/t/…/ x=1"
+        );
+        assert_eq!(
+            super::redact_token("inst.ks=http://h/t/ffee/ks.cfg"),
+            "inst.ks=http://h/t/…/ks.cfg"
+        );
+    }
 }
