@@ -18,6 +18,8 @@ pub enum MethodOverride {
     Sanboot,
     /// Windows PE through wimboot.
     Wimboot,
+    /// The whole ISO in RAM through syslinux's memdisk (BIOS clients only).
+    Memdisk,
 }
 
 /// The edits of one image. Every field unset means "as detected".
@@ -103,6 +105,7 @@ impl ImageMeta {
                     recipe.method = Method::Kernel;
                 }
                 Some(MethodOverride::Sanboot) => recipe.method = Method::Sanboot,
+                Some(MethodOverride::Memdisk) => recipe.method = Method::Memdisk,
                 // Wimboot is only accepted where detection found it (see `check`).
                 _ => {}
             }

@@ -102,6 +102,7 @@ pub(crate) fn service(dir: &Path) -> (Service, Arc<Disk>) {
         base: "http://192.0.2.1:8080".into(),
         kernel_args: String::new(),
         has_wimboot: false,
+        has_memdisk: false,
     };
     let s = Service::new(
         &Settings::resolve(&args).unwrap(),

@@ -301,6 +301,7 @@ enum StoredMethod {
     Sanboot,
     Wimboot,
     NeedsNetboot,
+    Memdisk,
 }
 
 impl StoredRecipe {
@@ -313,6 +314,7 @@ impl StoredRecipe {
                 Method::Sanboot => StoredMethod::Sanboot,
                 Method::Wimboot => StoredMethod::Wimboot,
                 Method::NeedsNetboot => StoredMethod::NeedsNetboot,
+                Method::Memdisk => StoredMethod::Memdisk,
             },
             kernel: r.kernel.clone(),
             initrds: r.initrds.clone(),
@@ -331,6 +333,7 @@ impl StoredRecipe {
                 StoredMethod::Sanboot => Method::Sanboot,
                 StoredMethod::Wimboot => Method::Wimboot,
                 StoredMethod::NeedsNetboot => Method::NeedsNetboot,
+                StoredMethod::Memdisk => Method::Memdisk,
             },
             kernel: self.kernel,
             initrds: self.initrds,
