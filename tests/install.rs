@@ -274,3 +274,47 @@ fn callback_bodies_are_bounded_and_framed_by_length() {
         ]
     );
 }
+
+/// The test ISOs' installer side is busybox's wget: it must fetch a file and call back
+/// against the real server, as their /init does (`tools/build-test-isos.sh`).
+#[test]
+fn busybox_wget_fetches_and_calls_back() {
+    let lab = start();
+    let busybox = |args: &[&str]| {
+        let out = std::process::Command::new("busybox")
+            .args(args)
+            .output()
+            .expect("busybox (package busybox-static)");
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let base = format!("http://{}/t/{TOKEN}", lab.http);
+    let got = busybox(&["wget", "-q", "-O", "-", &format!("{base}/user-data")]);
+    assert!(
+        got.contains(&format!("phone_home: http://{}/t/x/done", lab.http)),
+        "{got}"
+    );
+    busybox(&[
+        "wget",
+        "-q",
+        "-O",
+        "/dev/null",
+        "--post-data=ok",
+        &format!("{base}/done"),
+    ]);
+    assert!(matches!(
+        lab.event().detail,
+        Detail::Install(InstallReport {
+            stage: InstallStage::Fetched { .. },
+            ..
+        })
+    ));
+    assert_eq!(
+        lab.event().detail,
+        Detail::Install(InstallReport {
+            mac: mac(),
+            stage: InstallStage::Done,
+            message: "ok".into(),
+        })
+    );
+}

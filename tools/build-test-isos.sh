@@ -188,7 +188,7 @@ done
 [ -n "$nic" ] || fail "no network interface"
 ifconfig lo 127.0.0.1 up
 udhcpc -i "$nic" -s /etc/udhcpc.script -n -q -t 10 -T 2 >/dev/null 2>&1 || fail "no DHCP lease on $nic"
-wget -q -T 20 -O /tmp/template "$url" 2>/tmp/wget.err || fail "GET $url: $(cat /tmp/wget.err)"
+timeout 30 wget -q -O /tmp/template "$url" 2>/tmp/wget.err || fail "GET $url: $(cat /tmp/wget.err)"
 for tty in /dev/ttyS0 /dev/console; do
   {
     echo "FLEETBOOT-TEMPLATE-BEGIN $url"
@@ -199,7 +199,7 @@ for tty in /dev/ttyS0 /dev/console; do
   } >"$tty" 2>/dev/null
 done
 done_url="${url%/*}/done"
-wget -q -T 20 -O /dev/null --post-data=ok "$done_url" 2>/tmp/wget.err || fail "POST $done_url: $(cat /tmp/wget.err)"
+timeout 30 wget -q -O /dev/null --post-data=ok "$done_url" 2>/tmp/wget.err || fail "POST $done_url: $(cat /tmp/wget.err)"
 say "FLEETBOOT-INSTALL-DONE $done_url"
 poweroff -f
 EOF
