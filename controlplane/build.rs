@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-const NAMES: [&str; 3] = ["undionly.kpxe", "ipxe.efi", "snponly.efi"];
+const NAMES: [&str; 4] = ["undionly.kpxe", "ipxe.efi", "snponly.efi", "memdisk"];
 
 fn main() {
     println!("cargo:rerun-if-env-changed=FLEETBOOT_BOOTLOADERS_DIR");

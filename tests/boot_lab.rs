@@ -458,3 +458,165 @@ fn a_dropped_lab_leaves_no_namespace() {
     let list = String::from_utf8_lossy(&o.stdout);
     assert!(!list.contains(&mine), "{list}");
 }
+
+/// An admin API request over the server's control socket (reachable from outside the
+/// server's namespace: it is a file); returns the JSON answer.
+fn api(s: &Server, method: &str, path: &str, body: &serde_json::Value) -> serde_json::Value {
+    let socket = s.data.join("control.sock");
+    let o = run(
+        Command::new("curl")
+            .args(["-sSf", "--unix-socket"])
+            .arg(&socket)
+            .args(["-X", method, "-H", "content-type: application/json", "-d"])
+            .arg(body.to_string())
+            .arg(format!("http://localhost{path}")),
+        30,
+    );
+    assert!(o.status.success(), "{method} {path}: {o:?}");
+    serde_json::from_slice(&o.stdout).unwrap_or(serde_json::Value::Null)
+}
+
+/// The Debian installer ISO's own kernel and initrd as a netboot tree, fetched through
+/// `images netboot` from the server itself, so that the image boots a kernel (it is
+/// needs-netboot, as the real one is).
+fn fetch_debian_netboot(s: &Server) {
+    let tree = fleetboot_tests::TempDir::new("install-netboot");
+    let amd64 = tree.path().join("debian-installer/amd64");
+    std::fs::create_dir_all(&amd64).unwrap();
+    let iso = s.data.join("isos/debian-installer.iso");
+    for (inside, name) in [
+        ("/install.amd/vmlinuz", "linux"),
+        ("/install.amd/initrd.gz", "initrd.gz"),
+    ] {
+        let o = run(
+            Command::new("xorriso")
+                .args(["-osirrox", "on", "-indev"])
+                .arg(&iso)
+                .arg("-extract")
+                .arg(inside)
+                .arg(amd64.join(name)),
+            60,
+        );
+        assert!(o.status.success(), "xorriso: {o:?}");
+    }
+    // Made aside and renamed into place: a scan never maps a half-written tarball.
+    let part = s.data.join("files/.netboot.tar.gz");
+    let o = run(
+        Command::new("tar")
+            .arg("czf")
+            .arg(&part)
+            .arg("-C")
+            .arg(tree.path())
+            .arg("debian-installer"),
+        60,
+    );
+    assert!(o.status.success(), "tar: {o:?}");
+    std::fs::rename(&part, s.data.join("files/netboot.tar.gz")).unwrap();
+    let id = image_id("debian-installer");
+    // Until the next scan has published it (every 2 s by default).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let o = run(
+            s.command(binary().to_str().unwrap())
+                .args(["images", "netboot", id, "--url"])
+                .arg("http://127.0.0.1:8080/files/netboot.tar.gz")
+                .arg("--data-dir")
+                .arg(&s.data),
+            60,
+        );
+        if o.status.success() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "images netboot: {o:?}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while images_json(&s.data)
+        .iter()
+        .any(|i| i["id"] == id && i["method"] != "kernel")
+    {
+        assert!(Instant::now() < deadline, "the netboot tree is not used");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Unattended installs of the three families the test ISOs play (Ubuntu's NoCloud, Debian's
+/// preseed, Fedora's kickstart), three machines at once: each installer finds its file at the
+/// URL of the parameter fleetboot added, gets it rendered for itself, reports done; fleetboot
+/// then sends it to its disk.
+#[test]
+fn unattended_installs_fetch_their_file_report_done_then_boot_the_disk() {
+    let lab = Lab::new();
+    let s = lab_server(&lab, "casper", &[]);
+    fetch_debian_netboot(&s);
+    let plays = [
+        ("casper", "nocloud", "user-data"),
+        ("debian-installer", "preseed", "preseed.cfg"),
+        ("fedora-pxeboot", "kickstart", "ks.cfg"),
+    ];
+    for (n, (layout, family, file)) in (1..).zip(plays) {
+        let mut files = serde_json::Map::new();
+        files.insert(
+            file.into(),
+            "# fleetboot lab: host={{ hostname }} mac={{ mac }} via={{ server }}\n".into(),
+        );
+        api(
+            &s,
+            "PUT",
+            &format!("/api/v1/templates/lab-{family}"),
+            &serde_json::json!({ "family": family, "files": files }),
+        );
+        api(
+            &s,
+            "PATCH",
+            &format!("/api/v1/images/{}", image_id(layout)),
+            &serde_json::json!({ "template": format!("lab-{family}") }),
+        );
+        api(
+            &s,
+            "PATCH",
+            &format!("/api/v1/clients/{}", mac(&lab, n)),
+            &serde_json::json!({ "assigned": image_id(layout), "name": format!("node-{n}") }),
+        );
+    }
+    let mut guests: Vec<Guest<'_>> = (1..=3)
+        .map(|n| lab.boot(Firmware::Bios, &mac(&lab, n), &[]))
+        .collect();
+    for (n, g) in (1..).zip(&mut guests) {
+        let out = g
+            .wait_for("FLEETBOOT-INSTALL-", Duration::from_secs(300))
+            .unwrap_or_else(|e| panic!("{}: {e}\n--- fleetboot log\n{}", g.mac, s.log()));
+        assert!(g.wait_exit(Duration::from_secs(30)), "no poweroff:\n{out}");
+        let out = g.serial();
+        assert!(out.contains("FLEETBOOT-INSTALL-DONE"), "{}:\n{out}", g.mac);
+        let want = format!(
+            "# fleetboot lab: host=node-{n} mac={} via={}:8080",
+            g.mac,
+            lab.server_addr()
+        );
+        assert!(out.contains(&want), "{want:?} not in\n{out}");
+    }
+    // Each is recorded done and sent to its disk; a second boot gets the local-disk script.
+    let c = clients_json(&s);
+    for g in &guests {
+        let entry = client(&c, &g.mac);
+        assert_eq!(entry["install"]["state"], "done", "{entry:#}");
+        assert_eq!(entry["local_boot"], true, "{entry:#}");
+        assert!(entry["assigned"].is_null(), "{entry:#}");
+    }
+    drop(guests);
+    let again = lab.boot(Firmware::Bios, &mac(&lab, 1), &[]);
+    let deadline = Instant::now() + BOOT_TIMEOUT;
+    loop {
+        let c = clients_json(&s);
+        if client(&c, &again.mac)["last_boot"] == "local" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no local boot: {c:#?}\n{}",
+            s.log()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use crossbeam_channel::Receiver;
 use dataplane::{
-    BootEvent, BootPolicy, Catalog, CatalogHandle, Config, DataPlane, Detail, Driver, EventSink,
+    BootEvent, BootPolicy, Catalog, CatalogHandle, Config, DataPlane, Detail, EventSink,
     InstallReport, InstallStage, Mac, Outcome,
 };
 
@@ -56,7 +56,7 @@ fn start() -> Lab {
         tftp_listen: None,
         http_listen: Some("127.0.0.1:0".parse().unwrap()),
         cores: 1,
-        driver: Driver::Auto,
+        driver: fleetboot_tests::driver().parse().unwrap(),
         tftp: Default::default(),
         http: dataplane::http::Config {
             head_timeout: Duration::from_millis(600),

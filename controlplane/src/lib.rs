@@ -13,6 +13,7 @@ pub mod coordinator;
 pub mod distro;
 pub mod history;
 pub mod images;
+pub mod install;
 pub mod iso;
 pub mod live;
 pub mod metrics;

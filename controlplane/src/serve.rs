@@ -101,6 +101,7 @@ pub fn run(settings: Settings) -> Result<(), BoxError> {
         },
         kernel_args: boot.kernel_args.clone(),
         has_wimboot: publisher.has_bootloader("wimboot"),
+        has_memdisk: publisher.has_bootloader("memdisk"),
     };
     // Scans and publishes the first catalog before "ready".
     let client_counters = Arc::new(clients::table::Counters::default());

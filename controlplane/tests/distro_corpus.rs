@@ -151,6 +151,8 @@ fn check(name: &str, got: &BootRecipe, want: &Expected) -> Vec<String> {
                 errs.push(format!("{name}: kernel method without kernel"));
             }
         }
+        // Memdisk is an operator's override, never a layout's detection.
+        Method::Memdisk => errs.push(format!("{name}: detected as memdisk")),
         Method::Sanboot | Method::NeedsNetboot => {
             if got.kernel.is_some() || !got.initrds.is_empty() {
                 errs.push(format!("{name}: {:?} with kernel/initrds", got.method));

@@ -11,6 +11,7 @@ pub mod clients;
 pub mod error;
 pub mod events;
 pub mod images;
+pub mod install;
 pub mod jobs;
 pub mod listener;
 pub mod server;
@@ -96,6 +97,7 @@ pub struct AppState {
         (name = "clients", description = "Machines, assignments, boot history"),
         (name = "users", description = "Users and API tokens (admins only)"),
         (name = "settings", description = "Live settings"),
+        (name = "install", description = "Unattended installs: templates, groups, secrets"),
         (name = "events", description = "Live events (SSE)"),
         (name = "status", description = "Health and counters"),
     )
@@ -136,6 +138,19 @@ fn documented() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(jobs::list))
         .routes(routes!(jobs::show, jobs::cancel))
         .routes(routes!(clients::wake))
+        .routes(routes!(install::list_families))
+        .routes(routes!(install::list_templates))
+        .routes(routes!(
+            install::show_template,
+            install::put_template,
+            install::delete_template
+        ))
+        .routes(routes!(install::list_groups))
+        .routes(routes!(install::put_group, install::delete_group))
+        .routes(routes!(install::list_secrets))
+        .routes(routes!(install::put_secret, install::delete_secret))
+        .routes(routes!(install::show_install))
+        .routes(routes!(install::rendered))
         .routes(routes!(images::show, images::edit, images::delete))
         .routes(routes!(images::rescan))
         .routes(routes!(images::fetch_netboot))

@@ -21,6 +21,8 @@ pub struct Site {
     pub kernel_args: String,
     /// `wimboot` is among the bootloaders.
     pub has_wimboot: bool,
+    /// Whether syslinux's `memdisk` is among the bootloaders.
+    pub has_memdisk: bool,
 }
 
 /// The menu's settings.
@@ -101,9 +103,9 @@ pub fn boot_lines(image: &Image, site: &Site, mac: Option<Mac>, on_error: &str) 
                 let file = path.rsplit('/').next().unwrap_or(path);
                 let _ = writeln!(
                     s,
-                    "initrd --name {} {image_url}/{} || goto {on_error}",
+                    "initrd --name {} {} || goto {on_error}",
                     safe_name(file),
-                    url_path(path)
+                    file_url(site, &image_url, path)
                 );
             }
             let _ = writeln!(s, "boot || goto {on_error}");
@@ -112,6 +114,19 @@ pub fn boot_lines(image: &Image, site: &Site, mac: Option<Mac>, on_error: &str) 
             s.push_str(
                 "echo wimboot is not installed (put it in data/bootloaders/); trying sanboot\n",
             );
+            s.push_str(&sanboot);
+        }
+        (Method::Memdisk, _) if site.has_memdisk => {
+            let _ = writeln!(
+                s,
+                "kernel {}/ipxe/memdisk iso raw || goto {on_error}",
+                site.base
+            );
+            let _ = writeln!(s, "initrd {iso_url} || goto {on_error}");
+            let _ = writeln!(s, "boot || goto {on_error}");
+        }
+        (Method::Memdisk, _) => {
+            s.push_str("echo memdisk is not installed (tools/fetch-ipxe.sh); trying sanboot\n");
             s.push_str(&sanboot);
         }
         _ => s.push_str(&sanboot),
@@ -136,6 +151,12 @@ pub fn image_script(image: &Image, site: &Site, mac: Mac) -> String {
         ":failed\necho fleetboot: boot failed; back to firmware in 10 s\nsleep 10\nexit 1\n",
     );
     s
+}
+
+/// The script of a machine that boots its local disk: iPXE returns to the firmware, which
+/// tries the next boot device (the menu's "local disk" does the same).
+pub fn local_disk() -> String {
+    "#!ipxe\necho fleetboot: booting from local disk\nexit 1\n".to_owned()
 }
 
 /// The menu: one submenu per folder, images tagged with their method, then local disk,
@@ -243,6 +264,7 @@ fn item_text(image: &Image) -> String {
     let method = match image.recipe.as_ref().map(|r| r.method) {
         Some(Method::Kernel) => "kernel",
         Some(Method::Wimboot) => "wimboot",
+        Some(Method::Memdisk) => "memdisk",
         Some(Method::NeedsNetboot) => "netboot",
         Some(Method::Sanboot) | None => "sanboot",
     };

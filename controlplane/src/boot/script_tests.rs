@@ -36,6 +36,7 @@ fn site() -> Site {
         base: "http://10.0.0.2:8080".into(),
         kernel_args: "console=ttyS0".into(),
         has_wimboot: false,
+        has_memdisk: true,
     }
 }
 
@@ -109,4 +110,16 @@ fn menu_nests_groups_and_defaults() {
         ..settings
     };
     assert!(menu(&images, &site(), &no_default).contains("choose --default local target"));
+}
+
+#[test]
+fn a_memdisk_override_loads_the_whole_iso_with_memdisk() {
+    let mut img = image("tiny-1", "tiny.iso", &[], Some(casper()));
+    img.recipe.as_mut().unwrap().method = Method::Memdisk;
+    let s = image_script(&img, &site(), "52:54:00:12:34:56".parse().unwrap());
+    assert!(
+        s.contains("kernel http://10.0.0.2:8080/ipxe/memdisk iso raw || goto failed\n")
+            && s.contains("initrd http://10.0.0.2:8080/isos/tiny.iso || goto failed\n"),
+        "{s}"
+    );
 }

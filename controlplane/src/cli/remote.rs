@@ -88,6 +88,7 @@ impl Remote {
             base: String::new(),
             kernel_args: String::new(),
             has_wimboot: false,
+            has_memdisk: false,
         };
         let service = Service::new(&settings, store, site, Arc::default(), grants.clone())?;
         let (tx, rx) = crossbeam_channel::unbounded();

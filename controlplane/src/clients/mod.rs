@@ -30,6 +30,21 @@ pub struct Client {
     /// Appended to the kernel command line of whatever it boots.
     #[serde(default)]
     pub extra_args: Option<String>,
+    /// Its own unattended-install template (over its group's and its image's).
+    #[serde(default)]
+    pub template: Option<String>,
+    /// The group it belongs to (template and metadata).
+    #[serde(default)]
+    pub group: Option<String>,
+    /// Free key/value for its templates (over its group's).
+    #[serde(default)]
+    pub metadata: std::collections::BTreeMap<String, String>,
+    /// Its last unattended install.
+    #[serde(default)]
+    pub install: Option<Install>,
+    /// Boots its local disk (set when an install reports done; an assignment clears it).
+    #[serde(default)]
+    pub local_boot: bool,
     /// First seen, seconds since the epoch.
     pub first_seen: u64,
     /// Last seen, seconds since the epoch.
@@ -66,6 +81,35 @@ pub struct Client {
     pub seen_via: Option<Source>,
 }
 
+/// Where an unattended install is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum InstallState {
+    /// Its boot script was served; no word of the end yet.
+    Running,
+    /// The installer reported done.
+    Done,
+    /// No report within the install timeout.
+    Failed,
+}
+
+/// A machine's last unattended install.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Install {
+    /// The image installed.
+    pub image: String,
+    /// The template used.
+    pub template: String,
+    /// Where it is.
+    pub state: InstallState,
+    /// When its boot script was served, seconds since the epoch.
+    pub started: u64,
+    /// When it ended.
+    pub finished: Option<u64>,
+    /// The installer's last progress message.
+    pub progress: Option<String>,
+}
+
 impl Client {
     /// A record for a machine seen now for the first time.
     pub fn new(mac: Mac, now: u64) -> Client {
@@ -75,6 +119,11 @@ impl Client {
             notes: None,
             allowed_images: Vec::new(),
             extra_args: None,
+            template: None,
+            group: None,
+            metadata: std::collections::BTreeMap::new(),
+            install: None,
+            local_boot: false,
             first_seen: now,
             last_seen: now,
             ip: None,

@@ -38,7 +38,7 @@
 //! when the cmdline uses it, captures); otherwise detection moves on.
 
 mod fallback;
-mod glob;
+pub(crate) mod glob;
 mod grub;
 mod matcher;
 mod syslinux;
@@ -75,6 +75,9 @@ pub enum Method {
     /// The ISO's installer kernel can't install over the network; fetch the release's
     /// netboot kernel from `netboot_url` instead.
     NeedsNetboot,
+    /// The whole ISO loaded into RAM by syslinux's memdisk (BIOS clients only): for small
+    /// ISOs that sanboot cannot start.
+    Memdisk,
 }
 
 /// How to network-boot one ISO.

@@ -18,6 +18,8 @@ pub enum MethodOverride {
     Sanboot,
     /// Windows PE through wimboot.
     Wimboot,
+    /// The whole ISO in RAM through syslinux's memdisk (BIOS clients only).
+    Memdisk,
 }
 
 /// The edits of one image. Every field unset means "as detected".
@@ -41,6 +43,10 @@ pub struct ImageMeta {
     /// Appended to the kernel command line.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extra_args: Option<String>,
+    /// The unattended-install template machines booting it get (unless theirs or their
+    /// group's says otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<String>,
 }
 
 impl ImageMeta {
@@ -99,6 +105,7 @@ impl ImageMeta {
                     recipe.method = Method::Kernel;
                 }
                 Some(MethodOverride::Sanboot) => recipe.method = Method::Sanboot,
+                Some(MethodOverride::Memdisk) => recipe.method = Method::Memdisk,
                 // Wimboot is only accepted where detection found it (see `check`).
                 _ => {}
             }

@@ -70,6 +70,7 @@ pub fn method_name(method: &Method) -> &'static str {
         Method::Sanboot => "sanboot",
         Method::Wimboot => "wimboot",
         Method::NeedsNetboot => "needs-netboot",
+        Method::Memdisk => "memdisk",
     }
 }
 

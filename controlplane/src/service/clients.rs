@@ -4,12 +4,13 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use dataplane::{BootEvent, Mac};
+use dataplane::install::InstallStage;
+use dataplane::{BootEvent, Detail, Mac, ScriptServed};
 use serde::{Deserialize, Deserializer};
 use utoipa::ToSchema;
 
-use super::{Effect, Live, Service, ServiceError};
-use crate::clients::{self, Client};
+use super::{install, Effect, Live, Service, ServiceError};
+use crate::clients::{self, Client, InstallState};
 use crate::coordinator::unix_now;
 use crate::history::{self, BootRecord};
 
@@ -44,6 +45,20 @@ pub struct ClientPatch {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]
     pub extra_args: Option<Option<String>>,
+    /// Its own unattended-install template (over its group's and its image's).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub template: Option<Option<String>>,
+    /// Its group.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub group: Option<Option<String>>,
+    /// Free key/value for its templates (replaces the whole map).
+    #[serde(default)]
+    pub metadata: Option<std::collections::BTreeMap<String, String>>,
+    /// `false` ends booting from the local disk (an assignment ends it too).
+    #[serde(default)]
+    pub local_boot: Option<bool>,
 }
 
 /// A field given (even as `null`) is `Some`; a field left out is `None` (by `default`).
@@ -75,6 +90,7 @@ impl Service {
                 if self.clients.sight(mac, event, now) {
                     self.saving.unsaved.insert(mac);
                     sighted.insert(mac);
+                    self.follow_install(mac, event, now);
                 }
             }
             let record = history::record(event, mac, self.next_seq, now);
@@ -89,6 +105,60 @@ impl Service {
         self.record_used_once();
         if !self.saving.unsaved.is_empty() || !self.history.is_empty() {
             self.saving.soon();
+        }
+    }
+
+    /// What an event says of `mac`'s unattended install: started (its boot script with a
+    /// template was served), progress, done (then it boots its disk).
+    fn follow_install(&mut self, mac: Mac, event: &BootEvent, now: u64) {
+        let Some(client) = self.clients.get(&mac).cloned() else {
+            return;
+        };
+        let change: Box<dyn FnOnce(&mut Client)> = match &event.detail {
+            Detail::BootScript(b) => {
+                let ScriptServed::Image { id, .. } = &b.served else {
+                    return;
+                };
+                let Some(image) = self.images.iter().find(|i| &i.id == id) else {
+                    return;
+                };
+                let image = self.edited(image);
+                let Ok(Some(plan)) = self.plan(&client, &image) else {
+                    return;
+                };
+                let id = id.clone();
+                Box::new(move |c| install::started(c, &id, plan.template, now))
+            }
+            Detail::Install(r) => match r.stage {
+                InstallStage::Fetched { .. } => return,
+                InstallStage::Progress => {
+                    let message = r.message.clone();
+                    Box::new(move |c| {
+                        if let Some(i) = c.install.as_mut() {
+                            i.progress = Some(message);
+                        }
+                    })
+                }
+                InstallStage::Done => {
+                    tracing::info!(%mac, "unattended install done: boots its disk from now on");
+                    Box::new(move |c| {
+                        if let Some(i) = c.install.as_mut() {
+                            i.state = InstallState::Done;
+                            i.finished = Some(now);
+                        }
+                        c.assigned = None;
+                        c.next_boot = None;
+                        c.local_boot = true;
+                    })
+                }
+            },
+            _ => return,
+        };
+        self.clients.edit(mac, now, change);
+        if matches!(event.detail, Detail::Install(_)) {
+            // A done install changes what the machine boots: saved and published now.
+            self.effects.push(Effect::Republish);
+            self.save();
         }
     }
 
@@ -138,6 +208,7 @@ impl Service {
 
     /// Drops unknown clients not seen for the expiry time.
     pub fn expire(&mut self) {
+        self.expire_installs();
         let gone = self.clients.expire(unix_now());
         if gone.is_empty() {
             return;
@@ -209,6 +280,26 @@ impl Service {
                 self.image_exists(id)?;
             }
             next.allowed_images = list;
+        }
+        if let Some(v) = patch.template {
+            if let Some(t) = &v {
+                self.template(t)?;
+            }
+            next.template = v;
+        }
+        if let Some(v) = patch.group {
+            next.group = text(v)?;
+        }
+        if let Some(m) = patch.metadata {
+            install::check_metadata(&m)?;
+            next.metadata = m;
+        }
+        if let Some(v) = patch.local_boot {
+            next.local_boot = v;
+        }
+        // A new assignment is a reinstall: the disk is no longer what it boots.
+        if matches!(patch.assigned, Some(Some(_))) || matches!(patch.next_boot, Some(Some(_))) {
+            next.local_boot = false;
         }
         if let Some(v) = patch.assigned {
             next.assigned = v;

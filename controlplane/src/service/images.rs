@@ -230,6 +230,10 @@ pub struct ImagePatch {
     #[serde(default, deserialize_with = "super::clients::present")]
     #[schema(value_type = Option<String>)]
     pub extra_args: Option<Option<String>>,
+    /// The unattended-install template machines booting it get by default.
+    #[serde(default, deserialize_with = "super::clients::present")]
+    #[schema(value_type = Option<String>)]
+    pub template: Option<Option<String>>,
 }
 
 impl Service {
@@ -256,6 +260,12 @@ impl Service {
         }
         if let Some(v) = patch.extra_args {
             meta.extra_args = v;
+        }
+        if let Some(v) = patch.template {
+            if let Some(t) = &v {
+                self.template(t)?;
+            }
+            meta.template = v;
         }
         self.edit_image(id, meta)
     }

@@ -12,6 +12,7 @@ pub mod access;
 pub mod clients;
 mod error;
 pub mod images;
+pub mod install;
 pub(crate) mod saving;
 pub mod settings;
 
@@ -74,6 +75,7 @@ pub struct Service {
     history: Vec<BootRecord>,
     next_seq: u64,
     grants: Arc<Grants>,
+    install: install::Installs,
     sweep_every: Duration,
     effects: Vec<Effect>,
 }
@@ -97,6 +99,7 @@ impl Service {
         grants.load(store.grants()?);
         let next_seq = store.last_history_seq()? + 1;
         let images = store.images()?;
+        let installs = install::Installs::load(&store)?;
         Ok(Service {
             data_dir: settings.data_dir.clone(),
             store,
@@ -110,6 +113,7 @@ impl Service {
             history: Vec::new(),
             next_seq,
             grants,
+            install: installs,
             // Often enough that a record outlives its expiry by a quarter at most.
             sweep_every: (settings.clients.unknown_expiry / 4)
                 .clamp(Duration::from_secs(1), Duration::from_secs(3600)),
@@ -139,15 +143,42 @@ impl Service {
             .clone_from(&self.settings.effective().kernel_args);
         let menu = self.settings.menu();
         let mut last = std::mem::take(&mut self.once);
-        let once = &mut self.once;
-        boot::policy(
+        let mut plans = Vec::new();
+        let extra = |client: &crate::clients::Client, image: &Image| match self.plan(client, image)
+        {
+            Ok(Some(plan)) => {
+                let extra = boot::Extra {
+                    args: plan.args.clone(),
+                    initrds: plan.initrds.clone(),
+                };
+                plans.push((client.mac, plan));
+                Some(extra)
+            }
+            Ok(None) => None,
+            Err(e) => {
+                tracing::warn!(mac = %client.mac, image = %image.id, "unattended install not offered: {e}");
+                None
+            }
+        };
+        let mut once = OnceTokens::default();
+        let mut policy = boot::policy(
             &effective,
             &public,
             self.clients.all(),
             &site,
             &menu,
             |mac, image| once.carry(&mut last, mac, image),
-        )
+            extra,
+        );
+        self.once = once;
+        // A client's next-boot-once image comes first: its files win over the permanent one's.
+        let mut seen = std::collections::HashSet::new();
+        for (mac, plan) in plans {
+            if seen.insert(mac) {
+                policy.install(plan.token, mac, plan.files);
+            }
+        }
+        policy
     }
 
     /// `image` with its edits.

@@ -102,6 +102,7 @@ pub(crate) fn service(dir: &Path) -> (Service, Arc<Disk>) {
         base: "http://192.0.2.1:8080".into(),
         kernel_args: String::new(),
         has_wimboot: false,
+        has_memdisk: false,
     };
     let s = Service::new(
         &Settings::resolve(&args).unwrap(),
@@ -269,6 +270,164 @@ fn settings_patch_validates_stores_and_resets_to_configured() {
         store.setting_overrides().unwrap().scan_interval_ms,
         Some(5000)
     );
+    drop(store);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A Debian-installer image as a scan would report it.
+fn debian_image() -> crate::images::Image {
+    let stamp = crate::store::FileRecord {
+        path: "isos/debian.iso".into(),
+        size: 1,
+        mtime_ns: 0,
+        inode: 1,
+    };
+    crate::images::Image {
+        id: "debian-abc123".into(),
+        path: "debian.iso".into(),
+        group: Vec::new(),
+        size: 1,
+        stamp,
+        index: Err("not indexed in this test".into()),
+        recipe: Some(crate::distro::BootRecipe {
+            layout: "debian-installer".into(),
+            distro: "Debian".into(),
+            method: crate::distro::Method::Kernel,
+            kernel: Some("install.amd/vmlinuz".into()),
+            initrds: vec!["install.amd/initrd.gz".into()],
+            cmdline: "vga=788 ---".into(),
+            reason: String::new(),
+            netboot_url: None,
+        }),
+    }
+}
+
+fn event(mac: Mac, detail: dataplane::Detail) -> dataplane::BootEvent {
+    let mut e = dhcp(mac, "10.0.0.5:68");
+    e.protocol = dataplane::Protocol::Http;
+    e.detail = detail;
+    e
+}
+
+#[test]
+fn a_machine_gets_its_own_template_else_its_groups_else_its_images_and_boots_its_disk_when_done() {
+    use crate::install::{Group, Source};
+    use crate::service::images::ImagePatch;
+    use dataplane::install::{InstallReport, InstallStage};
+
+    let dir = dir("install");
+    let (mut s, _) = service(&dir);
+    s.images.push(debian_image());
+    let mac: Mac = "52:54:00:00:00:09".parse().unwrap();
+    let text = mac.to_string();
+    let assign = ClientPatch {
+        assigned: Some(Some("debian-abc123".into())),
+        name: Some(Some("db-01".into())),
+        ..ClientPatch::default()
+    };
+    s.patch_client(&text, assign).unwrap();
+    assert!(
+        s.install_view(&text).unwrap().problem.is_some(),
+        "no template yet"
+    );
+
+    let image_default = ImagePatch {
+        template: Some(Some("starter-preseed".into())),
+        ..ImagePatch::default()
+    };
+    s.patch_image("debian-abc123", image_default).unwrap();
+    s.put_secret("password_hash", Some("$6$very$secret".into()))
+        .unwrap();
+    let view = s.install_view(&text).unwrap();
+    assert_eq!(view.source, Some(Source::Image("debian-abc123".into())));
+    let mine = crate::service::install::TemplateBody {
+        family: "preseed".into(),
+        description: String::new(),
+        files: std::collections::BTreeMap::from([(
+            "preseed.cfg".into(),
+            "d-i netcfg/get_hostname string {{ hostname }} {{ metadata.rack }}\n".into(),
+        )]),
+    };
+    s.put_template("mine", mine).unwrap();
+    s.put_group(Group {
+        name: "db".into(),
+        template: Some("mine".into()),
+        metadata: std::collections::BTreeMap::from([("rack".into(), "r4".into())]),
+    })
+    .unwrap();
+    let join = ClientPatch {
+        group: Some(Some("db".into())),
+        ..ClientPatch::default()
+    };
+    s.patch_client(&text, join).unwrap();
+    assert_eq!(
+        s.install_view(&text).unwrap().source,
+        Some(Source::Group("db".into()))
+    );
+    let own = ClientPatch {
+        template: Some(Some("starter-preseed".into())),
+        ..ClientPatch::default()
+    };
+    s.patch_client(&text, own).unwrap();
+    let view = s.install_view(&text).unwrap();
+    assert_eq!(view.source, Some(Source::Client));
+    let token = crate::install::token(&s.install.key, mac);
+    let args = view.kernel_args.unwrap();
+    assert_eq!(
+        args,
+        format!("auto=true priority=critical url=http://@fleetboot-server@/t/{token}/preseed.cfg")
+    );
+
+    // The boot script names the URL, never the secret; the menu names neither.
+    let policy = s.policy();
+    let (script, _) = policy.script_for(dataplane::Asker::Machine(mac), None, dataplane::Use::Peek);
+    assert!(script.contains(&args), "{script}");
+    assert!(!script.contains("very$secret"), "{script}");
+    let (menu, _) = policy.script_for(dataplane::Asker::Unconfirmed, None, dataplane::Use::Peek);
+    assert!(!menu.contains(&token));
+    let files = s.rendered(&text).unwrap();
+    assert!(files[0].1.contains("db-01") && files[0].1.contains("$6$very$secret"));
+
+    // Served its script: the install runs; the installer reports done: it boots its disk.
+    let served = dataplane::Detail::BootScript(Box::new(dataplane::BootScriptSeen {
+        inventory: dataplane::Inventory {
+            mac: Some(mac),
+            ..Default::default()
+        },
+        served: dataplane::ScriptServed::Image {
+            id: "debian-abc123".into(),
+            once: false,
+        },
+        refused: None,
+    }));
+    s.on_events(&[event(mac, served)]);
+    let install = s.client(&text).unwrap().install.unwrap();
+    assert_eq!(install.state, crate::clients::InstallState::Running);
+    let done = dataplane::Detail::Install(InstallReport {
+        mac,
+        stage: InstallStage::Done,
+        message: "installed".into(),
+    });
+    s.on_events(&[event(mac, done)]);
+    let c = s.client(&text).unwrap();
+    assert_eq!(c.install.unwrap().state, crate::clients::InstallState::Done);
+    assert!(c.local_boot && c.assigned.is_none());
+    let policy = s.policy();
+    let (script, served) =
+        policy.script_for(dataplane::Asker::Machine(mac), None, dataplane::Use::Peek);
+    assert!(script.contains("exit"), "{script}");
+    assert_eq!(
+        served,
+        dataplane::ScriptServed::Image {
+            id: crate::boot::LOCAL.into(),
+            once: false
+        }
+    );
+    drop(s.finish());
+    // Saved: a restart boots it from its disk too.
+    let store = Store::open(&dir).unwrap();
+    let saved = store.clients().unwrap();
+    assert!(saved.iter().any(|c| c.mac == mac && c.local_boot));
     drop(store);
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -17,6 +17,8 @@
 //! - `history`: `u64 → &[u8]`, `history_by_mac`: `(&str, u64) → ()` — the boot history
 //!   (`store/history.rs`).
 //! - `image_meta`, `settings`: operators' edits through the API (`store/overrides.rs`).
+//! - `templates`, `groups`, `secrets`, `meta.install_key`: unattended installs
+//!   (`store/install.rs`).
 //!
 //! Opening reads every table through, so a damaged file stops the start with
 //! [`StoreError::Corrupt`]; a record that does not decode is skipped and logged; after a failed
@@ -38,6 +40,7 @@ use crate::images::Image;
 mod error;
 mod history;
 mod index_record;
+mod install;
 mod legacy;
 mod overrides;
 mod records;
@@ -70,6 +73,9 @@ const RECORD_TABLES: &[TableDefinition<&str, &[u8]>] = &[
     sessions::GRANTS,
     overrides::IMAGE_META,
     overrides::SETTINGS,
+    install::TEMPLATES,
+    install::GROUPS,
+    install::SECRETS,
 ];
 
 /// One served file, as last seen by a scan.

@@ -82,7 +82,7 @@ impl Store {
     }
 
     /// Writes `value` as JSON at `key` (`None` deletes it), in a transaction of its own.
-    fn put<T: Serialize>(
+    pub(super) fn put<T: Serialize>(
         &self,
         definition: TableDefinition<&str, &[u8]>,
         key: &str,

@@ -6,6 +6,7 @@
 //!
 //! Nanosecond times are decimal strings: serde cannot buffer an `i128` for a tagged enum.
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use dataplane::Mac;
@@ -91,6 +92,16 @@ pub(super) struct ClientV1 {
     pub(super) allowed_images: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) extra_args: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) template: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) group: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub(super) metadata: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) install: Option<crate::clients::Install>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub(super) local_boot: bool,
 }
 
 /// [`Source`], as stored (schema 1 stored the same shape).
@@ -127,6 +138,11 @@ impl StoredClient {
             notes: c.notes.clone(),
             allowed_images: c.allowed_images.clone(),
             extra_args: c.extra_args.clone(),
+            template: c.template.clone(),
+            group: c.group.clone(),
+            metadata: c.metadata.clone(),
+            install: c.install.clone(),
+            local_boot: c.local_boot,
         })
     }
 
@@ -138,6 +154,11 @@ impl StoredClient {
             notes: c.notes,
             allowed_images: c.allowed_images,
             extra_args: c.extra_args,
+            template: c.template,
+            group: c.group,
+            metadata: c.metadata,
+            install: c.install,
+            local_boot: c.local_boot,
             first_seen: c.first_seen,
             last_seen: c.last_seen,
             ip: c.ip,
@@ -280,6 +301,7 @@ enum StoredMethod {
     Sanboot,
     Wimboot,
     NeedsNetboot,
+    Memdisk,
 }
 
 impl StoredRecipe {
@@ -292,6 +314,7 @@ impl StoredRecipe {
                 Method::Sanboot => StoredMethod::Sanboot,
                 Method::Wimboot => StoredMethod::Wimboot,
                 Method::NeedsNetboot => StoredMethod::NeedsNetboot,
+                Method::Memdisk => StoredMethod::Memdisk,
             },
             kernel: r.kernel.clone(),
             initrds: r.initrds.clone(),
@@ -310,6 +333,7 @@ impl StoredRecipe {
                 StoredMethod::Sanboot => Method::Sanboot,
                 StoredMethod::Wimboot => Method::Wimboot,
                 StoredMethod::NeedsNetboot => Method::NeedsNetboot,
+                StoredMethod::Memdisk => Method::Memdisk,
             },
             kernel: self.kernel,
             initrds: self.initrds,
