@@ -46,6 +46,7 @@ export async function request(method, path, body, { quiet401 = false } = {}) {
 
 export const get = async (path, opts) => (await request('GET', path, undefined, opts)).data;
 export const post = async (path, body = {}) => (await request('POST', path, body)).data;
+export const put = async (path, body) => (await request('PUT', path, body)).data;
 export const patch = async (path, body) => (await request('PATCH', path, body)).data;
 export const del = async (path) => (await request('DELETE', path)).data;
 

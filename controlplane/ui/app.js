@@ -7,12 +7,13 @@ const PAGES = {
   dashboard: () => import('./pages/dashboard.js'),
   images: () => import('./pages/images.js'),
   clients: () => import('./pages/clients.js'),
+  installs: () => import('./pages/installs.js'),
   live: () => import('./pages/live.js'),
   settings: () => import('./pages/settings.js'),
   users: () => import('./pages/users.js'),
 };
 const TITLES = {
-  login: 'Log in', dashboard: 'Dashboard', images: 'Images', clients: 'Clients',
+  login: 'Log in', dashboard: 'Dashboard', images: 'Images', clients: 'Clients', installs: 'Installs',
   live: 'Live log', settings: 'Settings', users: 'Users',
 };
 

@@ -100,9 +100,9 @@ export function toast(text, kind = 'info') {
 
 /**
  * A modal dialog with a form; resolves with the FormData on submit, null on cancel.
- * `submit(form)` may throw to keep the dialog open with the error shown.
+ * `submit(form)` may throw to keep the dialog open with the error shown; `wide` for editors.
  */
-export function dialog(title, body, { ok = 'Save', danger = false, submit } = {}) {
+export function dialog(title, body, { ok = 'Save', danger = false, submit, wide = false } = {}) {
   return new Promise((resolve) => {
     const error = h('p', { class: 'error', role: 'alert', hidden: true });
     const cancel = h('button', { type: 'button', class: 'ghost' }, 'Cancel');
@@ -110,7 +110,7 @@ export function dialog(title, body, { ok = 'Save', danger = false, submit } = {}
     const form = h('form', { method: 'dialog' },
       h('h2', {}, title), body, error,
       h('div', { class: 'actions' }, cancel, okButton));
-    const dlg = h('dialog', { 'aria-label': title }, form);
+    const dlg = h('dialog', { 'aria-label': title, class: wide ? 'wide' : null }, form);
     const done = (v) => { dlg.close(); dlg.remove(); resolve(v); };
     cancel.addEventListener('click', () => done(null));
     dlg.addEventListener('cancel', (e) => { e.preventDefault(); done(null); });

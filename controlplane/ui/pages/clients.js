@@ -2,14 +2,18 @@
 // and assignment, assign / next boot once / unassign / Wake-on-LAN / edit; one client's page
 // with its boot history. `client` events refresh the rows shown.
 import * as api from '../api.js';
-import { h, fill, field, badge, bytes, when, time, dialog, toast, throttle, debounce } from '../dom.js';
+import { h, fill, field, badge, bytes, when, time, duration, dialog, toast, throttle, debounce } from '../dom.js';
+import { templateSelect, metadataText, metadataArea, parseMetadata, sourceText } from '../install.js';
 
 const PAGE = 100;
 const ARCHES = ['bios', 'efi-x64', 'efi-ia32', 'efi-arm64', 'efi-x64-http', 'efi-arm64-http', 'unknown'];
 const state = { q: '', arch: '', assigned: '', offset: 0 };
+/** Templates and groups, for the edit dialog. */
+const install = { templates: [], groups: [] };
 
 export async function render(main, ctx) {
-  const images = await api.get('/images').catch(() => []);
+  const [images, templates, groups] = await Promise.all(['/images', '/templates', '/groups'].map((p) => api.get(p).catch(() => [])));
+  Object.assign(install, { templates, groups });
   const names = new Map(images.map((i) => [i.id, i.path]));
   return ctx.args[0] ? detail(main, ctx, ctx.args[0], images, names) : list(main, ctx, images, names);
 }
@@ -23,6 +27,7 @@ function assignment(c, names) {
     c.assigned ? h('span', { title: names.get(c.assigned) || c.assigned }, imageName(names, c.assigned)) : null,
     c.next_boot ? h('span', { class: 'badge warn', title: `Next boot only: ${names.get(c.next_boot) || c.next_boot}` }, `once: ${imageName(names, c.next_boot)}`) : null,
     !c.assigned && !c.next_boot ? h('span', { class: 'muted' }, 'menu') : null,
+    c.local_boot ? [' ', h('span', { class: 'badge ok', title: 'Installed: boots its local disk until reinstalled' }, 'local disk')] : null,
   ];
 }
 
@@ -63,11 +68,18 @@ function actions(c, names, images, done) {
     const body = h('div', { class: 'form-grid' },
       field('Name', h('input', { name: 'name', value: c.name || '', autocomplete: 'off' })),
       field('Notes', h('textarea', { name: 'notes', rows: 3 }, c.notes || '')),
-      field('Extra kernel arguments', h('input', { name: 'extra_args', value: c.extra_args || '' })));
+      field('Extra kernel arguments', h('input', { name: 'extra_args', value: c.extra_args || '' })),
+      field('Install template', templateSelect(install.templates, c.template), 'Over its group’s and its image’s.'),
+      field('Group', h('input', { name: 'group', value: c.group || '', list: 'client-groups', autocomplete: 'off' })),
+      h('datalist', { id: 'client-groups' }, install.groups.map((g) => h('option', { value: g.name }))),
+      field('Metadata', metadataArea(c.metadata), 'key=value, one a line; over its group’s.'));
     await dialog(`Edit ${mac}`, body, {
       submit: async (d) => {
         const text = (k) => (d.get(k) || '').trim() || null;
-        await api.patch(path, { name: text('name'), notes: text('notes'), extra_args: text('extra_args') });
+        await api.patch(path, {
+          name: text('name'), notes: text('notes'), extra_args: text('extra_args'),
+          template: text('template'), group: text('group'), metadata: parseMetadata(d.get('metadata')),
+        });
         toast(`Saved ${label}.`);
         await done();
       },
@@ -82,6 +94,8 @@ function actions(c, names, images, done) {
       toast(`Magic packet for ${label} sent${r?.sent?.length ? ` (${r.sent.length})` : ''}.`);
     }) }, 'Wake'),
     h('button', { type: 'button', class: 'small', 'aria-label': `Edit ${label}`, onclick: edit }, 'Edit'),
+    c.local_boot
+      ? h('button', { type: 'button', class: 'small', 'aria-label': `Reinstall ${label}`, title: 'Boot its image and install again', onclick: run(() => api.patch(path, { local_boot: false }), `${label} installs again on its next boot.`) }, 'Reinstall') : null,
   ];
 }
 
@@ -162,15 +176,35 @@ async function list(main, { session, events }, images, names) {
   return off;
 }
 
+const STATES = { running: 'warn', done: 'ok', failed: 'err' };
+
+/** The facts of a machine's install: template and its source, arguments, last run. */
+function installFacts(i, c, names) {
+  const last = i.last;
+  return [
+    ['Template', i.template ? [h('span', { class: 'mono' }, i.template), ` · ${sourceText(i.source)}`] : h('span', { class: 'muted' }, 'none')],
+    ['Image', i.image && imageName(names, i.image)],
+    ['Family', i.family],
+    ['Kernel arguments', i.kernel_args && h('code', {}, i.kernel_args)],
+    ['Problem', i.problem && h('span', { class: 'error' }, i.problem)],
+    ['Boots', c.local_boot ? h('span', { class: 'badge ok' }, 'local disk') : null],
+    ['Last install', last ? [badge(last.state, STATES[last.state]), ` ${last.template} · started ${when(last.started)}`,
+      last.finished ? ` · finished ${when(last.finished)} (${duration(last.finished - last.started)})` : '',
+      last.progress ? h('div', { class: 'muted small' }, last.progress) : null] : 'never'],
+  ];
+}
+
 async function detail(main, { session, events }, mac, images, names) {
   const path = `/clients/${encodeURIComponent(mac)}`;
   const head = h('div', { class: 'page-head' });
   const info = h('dl', { class: 'facts' });
+  const installInfo = h('dl', { class: 'facts install' });
   const tbody = h('tbody');
   const more = h('button', { type: 'button', class: 'small', hidden: true }, 'Older boots');
   main.append(
     h('p', {}, h('a', { href: '#/clients' }, '← All clients')),
     head, info,
+    h('h2', {}, 'Unattended install'), installInfo,
     h('h2', {}, 'Boot history'),
     h('p', {}, h('a', { href: `#/live/${encodeURIComponent(mac)}` }, 'Boot timeline'), ' · newest first, live'),
     h('div', { class: 'table-wrap' }, h('table', { class: 'data' },
@@ -188,9 +222,12 @@ async function detail(main, { session, events }, mac, images, names) {
       ['Memory', c.memsize && `${c.memsize} MiB`], ['UUID', c.uuid], ['First seen', when(c.first_seen)],
       ['Last seen', when(c.last_seen)], ['Last boot', c.last_boot && imageName(names, c.last_boot)],
       ['Assignment', assignment(c, names)], ['Allowed images', c.allowed_images.map((i) => imageName(names, i)).join(', ') || 'any'],
-      ['Extra kernel arguments', c.extra_args], ['Notes', c.notes],
+      ['Extra kernel arguments', c.extra_args], ['Group', c.group],
+      ['Metadata', Object.keys(c.metadata || {}).length ? h('span', { class: 'mono pre' }, metadataText(c.metadata)) : null], ['Notes', c.notes],
     ];
     fill(info, facts.filter(([, v]) => v && v.length !== 0).map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));
+    const i = await api.get(`${path}/install`).catch((e) => ({ problem: e.message }));
+    fill(installInfo, installFacts(i, c, names).filter(([, v]) => v && v.length !== 0).map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));
   }
 
   let last = null;

@@ -3,6 +3,7 @@
 // a URL as jobs (progress from `job` events), edit, delete, rescan, netboot fetch.
 import * as api from '../api.js';
 import { h, append, fill, field, badge, bytes, rate, duration, dialog, toast, throttle } from '../dom.js';
+import { templateSelect } from '../install.js';
 
 export async function render(main, { session, events }) {
   const admin = session.admin;
@@ -129,6 +130,7 @@ export async function render(main, { session, events }) {
   // ---- actions -------------------------------------------------------------------------
   async function edit(img) {
     const e = img.edits || {};
+    const templates = await api.get('/templates').catch(() => []);
     const method = h('select', { name: 'method' },
       h('option', { value: '' }, `as detected${img.method && !e.method ? ` (${img.method})` : ''}`),
       ['kernel', 'sanboot', 'wimboot'].map((m) => h('option', { value: m, selected: e.method === m }, m)));
@@ -137,6 +139,7 @@ export async function render(main, { session, events }) {
       field('Boot method', method),
       field('Kernel command line', h('textarea', { name: 'cmdline', rows: 2, placeholder: img.cmdline || '' }, e.cmdline || ''), 'Empty: as detected.'),
       field('Extra kernel arguments', h('input', { name: 'extra_args', value: e.extra_args || '' })),
+      field('Install template', templateSelect(templates, e.template), 'For machines booting it without their own or their group’s.'),
       field('Menu folder', h('input', { name: 'group', value: (e.group || img.group).join('/') }), 'Folders separated by /; empty: top level.'),
       h('label', { class: 'check' }, h('input', { type: 'checkbox', name: 'public', checked: img.public }), ' Listed in the boot menu'));
     await dialog(`Edit ${img.path}`, body, {
@@ -146,7 +149,7 @@ export async function render(main, { session, events }) {
         const same = group.join('/') === img.group.join('/') && !e.group;
         await api.patch(`/images/${encodeURIComponent(img.id)}`, {
           description: text('description'), cmdline: text('cmdline'), extra_args: text('extra_args'),
-          method: text('method'), public: d.get('public') === 'on', ...(same ? {} : { group }),
+          method: text('method'), template: text('template'), public: d.get('public') === 'on', ...(same ? {} : { group }),
         });
         toast(`Saved ${img.path}.`);
         await load();
