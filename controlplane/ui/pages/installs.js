@@ -6,6 +6,8 @@ import { h, fill, field, badge, dialog, toast } from '../dom.js';
 import { templateSelect, metadataText, metadataArea, parseMetadata } from '../install.js';
 
 const NAME = '[A-Za-z0-9._\\-]{1,64}';
+/** Secret names are identifiers: templates read secret("name"). */
+const SECRET = '[A-Za-z0-9_]{1,64}';
 const enc = encodeURIComponent;
 
 export async function render(main, { session }) {
@@ -148,7 +150,8 @@ export async function render(main, { session }) {
   // ---- secrets --------------------------------------------------------------------------
   async function setSecret(current) {
     const body = h('div', { class: 'form-grid' },
-      field('Name', h('input', { name: 'name', value: current || '', required: true, pattern: NAME, autocomplete: 'off', readonly: !!current })),
+      field('Name', h('input', { name: 'name', value: current || '', required: true, pattern: SECRET, autocomplete: 'off', readonly: !!current }),
+        current ? null : 'Letters, digits and _; templates read secret("name").'),
       field('Value', h('input', { name: 'value', type: 'password', required: true, autocomplete: 'new-password' }),
         current ? 'Replaces the stored value.' : null));
     await dialog(current ? `Set secret ${current}` : 'New secret', body, {
