@@ -310,6 +310,13 @@ def main():
         expect(badge).to_have_count(0)
         expect(page.get_by_role("button", name="Reinstall")).to_have_count(0)
         log("ok: a machine on its local disk shows it, and reinstall clears it")
+        page.get_by_role("link", name="Images").click()
+        page.locator("table.images tbody tr", has_text=name).get_by_role("button", name="Edit").click()
+        dlg = page.get_by_role("dialog")
+        expect(dlg.get_by_label("Install template").locator('option[value="lab-ks"]')).to_have_count(1)
+        dlg.get_by_role("button", name="Cancel").click()
+        expect(dlg).to_be_hidden()
+        log("ok: the image dialog offers the templates")
 
         page.get_by_role("link", name="Dashboard").click()
         expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
