@@ -49,7 +49,7 @@ export async function render(main, { session }) {
 
   function draw() {
     fill(tplBody, templates.map((t) => h('tr', { dataset: { name: t.name } },
-      h('td', {}, h('span', { class: 'mono' }, t.name), t.builtin ? [' ', badge('built-in', 'info')] : null),
+      h('td', { class: 'nowrap' }, h('span', { class: 'mono' }, t.name), t.builtin ? [' ', badge('built-in', 'info')] : null),
       h('td', {}, familyOf(t.family)?.name || t.family),
       h('td', { class: 'small' }, t.description || ''),
       h('td', { class: 'actions' },
