@@ -349,12 +349,13 @@ impl Service {
             view.problem = Some("no image assigned".into());
             return Ok(view);
         };
+        // Named even when it does not apply: the problem says why.
+        if let Some((template, source)) = self.resolve(&client, &image) {
+            view.template = Some(template);
+            view.source = Some(source);
+        }
         match self.plan(&client, &image) {
-            Ok(Some(plan)) => {
-                view.template = Some(plan.template);
-                view.source = Some(plan.source);
-                view.kernel_args = Some(plan.args);
-            }
+            Ok(Some(plan)) => view.kernel_args = Some(plan.args),
             Ok(None) => {
                 view.problem =
                     Some("no template: set one on the client, its group or the image".into())
