@@ -1,0 +1,29 @@
+//! fleetboot's multicast protocol, shared by the sender (in the data plane) and the receiver
+//! (`fleetboot-receive`). No I/O here: codecs and the arithmetic both ends must agree on.
+//!
+//! A session sends one file to a multicast group. The file is cut into **chunks** of
+//! `chunk_symbols` symbols of `symbol_size` bytes ([`Geometry`]); every chunk is its own
+//! RaptorQ source block ([`fec`]), so any `k` (plus a symbol or two) of a chunk's encoding
+//! symbols rebuild it, whichever were lost. Each datagram carries one symbol behind a small
+//! header ([`wire`]).
+//!
+//! The sender first sends every chunk's source symbols (systematic: a receiver that loses
+//! nothing decodes nothing). Receivers say what they still miss in periodic HTTP reports
+//! ([`manifest::Report`]): per chunk, how many symbols, not which ones. The sender then sends
+//! that many *fresh* repair symbols per chunk for the neediest receiver, which serve every
+//! receiver missing any symbols of that chunk at once: no per-receiver retransmission, no NAK
+//! implosion. A late joiner's missing chunks are a need like any other. A receiver that falls
+//! too far behind is told to fetch what it misses over HTTP ranges instead (unicast repair).
+//!
+//! Every chunk has its own SHA-256 in the [`manifest::Manifest`], so a damaged chunk is
+//! received again rather than the whole file; the whole file's SHA-256 is checked at the end.
+#![warn(missing_docs)]
+
+pub mod fec;
+pub mod geometry;
+pub mod manifest;
+pub mod wire;
+
+pub use geometry::Geometry;
+pub use manifest::{Manifest, Need, Report, ReportAnswer, SessionState, Verdict};
+pub use wire::{Header, Kind};
