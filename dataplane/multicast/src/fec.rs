@@ -28,7 +28,7 @@ impl ChunkEncoder {
         let symbol = usize::from(geometry.symbol_size);
         let source_symbols = data.len().div_ceil(symbol);
         let config = oti(geometry, data.len() as u64);
-        let inner = if data.len() % symbol == 0 {
+        let inner = if data.len().is_multiple_of(symbol) {
             SourceBlockEncoder::new(0, &config, data)
         } else {
             // RaptorQ codes whole symbols: the file's last one is zero-padded, as on the wire.

@@ -61,7 +61,7 @@ impl Geometry {
 
     /// Checks what a peer sent: a manifest is input like any other.
     pub fn validate(&self) -> Result<(), GeometryError> {
-        if self.symbol_size == 0 || self.symbol_size % 8 != 0 {
+        if self.symbol_size == 0 || !self.symbol_size.is_multiple_of(8) {
             return Err(GeometryError::SymbolSize(self.symbol_size));
         }
         if self.chunk_symbols == 0 {
