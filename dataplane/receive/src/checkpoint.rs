@@ -82,3 +82,44 @@ fn save(path: &Path, record: &ResumeRecord) -> io::Result<()> {
     std::fs::write(&temporary, record.encode())?;
     std::fs::rename(&temporary, path)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use multicast::{Geometry, SessionState};
+
+    fn session(id: u32) -> Session {
+        let geometry = Geometry::for_size(20 * 1344 * 512);
+        Session {
+            id,
+            name: "disk.img".into(),
+            geometry,
+            sha256: [3; 32],
+            chunk_sha256: vec![[0; 32]; 20],
+            group: "239.255.70.66:7000".parse().unwrap(),
+            state: SessionState::Sending,
+            report_interval: std::time::Duration::from_millis(500),
+        }
+    }
+
+    #[test]
+    fn a_record_written_after_a_flush_is_read_back_by_its_session_only() {
+        let dir = std::env::temp_dir().join(format!("fleetboot-checkpoint-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let state = dir.join("out.img.fleetboot-receive");
+        let output = File::create(dir.join("out.img")).unwrap();
+        assert_eq!(load(&state, &session(1)), Ok(None), "no record yet");
+        let mut done = Bitmap::new(20);
+        done.set(4);
+        let checkpoints = Checkpoints::start(state.clone(), output);
+        checkpoints.offer(ResumeRecord {
+            session: 1,
+            sha256: [3; 32],
+            done: done.clone(),
+        });
+        checkpoints.finish().unwrap();
+        assert_eq!(load(&state, &session(1)), Ok(Some(done)));
+        assert_eq!(load(&state, &session(2)), Ok(None), "another session's");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

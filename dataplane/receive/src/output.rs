@@ -79,11 +79,11 @@ impl Disk {
 
     /// SHA-256 of the first `size` bytes, read back from the output.
     pub(crate) fn sha256(&self, size: u64) -> io::Result<[u8; 32]> {
+        let mut file = &self.file;
+        file.seek(SeekFrom::Start(0))?;
+        let mut reader = file.take(size);
         let mut hash = Sha256::new();
-        let mut reader = (&self.file).take(size);
         let mut buf = vec![0u8; 4 << 20];
-        // `take` on a shared reference reads from the file's current position: start at 0.
-        (&self.file).seek(SeekFrom::Start(0))?;
         loop {
             let n = reader.read(&mut buf)?;
             if n == 0 {
