@@ -102,6 +102,20 @@ pub fn spawn_in<T: Send + 'static>(
     })
 }
 
+/// Runs `f` inside `ns` on a scoped thread and returns its result: `f` may borrow.
+pub fn inside<T: Send>(ns: &Netns, f: impl FnOnce() -> T + Send) -> T {
+    let path = format!("/run/netns/{}", ns.0);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let file = std::fs::File::open(&path).unwrap();
+            nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+            f()
+        })
+        .join()
+        .unwrap()
+    })
+}
+
 /// What a receiver saw of the first session it heard.
 #[derive(Debug, Default)]
 pub struct Received {
