@@ -134,7 +134,8 @@ impl Lab {
         ]);
         ip(&["-n", &lan, "link", "set", &port, "master", "br0", "up"]);
         let cidr = format!("{}/24", self.addr(host));
-        ip(&["-n", &ns, "addr", "add", &cidr, "dev", iface]);
+        // With a broadcast address: multicast tools (udpcast) find no receivers without one.
+        ip(&["-n", &ns, "addr", "add", &cidr, "brd", "+", "dev", iface]);
         ip(&["-n", &ns, "link", "set", iface, "up"]);
     }
 

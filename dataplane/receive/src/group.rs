@@ -5,25 +5,21 @@
 //! up to 64 KiB of same-size datagrams at once (one "super-datagram", split again here by the
 //! segment size in its control message), and recvmmsg takes many of those per system call.
 
-use std::io::{self, IoSliceMut};
+use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
-use std::os::fd::AsRawFd;
+use std::os::fd::AsFd;
 use std::time::Duration;
 
 use nix::ifaddrs::getifaddrs;
 use nix::net::if_::if_nametoindex;
-use nix::sys::socket::{
-    recvmmsg, setsockopt, sockopt, ControlMessageOwned, MsgFlags, MultiHeaders, SockaddrStorage,
-};
+use nix::sys::socket::{setsockopt, sockopt};
 use socket2::{Domain, InterfaceIndexOrAddress, Protocol, SockAddr, Socket, Type};
+
+use crate::sys::Batch;
 
 /// Asked-for receive buffer: about 250 ms at 1 Gbit/s, so a stall of the receiving thread
 /// (a decode, a slow disk write) does not drop datagrams.
 const RECEIVE_BUFFER: usize = 32 << 20;
-/// Messages per recvmmsg.
-const BATCH: usize = 32;
-/// Room for one message: a GRO super-datagram is at most 64 KiB.
-const MESSAGE: usize = 64 << 10;
 
 /// A socket that has joined the session's group.
 pub(crate) struct Group {
@@ -80,63 +76,7 @@ impl Group {
 
     /// Waits for datagrams (at most the poll time) and takes what has arrived.
     pub(crate) fn receive(&self, batch: &mut Batch) -> io::Result<()> {
-        batch.messages.clear();
-        let mut slices: Vec<[IoSliceMut<'_>; 1]> = batch
-            .buffer
-            .chunks_mut(MESSAGE)
-            .map(|b| [IoSliceMut::new(b)])
-            .collect();
-        let received = match recvmmsg(
-            self.socket.as_raw_fd(),
-            &mut batch.headers,
-            slices.iter_mut(),
-            MsgFlags::MSG_WAITFORONE,
-            None,
-        ) {
-            Ok(received) => received,
-            Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR) => return Ok(()),
-            Err(e) => return Err(e.into()),
-        };
-        for message in received {
-            if message.flags.contains(MsgFlags::MSG_TRUNC) {
-                continue;
-            }
-            let segment = message.cmsgs().ok().and_then(|mut cmsgs| {
-                cmsgs.find_map(|c| match c {
-                    ControlMessageOwned::UdpGroSegments(size) => usize::try_from(size).ok(),
-                    _ => None,
-                })
-            });
-            let segment = segment.filter(|&s| s > 0).unwrap_or(message.bytes.max(1));
-            batch.messages.push((message.bytes, segment));
-        }
-        Ok(())
-    }
-}
-
-/// Buffers for one recvmmsg.
-pub(crate) struct Batch {
-    buffer: Vec<u8>,
-    headers: MultiHeaders<SockaddrStorage>,
-    /// Per message received: its length and segment size.
-    messages: Vec<(usize, usize)>,
-}
-
-impl Batch {
-    pub(crate) fn new() -> Batch {
-        Batch {
-            buffer: vec![0; BATCH * MESSAGE],
-            headers: MultiHeaders::preallocate(BATCH, Some(nix::cmsg_space!(i32))),
-            messages: Vec::with_capacity(BATCH),
-        }
-    }
-
-    /// The datagrams received, super-datagrams split into their segments.
-    pub(crate) fn datagrams(&self) -> impl Iterator<Item = &[u8]> {
-        self.messages
-            .iter()
-            .enumerate()
-            .flat_map(|(i, &(len, segment))| self.buffer[i * MESSAGE..][..len].chunks(segment))
+        batch.receive(self.socket.as_fd())
     }
 }
 

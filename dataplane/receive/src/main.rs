@@ -2,7 +2,8 @@
 //! or onto a block device, verifies it, and tells the sender.
 //!
 //! The protocol is the `multicast` crate's; this binary adds the I/O: HTTP for the manifest,
-//! reports and unicast repair ([`server`]), the group socket ([`group`]), the output
+//! reports and unicast repair ([`server`]), the group socket ([`group`], with recvmmsg in
+//! [`sys`]), the output
 //! ([`output`]), and a resume record ([`checkpoint`]).
 
 mod checkpoint;
@@ -13,6 +14,7 @@ mod receive;
 mod reporter;
 mod server;
 mod session;
+mod sys;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -11,12 +11,13 @@ use multicast::{
 };
 
 use crate::checkpoint::{self, Checkpoints};
-use crate::group::{Batch, Group};
+use crate::group::Group;
 use crate::output::Disk;
 use crate::progress::Progress;
 use crate::reporter::Reporter;
 use crate::server::Server;
 use crate::session::{hex, Session, Target};
+use crate::sys::Batch;
 
 /// Chunks held in memory at once (≈ 0.7 MiB each with default geometry, twice that while
 /// repair symbols pile up): a few dozen MiB, which a deploy agent with 1 GiB can spare.
@@ -55,7 +56,7 @@ pub(crate) fn run(options: &Options) -> Result<Outcome, String> {
     let started = Instant::now();
     let target = Target::parse(&options.url)?;
     let server = Arc::new(Server::new(&target.url, options.timeout));
-    let session = Session::from_manifest(server.manifest()?, &target)?;
+    let session = Session::from_manifest(server.manifest(options.timeout)?, &target)?;
     let disk = Disk::open(&options.output, session.geometry.size)?;
     eprintln!(
         "fleetboot-receive: {} ({} bytes, {} chunks) from group {} into {}",

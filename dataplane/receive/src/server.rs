@@ -1,7 +1,7 @@
 //! The session's HTTP side: manifest, reports, and unicast repair by byte ranges.
 
 use std::ops::Range;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use multicast::manifest::MAX_REPORT_BYTES;
 use multicast::{Manifest, Report, ReportAnswer};
@@ -10,6 +10,9 @@ use ureq::Agent;
 /// Largest manifest read: 65 bytes of hash per chunk, so this allows images of some 700 GiB
 /// with default chunks.
 const MAX_MANIFEST_BYTES: u64 = 64 << 20;
+
+/// How often a session still being prepared is asked again.
+const PREPARING_POLL: Duration = Duration::from_millis(500);
 
 /// A client of one session's URLs.
 pub(crate) struct Server {
@@ -32,12 +35,20 @@ impl Server {
         }
     }
 
-    pub(crate) fn manifest(&self) -> Result<Manifest, String> {
-        let body = self
-            .agent
-            .get(&self.url)
-            .call()
-            .map_err(|e| format!("manifest {} unreachable: {e}", self.url))?
+    /// The manifest; while the server still prepares the session (503: it hashes the file
+    /// first), asks again until `patience` has passed.
+    pub(crate) fn manifest(&self, patience: Duration) -> Result<Manifest, String> {
+        let deadline = Instant::now() + patience;
+        let mut response = loop {
+            match self.agent.get(&self.url).call() {
+                Err(ureq::Error::StatusCode(503)) if Instant::now() < deadline => {
+                    std::thread::sleep(PREPARING_POLL);
+                }
+                Err(e) => return Err(format!("manifest {} unreachable: {e}", self.url)),
+                Ok(response) => break response,
+            }
+        };
+        let body = response
             .body_mut()
             .with_config()
             .limit(MAX_MANIFEST_BYTES)
