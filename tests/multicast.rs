@@ -321,6 +321,19 @@ fn four_receivers_rebuild_the_file_whatever_befalls_them() {
         "the lossy receiver lost nothing:\n{}",
         lossy.2
     );
+    // The default policy waits for slow receivers: the group repaired every one of them.
+    for (who, run) in [
+        ("steady", &steady),
+        ("lossy", &lossy),
+        ("late", &late),
+        ("restarted", &second_run),
+    ] {
+        assert!(
+            !run.2.contains("over HTTP"),
+            "{who} fell back to HTTP:\n{}",
+            run.2
+        );
+    }
     let resumed = format!("resuming with {recorded} of ");
     assert!(second_run.2.contains(&resumed), "{}", second_run.2);
     assert_received("steady", steady, &steady_out, &file);
