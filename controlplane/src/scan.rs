@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use crate::store::FileRecord;
 
 /// The data-dir subfolders whose files are served, under the same name in URLs and TFTP.
-pub const SERVED_ROOTS: [&str; 2] = ["isos", "files"];
+pub const SERVED_ROOTS: [&str; 3] = ["isos", "files", crate::deploy::agent::DIR];
 const MAX_DEPTH: usize = 32;
 
 /// A file found by a scan.

@@ -116,6 +116,7 @@ pub fn run(settings: Settings) -> Result<(), BoxError> {
         grants.clone(),
     )?;
     service.expire_sessions();
+    service.end_interrupted_deploys();
     let coordinator = Coordinator::serving(
         service,
         publisher,

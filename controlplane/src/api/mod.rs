@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod backend;
 pub mod clients;
+pub mod deploys;
 pub mod error;
 pub mod events;
 pub mod images;
@@ -98,6 +99,7 @@ pub struct AppState {
         (name = "users", description = "Users and API tokens (admins only)"),
         (name = "settings", description = "Live settings"),
         (name = "install", description = "Unattended installs: templates, groups, secrets"),
+        (name = "deploys", description = "Disk images to many machines at once over multicast"),
         (name = "events", description = "Live events (SSE)"),
         (name = "status", description = "Health and counters"),
     )
@@ -162,6 +164,8 @@ fn documented() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(users::set_password, users::delete))
         .routes(routes!(users::tokens, users::create_token))
         .routes(routes!(users::delete_token))
+        .routes(routes!(deploys::list, deploys::create))
+        .routes(routes!(deploys::show, deploys::cancel))
         .routes(routes!(settings::show, settings::edit))
         .routes(routes!(events::stream))
         .split_for_parts()

@@ -10,6 +10,7 @@
 
 pub mod access;
 pub mod clients;
+pub mod deploy;
 mod error;
 pub mod images;
 pub mod install;
@@ -27,6 +28,7 @@ use crate::boot::{self, Site};
 use crate::clients::once::OnceTokens;
 use crate::clients::table::{ClientTable, Counters};
 use crate::config::Settings;
+use crate::coordinator;
 use crate::history::BootRecord;
 use crate::images::meta::ImageMeta;
 use crate::images::Image;
@@ -56,6 +58,16 @@ pub enum Live {
     Client(String),
     /// The image list changed.
     Images,
+    /// A deploy started or ended (`mac: None`), or one of its machines changed state.
+    Deploy {
+        /// The deploy.
+        id: u64,
+        /// The machine.
+        mac: Option<String>,
+        /// Its new state (`pending`, `receiving`, `done`, `failed`; for the deploy `running`,
+        /// `done`, `failed`, `cancelled`).
+        state: &'static str,
+    },
 }
 
 /// The state behind the API (see the module docs).
@@ -76,6 +88,8 @@ pub struct Service {
     next_seq: u64,
     grants: Arc<Grants>,
     install: install::Installs,
+    /// Every deploy, by id.
+    deploys: BTreeMap<u64, crate::deploy::Deploy>,
     sweep_every: Duration,
     effects: Vec<Effect>,
 }
@@ -100,6 +114,7 @@ impl Service {
         let next_seq = store.last_history_seq()? + 1;
         let images = store.images()?;
         let installs = install::Installs::load(&store)?;
+        let deploys = store.deploys()?.into_iter().map(|d| (d.id, d)).collect();
         Ok(Service {
             data_dir: settings.data_dir.clone(),
             store,
@@ -114,6 +129,7 @@ impl Service {
             next_seq,
             grants,
             install: installs,
+            deploys,
             // Often enough that a record outlives its expiry by a quarter at most.
             sweep_every: (settings.clients.unknown_expiry / 4)
                 .clamp(Duration::from_secs(1), Duration::from_secs(3600)),
@@ -161,10 +177,11 @@ impl Service {
             }
         };
         let mut once = OnceTokens::default();
+        // A deploying machine boots the deploy's agent and nothing else.
         let mut policy = boot::policy(
             &effective,
             &public,
-            self.clients.all(),
+            self.clients.all().filter(|c| !self.is_deploying(c.mac)),
             &site,
             &menu,
             |mac, image| once.carry(&mut last, mac, image),
@@ -178,6 +195,7 @@ impl Service {
                 policy.install(plan.token, mac, plan.files);
             }
         }
+        self.deploy_policy(&mut policy);
         policy
     }
 
@@ -199,6 +217,11 @@ impl Service {
         if !self.once.is_empty() {
             let poll = now + clients::ONCE_POLL;
             wake = Some(wake.map_or(poll, |w| w.min(poll)));
+        }
+        let unix = coordinator::unix_now();
+        if let Some(deadline) = self.expire_deploys(unix) {
+            let at = now + Duration::from_secs(deadline.saturating_sub(unix));
+            wake = Some(wake.map_or(at, |w| w.min(at)));
         }
         wake
     }
