@@ -29,6 +29,8 @@ modules=(e1000 e1000e igb ixgbe r8169 virtio_net virtio_blk virtio_scsi ahci sd_
 
 mkdir -p "$cache" "$out"
 receiver=$("$repo/tools/build-receiver.sh" | tail -n 1)
+# It names its binary relative to the repository.
+[[ $receiver == /* ]] || receiver=$repo/$receiver
 [[ -x $receiver ]] || { echo "build-deploy-agent: tools/build-receiver.sh gave no binary" >&2; exit 1; }
 
 exec 9>"$cache/.lock"
