@@ -62,6 +62,9 @@ fn four_machines_receive_one_image_at_once_then_boot_it() {
         &[
             "--dhcp-mode",
             "proxy",
+            // The boot network: proxyDHCP answers there, and multicast leaves by it.
+            "--dhcp-interface",
+            "fb0",
             "--tftp-listen",
             "0.0.0.0:69",
             "--http-listen",

@@ -5,6 +5,7 @@
 pub mod api;
 pub mod disk;
 pub mod lab;
+pub mod mcast;
 pub mod netns;
 pub mod origin;
 pub mod sse;

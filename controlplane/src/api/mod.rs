@@ -15,6 +15,7 @@ pub mod images;
 pub mod install;
 pub mod jobs;
 pub mod listener;
+pub mod multicast;
 pub mod server;
 pub mod settings;
 pub mod status;
@@ -84,6 +85,8 @@ pub struct AppState {
     pub wol: crate::config::WolSettings,
     /// What this server is (`GET /api/v1/server`).
     pub server: Arc<server::ServerInfo>,
+    /// Multicast sessions; `None` without a data plane (the CLI's offline router).
+    pub multicast: Option<crate::service::multicast::Multicast>,
 }
 
 /// The OpenAPI document's frame; paths come from the routes.
@@ -99,6 +102,7 @@ pub struct AppState {
         (name = "users", description = "Users and API tokens (admins only)"),
         (name = "settings", description = "Live settings"),
         (name = "install", description = "Unattended installs: templates, groups, secrets"),
+        (name = "multicast", description = "Multicast sessions: one file to many machines at once"),
         (name = "deploys", description = "Disk images to many machines at once over multicast"),
         (name = "events", description = "Live events (SSE)"),
         (name = "status", description = "Health and counters"),
@@ -164,9 +168,11 @@ fn documented() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(users::set_password, users::delete))
         .routes(routes!(users::tokens, users::create_token))
         .routes(routes!(users::delete_token))
+        .routes(routes!(settings::show, settings::edit))
+        .routes(routes!(multicast::start, multicast::list))
+        .routes(routes!(multicast::show, multicast::cancel))
         .routes(routes!(deploys::list, deploys::create))
         .routes(routes!(deploys::show, deploys::cancel))
-        .routes(routes!(settings::show, settings::edit))
         .routes(routes!(events::stream))
         .split_for_parts()
 }

@@ -101,7 +101,7 @@ fn table(views: &[Value]) -> Result<String, BoxError> {
     );
     for view in views {
         let d: Deploy = serde_json::from_value(view.clone())?;
-        let session = d.session.map_or("-".to_owned(), |s| format!("{s:08x}"));
+        let session = d.session.unwrap_or_else(|| "-".to_owned());
         let _ = writeln!(
             out,
             "{:>4}  {:<9}  {:<28}  {:<12}  {:<8}  {}",
@@ -135,13 +135,8 @@ fn show(view: &Value) -> Result<String, BoxError> {
         "machines: {} (pending/receiving/done/failed)",
         counts(view)
     );
-    match d.session {
-        Some(s) => {
-            let _ = writeln!(out, "session:  {s:08x}");
-        }
-        None => out.push_str("session:  -\n"),
-    }
-    if let Some(session) = view["session"].as_object() {
+    let _ = writeln!(out, "session:  {}", d.session.as_deref().unwrap_or("-"));
+    if let Some(session) = view["multicast"].as_object() {
         for (k, v) in session {
             if !v.is_array() && !v.is_object() && k != "id" {
                 let _ = writeln!(out, "  {k}: {v}");

@@ -38,11 +38,11 @@ pub struct Deploy {
     /// Receivers the session waits for before sending (unset: every machine).
     pub min_receivers: Option<u32>,
     /// Longest wait for them, seconds.
-    pub max_wait_secs: Option<u32>,
+    pub max_wait_secs: Option<u64>,
     /// Seconds from creation after which a machine not done counts as failed.
     pub timeout_secs: u64,
-    /// The multicast session sending the image.
-    pub session: Option<u32>,
+    /// The multicast session sending the image (its id, 8 hex digits).
+    pub session: Option<String>,
     /// When it was created, seconds since the epoch.
     pub created: u64,
     /// When an operator cancelled it.

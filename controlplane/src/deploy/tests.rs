@@ -14,7 +14,7 @@ fn deploy(n: u8) -> Deploy {
         min_receivers: None,
         max_wait_secs: None,
         timeout_secs: 100,
-        session: Some(7),
+        session: Some("00000007".into()),
         created: 1000,
         cancelled: None,
         clients: (1..=n).map(|i| DeployClient::pending(mac(i))).collect(),

@@ -8,7 +8,6 @@
 //! previous boot back; a machine done is sent to its disk like a finished unattended install.
 
 use std::collections::BTreeSet;
-use std::path::{Component, Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -17,6 +16,7 @@ use dataplane::install::InstallStage;
 use dataplane::{BootEvent, ClientScript, Detail, Mac, ScriptServed};
 
 use super::clients::parse_mac;
+use super::multicast::{SendSpec, SessionView};
 use super::{Effect, ErrorKind, Live, Service, ServiceError};
 use crate::coordinator::unix_now;
 use crate::deploy::{
@@ -49,9 +49,9 @@ pub struct DeployBody {
     /// Receivers to wait for before sending [default: every machine].
     #[serde(default)]
     pub min_receivers: Option<u32>,
-    /// Longest wait for them, seconds [default: the server's multicast setting].
+    /// Longest wait for them, seconds [default: 60].
     #[serde(default)]
-    pub max_wait_secs: Option<u32>,
+    pub max_wait_secs: Option<u64>,
     /// Seconds after which a machine not done counts as failed [default: 3600].
     #[serde(default)]
     pub timeout_secs: Option<u64>,
@@ -68,8 +68,8 @@ pub struct DeployView {
     pub state: DeployState,
     /// Machines by state.
     pub counts: Counts,
-    /// The multicast session, while the data plane has it.
-    pub session: Option<SessionProgress>,
+    /// Its multicast session, while the data plane has it.
+    pub multicast: Option<SessionView>,
 }
 
 impl Service {
@@ -95,7 +95,11 @@ impl Service {
             deploy: d.clone(),
             state: d.state(),
             counts: d.counts(),
-            session: d.session.and_then(|s| self.session_progress(s)),
+            multicast: d
+                .session
+                .as_deref()
+                .zip(self.multicast.as_ref())
+                .and_then(|(s, m)| m.get(s).ok()),
         }
     }
 
@@ -104,8 +108,8 @@ impl Service {
     ///
     /// # Errors
     /// A bad request (image outside the data dir or not a file, unknown machine or group, bad
-    /// disk), the agent is not installed or a machine is in another deploy (conflict), the
-    /// session cannot start, or the database failed.
+    /// disk), the agent is not installed or a machine is in another deploy (conflict), no
+    /// server or the session cannot start, or the database failed.
     pub fn create_deploy(&mut self, body: DeployBody) -> Result<DeployView, ServiceError> {
         let disk = body
             .disk
@@ -134,9 +138,21 @@ impl Service {
                 format!("already being deployed: {}", busy.join(", ")),
             ));
         }
-        let file = image_file(&self.data_dir, &body.image).map_err(ServiceError::bad_request)?;
-        let min_receivers = body.min_receivers.unwrap_or(macs.len() as u32);
-        let session = self.start_session(&file, &body.image, &body, min_receivers)?;
+        let multicast = self.multicast.as_ref().ok_or_else(|| {
+            ServiceError::new(
+                ErrorKind::Unavailable,
+                "deploys need a running server (`fleetboot serve`): it sends the image",
+            )
+        })?;
+        // The session checks the image (a regular file inside the data dir).
+        let view = multicast.start(SendSpec {
+            path: body.image.clone(),
+            rate_mbit: body.rate_mbit,
+            min_receivers: Some(body.min_receivers.unwrap_or(macs.len() as u32)),
+            max_wait_secs: body.max_wait_secs,
+            ..SendSpec::default()
+        })?;
+        let session = view.id;
         let d = Deploy {
             id: self.deploys.keys().next_back().map_or(1, |last| last + 1),
             image: body.image,
@@ -146,7 +162,7 @@ impl Service {
             min_receivers: body.min_receivers,
             max_wait_secs: body.max_wait_secs,
             timeout_secs,
-            session: Some(session),
+            session: Some(session.clone()),
             created: unix_now(),
             cancelled: None,
             clients: macs.into_iter().map(DeployClient::pending).collect(),
@@ -154,10 +170,10 @@ impl Service {
         self.reopen_if_failed();
         if let Err(e) = self.store.save_deploy(&d) {
             self.saving.failed();
-            self.cancel_session(session);
+            self.cancel_session(&session);
             return Err(e.into());
         }
-        tracing::info!(deploy = d.id, image = %d.image, machines = d.clients.len(), session = format!("{session:08x}"), "deploy started");
+        tracing::info!(deploy = d.id, image = %d.image, machines = d.clients.len(), %session, "deploy started");
         self.effects.push(Effect::Republish);
         self.effects.push(Effect::Live(Live::Deploy {
             id: d.id,
@@ -244,7 +260,7 @@ impl Service {
             self.saving.failed();
             return Err(e.into());
         }
-        if let Some(s) = next.session {
+        if let Some(s) = &next.session {
             self.cancel_session(s);
         }
         tracing::info!(deploy = id, "deploy cancelled");
@@ -400,10 +416,10 @@ impl Service {
             return;
         };
         let state = d.state();
-        let session = d.session;
+        let session = d.session.clone();
         tracing::info!(deploy = id, state = ?state, "deploy ended");
         if let Some(s) = session {
-            self.cancel_session(s);
+            self.cancel_session(&s);
         }
         self.effects.push(Effect::Live(Live::Deploy {
             id,
@@ -416,8 +432,8 @@ impl Service {
     /// machines), with its callbacks.
     pub(super) fn deploy_policy(&self, policy: &mut dataplane::BootPolicy) {
         for d in self.deploys.values() {
-            let Some(session) = d.session else { continue };
-            let manifest = format!("/multicast/{session:08x}");
+            let Some(session) = &d.session else { continue };
+            let manifest = format!("/multicast/{session}");
             let label = format!("deploy {} ({})", d.id, d.image);
             for c in d.clients.iter().filter(|c| d.deploys_to(c.mac)) {
                 let token = install::token(&self.install.key, c.mac);
@@ -435,6 +451,16 @@ impl Service {
                     },
                 );
                 policy.install(token, c.mac, Vec::new());
+            }
+        }
+    }
+
+    /// Stops session `id` (its receivers turn to HTTP for what they miss; one over stays as
+    /// it was).
+    fn cancel_session(&self, id: &str) {
+        if let Some(m) = &self.multicast {
+            if let Err(e) = m.cancel(id) {
+                tracing::debug!("session of a deploy: {e}");
             }
         }
     }
@@ -460,60 +486,5 @@ fn deploy_state_name(s: DeployState) -> &'static str {
         DeployState::Done => "done",
         DeployState::Failed => "failed",
         DeployState::Cancelled => "cancelled",
-    }
-}
-
-/// The image at `rel`, which must name a regular file inside `data_dir` (after links).
-fn image_file(data_dir: &Path, rel: &str) -> Result<PathBuf, String> {
-    let plain = Path::new(rel)
-        .components()
-        .all(|c| matches!(c, Component::Normal(_)));
-    if rel.is_empty() || !plain {
-        return Err(format!(
-            "image {rel:?}: a path relative to the data dir, without `..` (e.g. disks/base.img)"
-        ));
-    }
-    let root = data_dir
-        .canonicalize()
-        .map_err(|e| format!("data dir {}: {e}", data_dir.display()))?;
-    let file = root
-        .join(rel)
-        .canonicalize()
-        .map_err(|e| format!("image {rel:?}: {e}"))?;
-    if !file.starts_with(&root) {
-        return Err(format!("image {rel:?} leads outside the data dir"));
-    }
-    if !file.is_file() {
-        return Err(format!("image {rel:?} is not a regular file"));
-    }
-    Ok(file)
-}
-
-// Placeholder until the multicast service lands (branch h-send): replaced on merge.
-/// The multicast session's progress.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct SessionProgress {
-    /// Session id.
-    pub id: u32,
-}
-
-impl Service {
-    fn start_session(
-        &mut self,
-        _file: &Path,
-        _name: &str,
-        _body: &DeployBody,
-        _min_receivers: u32,
-    ) -> Result<u32, ServiceError> {
-        Err(ServiceError::new(
-            ErrorKind::Unavailable,
-            "multicast sessions are not available yet",
-        ))
-    }
-
-    fn cancel_session(&mut self, _id: u32) {}
-
-    fn session_progress(&self, _id: u32) -> Option<SessionProgress> {
-        None
     }
 }

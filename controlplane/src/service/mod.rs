@@ -14,6 +14,7 @@ pub mod deploy;
 mod error;
 pub mod images;
 pub mod install;
+pub mod multicast;
 pub(crate) mod saving;
 pub mod settings;
 
@@ -90,6 +91,8 @@ pub struct Service {
     install: install::Installs,
     /// Every deploy, by id.
     deploys: BTreeMap<u64, crate::deploy::Deploy>,
+    /// The data plane's multicast sessions (`None` without a data plane: the offline CLI).
+    multicast: Option<multicast::Multicast>,
     sweep_every: Duration,
     effects: Vec<Effect>,
 }
@@ -130,11 +133,18 @@ impl Service {
             grants,
             install: installs,
             deploys,
+            multicast: None,
             // Often enough that a record outlives its expiry by a quarter at most.
             sweep_every: (settings.clients.unknown_expiry / 4)
                 .clamp(Duration::from_secs(1), Duration::from_secs(3600)),
             effects: Vec::new(),
         })
+    }
+
+    /// Lets deploys start multicast sessions in the data plane.
+    pub fn with_multicast(mut self, multicast: multicast::Multicast) -> Service {
+        self.multicast = Some(multicast);
+        self
     }
 
     /// The effects of the calls since the last take, in order.

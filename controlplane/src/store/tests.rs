@@ -293,7 +293,7 @@ fn deploys_are_stored_as_versioned_records_and_listed_by_id() {
         min_receivers: None,
         max_wait_secs: Some(30),
         timeout_secs: 3600,
-        session: Some(0x0bad_cafe),
+        session: Some("0badcafe".into()),
         created: 1,
         cancelled: None,
         clients: vec![DeployClient::pending("52:54:00:00:00:01".parse().unwrap())],
