@@ -1,5 +1,6 @@
-//! Walks the served parts of the data dir: `isos/` and `files/`. Nothing else under the data
-//! dir is ever served (the database, bootloader overrides are handled apart, secrets).
+//! Walks the served parts of the data dir: `isos/`, `files/` and `agent/` (the deploy agent,
+//! see [`crate::deploy::agent`]). Nothing else under the data dir is ever served (the
+//! database, bootloader overrides are handled apart, secrets, deploys' images in `disks/`).
 //!
 //! Rules that keep hostile trees harmless: hidden entries (`.name`, also partial uploads) are
 //! skipped; a symlink is followed only when its target resolves inside a served root (so a
