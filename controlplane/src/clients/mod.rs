@@ -142,6 +142,14 @@ impl Client {
             seen_via: None,
         }
     }
+
+    /// Its disk now holds its system (an install or a deploy reported done): it boots the
+    /// disk from its next boot on, until it is assigned an image again.
+    pub fn boots_its_disk(&mut self) {
+        self.assigned = None;
+        self.next_boot = None;
+        self.local_boot = true;
+    }
 }
 
 /// The MAC an event is about, if it names one. A `/boot.ipxe` request whose MAC was not

@@ -170,11 +170,17 @@ impl Deploy {
         if self.cancelled.is_some() || now.saturating_sub(self.created) <= self.timeout_secs {
             return Vec::new();
         }
+        let why = format!("timed out after {} s", self.timeout_secs);
+        self.fail_active(now, &why)
+    }
+
+    /// Fails every machine still pending or receiving, for `why`; returns them.
+    pub fn fail_active(&mut self, now: u64, why: &str) -> Vec<Mac> {
         let mut failed = Vec::new();
         for c in self.clients.iter_mut().filter(|c| c.state.is_active()) {
             c.state = ClientState::Failed;
             c.finished = Some(now);
-            c.message = Some(format!("timed out after {} s", self.timeout_secs));
+            c.message = Some(why.to_owned());
             failed.push(c.mac);
         }
         failed

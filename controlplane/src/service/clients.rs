@@ -148,9 +148,7 @@ impl Service {
                             i.state = InstallState::Done;
                             i.finished = Some(now);
                         }
-                        c.assigned = None;
-                        c.next_boot = None;
-                        c.local_boot = true;
+                        c.boots_its_disk();
                     })
                 }
             },

@@ -18,6 +18,7 @@ use dataplane::{BootEvent, ClientScript, Detail, Mac, ScriptServed};
 use super::clients::parse_mac;
 use super::multicast::{SendSpec, SessionView};
 use super::{Effect, ErrorKind, Live, Service, ServiceError};
+use crate::clients::Client;
 use crate::coordinator::unix_now;
 use crate::deploy::{
     self, agent, check_disk, ClientState, Counts, Deploy, DeployClient, DeployState,
@@ -29,7 +30,7 @@ use crate::install;
 pub const MAX_CLIENTS: usize = 4096;
 
 /// `POST /api/v1/deploys`'s body: the image, and either `clients` or `group`.
-#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeployBody {
     /// The image, relative to the data dir (`disks/base.img`).
@@ -322,11 +323,7 @@ impl Service {
         match after {
             ClientState::Done => {
                 tracing::info!(deploy = id, %mac, "deployed: boots its disk from now on");
-                self.clients.edit(mac, now, |client| {
-                    client.assigned = None;
-                    client.next_boot = None;
-                    client.local_boot = true;
-                });
+                self.clients.edit(mac, now, Client::boots_its_disk);
                 self.saving.unsaved.insert(mac);
                 self.effects
                     .push(Effect::Live(Live::Client(mac.to_string())));
@@ -396,11 +393,7 @@ impl Service {
             let Some(d) = self.deploys.get_mut(&id) else {
                 continue;
             };
-            for c in d.clients.iter_mut().filter(|c| c.state.is_active()) {
-                c.state = ClientState::Failed;
-                c.finished = Some(now);
-                c.message = Some("the server restarted during the deploy".into());
-            }
+            d.fail_active(now, "the server restarted during the deploy");
             tracing::warn!(
                 deploy = id,
                 "deploy interrupted by a restart: its machines still receiving are failed"

@@ -250,4 +250,6 @@ impl Service {
 }
 
 #[cfg(test)]
+mod deploy_tests;
+#[cfg(test)]
 pub(crate) mod tests;
