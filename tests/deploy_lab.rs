@@ -70,7 +70,9 @@ fn four_machines_receive_one_image_at_once_then_boot_it() {
             "--http-listen",
             "0.0.0.0:8080",
             "--kernel-args",
-            "console=ttyS0",
+            // Under TCG on a loaded host the kernel's IO-APIC timer check can fail and panic
+            // (nothing wrong with the guest): skip it.
+            "console=ttyS0 no_timer_check",
         ],
     );
     let macs: Vec<String> = (1..=4).map(|i| mac(&lab, i)).collect();

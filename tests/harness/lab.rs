@@ -35,6 +35,8 @@ const FIRMWARE_GAVE_UP: [&str; 4] = [
 /// The same for a guest with a disk: when iPXE gives up (or a script sends it back with
 /// `exit`), SeaBIOS goes on to the disk, so only the firmware's own end is final.
 const DISK_FIRMWARE_GAVE_UP: [&str; 3] = ["No bootable device", "No bootable option", "Shell> "];
+/// What a Linux guest prints when it has stopped for good.
+const KERNEL_PANIC: &str = "Kernel panic - not syncing";
 
 /// Template of the per-machine UEFI variable store (copied per guest: OVMF writes to it).
 const OVMF_VARS: &str = "/usr/share/OVMF/OVMF_VARS_4M.fd";
@@ -391,7 +393,8 @@ impl Guest<'_> {
             if let Some(status) = exited {
                 return Err(format!("qemu exited ({status}) before {pattern:?}:\n{out}"));
             }
-            if let Some(end) = self.gave_up.iter().find(|end| out.contains(*end)) {
+            let ended = self.gave_up.iter().chain([&KERNEL_PANIC]);
+            if let Some(end) = ended.into_iter().find(|end| out.contains(*end)) {
                 return Err(format!(
                     "firmware gave up ({end:?}) before {pattern:?}:\n{out}"
                 ));
