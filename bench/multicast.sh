@@ -293,6 +293,7 @@ for row in $ROWS; do
       ((lossy)) && drop0=$(dropped)
       status=""
       t_end=""
+      load=$(cut -d' ' -f1-3 /proc/loadavg) # other work on the machine shows here
       sys0=$(sys_ticks)
       "run_$tool" || status+=" (run: exit $?)"
       t_end=${t_end:-$(now)}
@@ -303,7 +304,7 @@ for row in $ROWS; do
         echo "r$i ${sha:-missing}" >>"$run/sha256"
         [[ $sha == "$src_sha" ]] && ok=$((ok + 1))
       done
-      note="exit codes:$status"
+      note="exit codes:$status; load before: $load"
       ((lossy)) && note+="; r1 dropped $(($(dropped) - drop0)) packets"
       time_s=""
       [[ $ok -eq $n ]] && time_s=$(awk -v a="$t0" -v b="$t_end" 'BEGIN {printf "%.2f", b - a}')
@@ -323,7 +324,9 @@ done
 
 # ---- the tables: per row, min / median / max over the verified runs ----
 {
-  echo "$SIZE_MIB MiB, $RUNS run(s) per row and tool, sender link ${RATE_MBIT} Mbit/s (tbf); $(nproc) CPUs."
+  echo "$SIZE_MIB MiB, $RUNS run(s) per row and tool, sender link ${RATE_MBIT} Mbit/s (tbf); $(nproc) CPUs;"
+  echo "fleetboot $(git -C "$repo" describe --always --dirty), Linux $(uname -r); run $stamp;"
+  echo "$(dpkg-query -W -f '${Package} ${Version}\n' udpcast uftp curl | paste -sd, | sed 's/,/, /g')."
   echo "Times and CPU seconds are min / median / max over the verified runs; \"aggregate\" is N copies ÷ median time."
   for row in $ROWS; do
     n=${row%L}
