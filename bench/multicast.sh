@@ -72,6 +72,7 @@ trap 'exit 130' INT TERM
 CLK_TCK=$(getconf CLK_TCK)
 log() { echo "multicast.sh $(date +%T): $*" >&2; }
 now() { date +%s.%N; }
+mark_end() { t_end=$(now); sys1=$(sys_ticks); } # the transfer is over: stop the clocks
 
 # ---- the file ----
 mkdir -p "$work/fb/files"
@@ -188,7 +189,8 @@ http_port() { sed -n 's/^fleetboot ready.* http=[^ ]*:\([0-9]*\) .*/\1/p' "$work
 start_rx() { # I LOG CMD...: a receiver in its netns, bounded by the run's time limit
   local i=$1 logf=$2
   shift 2
-  ip netns exec "$(rx_ns "$i")" timeout -k 5 "$limit" "$@" >"$logf" 2>&1 &
+  ip netns exec "$(rx_ns "$i")" timeout -k 5 "$limit" /usr/bin/time -o "$run/r$i.time" -f '%U %S' \
+    "$@" >"$logf" 2>&1 &
   rx_pids+=($!)
 }
 wait_rx() { # sets status to the receivers' exit codes
@@ -216,6 +218,7 @@ run_http() {
       "http://$sender_ip:$port/files/image.bin"
   done
   wait_rx
+  mark_end
   sender_cpu=$(awk -v t=$(($(cpu_ticks "$fb_pid") - ticks)) -v h="$CLK_TCK" 'BEGIN {printf "%.2f", t / h}')
 }
 
@@ -231,6 +234,7 @@ run_udpcast() {
     --min-receivers "$n" --max-bitrate "${RATE_MBIT}m" --full-duplex --nopointopoint &
   sp=$!
   wait_rx
+  mark_end
   wait "$sp" && status+=" 0" || status+=" $?"
   sender_cpu=$(awk '{printf "%.2f", $1 + $2}' "$run/sender.time" 2>/dev/null || echo "")
 }
@@ -241,7 +245,8 @@ run_uftp() {
     ids+=("$(printf '0x%08x' "$i")")
     d=$(rx_ns "$i")
     # uftpd is a daemon; -d keeps it in the foreground (logging to stderr) for the run.
-    ip netns exec "$d" uftpd -d -q -I eth0 -U "${ids[-1]}" -D "$copies/r$i" >"$run/r$i.log" 2>&1 &
+    ip netns exec "$d" timeout -k 5 "$limit" /usr/bin/time -o "$run/r$i.time" -f '%U %S' \
+      uftpd -d -q -I eth0 -U "${ids[-1]}" -D "$copies/r$i" >"$run/r$i.log" 2>&1 &
     daemons+=($!)
   done
   for i in $(seq "$n"); do wait_listen "$(rx_ns "$i")" udp 1044; done
@@ -251,9 +256,16 @@ run_uftp() {
   # than the path MTU".
   timed_sender "$run/sender.log" uftp -I eth0 -R $((RATE_MBIT * 1000)) -b 1400 \
     -H "$(IFS=,; echo "${ids[*]}")" "$src" && status+=" 0" || status+=" $?"
-  t_end=$(now)
+  mark_end
   sender_cpu=$(awk '{printf "%.2f", $1 + $2}' "$run/sender.time" 2>/dev/null || echo "")
-  stop_all "${daemons[@]}"
+  # Each daemon runs as timeout → time → uftpd: stop uftpd itself, so time reports its CPU.
+  local p t u
+  for p in "${daemons[@]}"; do
+    for t in $(ps -o pid= --ppid "$p"); do
+      for u in $(ps -o pid= --ppid "$t"); do kill "$u" 2>/dev/null || true; done
+    done
+  done
+  for p in "${daemons[@]}"; do wait "$p" || true; done # bounded by their timeout
   daemons=()
 }
 
@@ -269,13 +281,14 @@ run_fleetboot() {
       --state "$work/state-r$i"
   done
   wait_rx
+  mark_end
   sender_cpu=$(awk -v t=$(($(cpu_ticks "$fb_pid") - ticks)) -v h="$CLK_TCK" 'BEGIN {printf "%.2f", t / h}')
   rm -f "$work"/state-r*
 }
 
 # ---- a row: RUNS runs of every tool, interleaved so drift hits every tool alike ----
 results=$runs_dir/runs.tsv
-printf 'row\ttool\trun\tverified\ttime_s\tsender_cpu_s\tuser_s\tsystem_s\tsoftirq_s\tbusy_pct\tnote\n' >"$results"
+printf 'row\ttool\trun\tverified\ttime_s\tsender_cpu_s\treceivers_cpu_s\tuser_s\tsystem_s\tsoftirq_s\tbusy_pct\tnote\n' >"$results"
 for row in $ROWS; do
   n=${row%L}
   lossy=0
@@ -294,10 +307,13 @@ for row in $ROWS; do
       status=""
       t_end=""
       load=$(cut -d' ' -f1-3 /proc/loadavg) # other work on the machine shows here
+      sender_cpu=""
       sys0=$(sys_ticks)
       "run_$tool" || status+=" (run: exit $?)"
-      t_end=${t_end:-$(now)}
-      sys1=$(sys_ticks)
+      [[ -n $t_end ]] || mark_end
+      # utime+stime of every receiver (GNU time's last line: it writes a line before it when the
+      # process died of a signal, as uftpd does when the run ends)
+      rx_cpu=$(for f in "$run"/r*.time; do tail -1 "$f"; done 2>/dev/null | awk '{t += $1 + $2} END {printf "%.2f", t}')
       ok=0
       for i in $(seq "$n"); do
         sha=$(sha256sum "$copies/r$i/image.bin" 2>/dev/null | cut -d' ' -f1) || true
@@ -308,7 +324,7 @@ for row in $ROWS; do
       ((lossy)) && note+="; r1 dropped $(($(dropped) - drop0)) packets"
       time_s=""
       [[ $ok -eq $n ]] && time_s=$(awk -v a="$t0" -v b="$t_end" 'BEGIN {printf "%.2f", b - a}')
-      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$row" "$tool" "$r" "$ok/$n" "$time_s" "$sender_cpu" \
+      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$row" "$tool" "$r" "$ok/$n" "$time_s" "$sender_cpu" "$rx_cpu" \
         "$(awk -v h="$CLK_TCK" -v a="$sys0" -v b="$sys1" 'BEGIN {split(a, x, " "); split(b, y, " ");
           printf "%.2f\t%.2f\t%.2f\t%.0f\t", (y[1] - x[1]) / h, (y[2] - x[2]) / h, (y[3] - x[3]) / h,
           100 * (y[4] - x[4]) / (y[5] - x[5])}')$note" >>"$results"
@@ -333,8 +349,8 @@ done
     echo
     echo "### N = $n$([[ $row == *L ]] && echo ", one receiver losing 2 %")"
     echo
-    echo "| tool | verified runs | time s | aggregate Mbit/s | sender CPU s | system user s | system sys s | system softirq s | busy % |"
-    echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+    echo "| tool | verified runs | time s | aggregate Mbit/s | sender CPU s | receivers CPU s | system user s | system sys s | system softirq s | busy % |"
+    echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
     for tool in $TOOLS; do
       awk -F'\t' -v row="$row" -v tool="$tool" -v n="$n" -v mib="$SIZE_MIB" '
         function mmm(col,   k, v, i, j, t) {
@@ -349,13 +365,13 @@ done
           runs++
           if ($5 == "") next
           cnt++
-          for (c = 5; c <= 10; c++) vals[cnt, c] = $c
+          for (c = 5; c <= 11; c++) vals[cnt, c] = $c
         }
         END {
           if (runs == 0) exit
-          if (cnt == 0) { printf "| %s | 0 of %d: failed | – | – | – | – | – | – | – |\n", tool, runs; exit }
+          if (cnt == 0) { printf "| %s | 0 of %d: failed | – | – | – | – | – | – | – | – |\n", tool, runs; exit }
           t = mmm(5); agg = sprintf("%.0f", n * mib * 8 * 1.048576 / med)
-          printf "| %s | %d of %d | %s | %s | %s | %s | %s | %s | %s |\n", tool, cnt, runs, t, agg, mmm(6), mmm(7), mmm(8), mmm(9), mmm(10)
+          printf "| %s | %d of %d | %s | %s | %s | %s | %s | %s | %s | %s |\n", tool, cnt, runs, t, agg, mmm(6), mmm(7), mmm(8), mmm(9), mmm(10), mmm(11)
         }' "$results"
     done
   done
