@@ -17,13 +17,25 @@
 //!
 //! Every chunk has its own SHA-256 in the [`manifest::Manifest`], so a damaged chunk is
 //! received again rather than the whole file; the whole file's SHA-256 is checked at the end.
+//!
+//! The receiver's side, still without I/O: [`assembly`] rebuilds chunks in bounded memory,
+//! [`needs`] and [`loss`] make its reports, [`resume`] lets a restarted receiver go on.
 #![warn(missing_docs)]
 
+pub mod assembly;
+pub mod bitmap;
 pub mod fec;
 pub mod geometry;
+pub mod loss;
 pub mod manifest;
+pub mod needs;
+pub mod resume;
 pub mod wire;
 
+pub use assembly::{Assembly, Output, Received};
+pub use bitmap::Bitmap;
 pub use geometry::Geometry;
+pub use loss::LossMeter;
 pub use manifest::{Manifest, Need, Report, ReportAnswer, SessionState, Verdict};
+pub use resume::ResumeRecord;
 pub use wire::{Header, Kind};

@@ -1,0 +1,82 @@
+//! `fleetboot-receive URL --output PATH`: receives a fleetboot multicast session into a file
+//! or onto a block device, verifies it, and tells the sender.
+//!
+//! The protocol is the `multicast` crate's; this binary adds the I/O: HTTP for the manifest,
+//! reports and unicast repair ([`server`]), the group socket ([`group`]), the output
+//! ([`output`]), and a resume record ([`checkpoint`]).
+
+mod checkpoint;
+mod group;
+mod output;
+mod progress;
+mod receive;
+mod reporter;
+mod server;
+mod session;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+
+/// Receive a fleetboot multicast session into a file or onto a block device.
+#[derive(Parser)]
+#[command(version)]
+struct Args {
+    /// The session's manifest URL: http://SERVER:PORT/multicast/<session hex>.
+    url: String,
+    /// Where the file goes: a regular file (created or resumed) or a block device.
+    #[arg(long, short)]
+    output: PathBuf,
+    /// This receiver's name in reports (the deploy agent passes the MAC) [default: host
+    /// name and output path].
+    #[arg(long)]
+    name: Option<String>,
+    /// Resume record [default: OUTPUT.fleetboot-receive for a regular file, none for a
+    /// block device].
+    #[arg(long)]
+    state: Option<PathBuf>,
+    /// The interface to join the group on [default: the one that reaches the server].
+    #[arg(long)]
+    interface: Option<String>,
+    /// Give up after this many seconds without progress.
+    #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..))]
+    timeout: u64,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    if args
+        .name
+        .as_ref()
+        .is_some_and(|n| n.is_empty() || n.len() > 128)
+    {
+        eprintln!("fleetboot-receive: error: --name must be 1 to 128 bytes");
+        return ExitCode::FAILURE;
+    }
+    let options = receive::Options {
+        url: args.url,
+        output: args.output,
+        name: args.name,
+        state: args.state,
+        interface: args.interface,
+        timeout: Duration::from_secs(args.timeout),
+    };
+    match receive::run(&options) {
+        Ok(done) => {
+            let secs = done.elapsed.as_secs_f64();
+            println!(
+                "fleetboot-receive: done {} {} bytes in {secs:.1} s ({:.1} Mbit/s)",
+                session::hex(&done.sha256),
+                done.bytes,
+                progress::mbit_per_s(done.bytes, done.elapsed),
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("fleetboot-receive: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,406 @@
+//! One run of the receiver: manifest, the group while it serves, unicast repair for the
+//! rest, then the whole file read back and checked.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use multicast::resume::ResumeRecord;
+use multicast::{
+    Assembly, Header, Kind, LossMeter, Output, Received, Report, SessionState, Verdict,
+};
+
+use crate::checkpoint::{self, Checkpoints};
+use crate::group::{Batch, Group};
+use crate::output::Disk;
+use crate::progress::Progress;
+use crate::reporter::Reporter;
+use crate::server::Server;
+use crate::session::{hex, Session, Target};
+
+/// Chunks held in memory at once (≈ 0.7 MiB each with default geometry, twice that while
+/// repair symbols pile up): a few dozen MiB, which a deploy agent with 1 GiB can spare.
+const MAX_OPEN_CHUNKS: usize = 32;
+/// How often the resume record is brought up to date.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(2);
+/// Longest wait for datagrams before the loop looks at reports, progress and time-outs.
+const POLL: Duration = Duration::from_millis(100);
+/// Fetches of a chunk over HTTP before a hash mismatch is final.
+const UNICAST_TRIES: u32 = 3;
+/// Longest receiver name a report carries.
+const MAX_NAME: usize = 128;
+
+/// What the command line asks.
+pub(crate) struct Options {
+    pub(crate) url: String,
+    pub(crate) output: PathBuf,
+    pub(crate) name: Option<String>,
+    pub(crate) state: Option<PathBuf>,
+    pub(crate) interface: Option<String>,
+    pub(crate) timeout: Duration,
+}
+
+/// A verified copy.
+pub(crate) struct Outcome {
+    pub(crate) sha256: [u8; 32],
+    pub(crate) bytes: u64,
+    pub(crate) elapsed: Duration,
+}
+
+/// Receives the session at `options.url` into `options.output`.
+///
+/// # Errors
+/// Why the copy could not be made and verified, for people.
+pub(crate) fn run(options: &Options) -> Result<Outcome, String> {
+    let started = Instant::now();
+    let target = Target::parse(&options.url)?;
+    let server = Arc::new(Server::new(&target.url, options.timeout));
+    let session = Session::from_manifest(server.manifest()?, &target)?;
+    let disk = Disk::open(&options.output, session.geometry.size)?;
+    eprintln!(
+        "fleetboot-receive: {} ({} bytes, {} chunks) from group {} into {}",
+        session.name,
+        session.geometry.size,
+        session.geometry.chunks(),
+        session.group,
+        options.output.display()
+    );
+    let state = options.state.clone().or_else(|| {
+        // A block device has no "beside" to keep a state file in: only when asked.
+        (!disk.is_block_device()).then(|| beside(&options.output, ".fleetboot-receive"))
+    });
+    let mut assembly = Assembly::new(
+        session.geometry,
+        session.chunk_sha256.clone(),
+        MAX_OPEN_CHUNKS,
+    );
+    if let Some(done) = state
+        .as_deref()
+        .map(|p| checkpoint::load(p, &session))
+        .transpose()?
+        .flatten()
+    {
+        assembly.resume(&done);
+        eprintln!(
+            "fleetboot-receive: resuming with {} of {} chunks done",
+            assembly.chunks_done(),
+            session.geometry.chunks()
+        );
+    }
+    let checkpoints = match &state {
+        Some(path) => Some(Checkpoints::start(
+            path.clone(),
+            disk.try_clone()
+                .map_err(|e| format!("cannot reopen the output: {e}"))?,
+        )),
+        None => None,
+    };
+    let mut receiver = Receiver {
+        name: options
+            .name
+            .clone()
+            .unwrap_or_else(|| default_name(&options.output)),
+        session,
+        server,
+        disk,
+        assembly,
+        progress: Progress::new(started),
+        loss: 0.0,
+        checkpoints,
+        checkpointed: Instant::now(),
+    };
+    let verified = receiver.receive(options);
+    let saved = receiver
+        .checkpoints
+        .take()
+        .map_or(Ok(()), Checkpoints::finish);
+    let result = verified.and_then(|sha256| saved.map(|()| sha256));
+    match result {
+        Ok(sha256) => {
+            if let Err(e) = receiver
+                .server
+                .report(&receiver.report(Verdict::Done, None))
+            {
+                eprintln!("fleetboot-receive: warning: the final report failed: {e}");
+            }
+            if let Some(path) = &state {
+                let _ = std::fs::remove_file(path);
+            }
+            Ok(Outcome {
+                sha256,
+                bytes: receiver.session.geometry.size,
+                elapsed: started.elapsed(),
+            })
+        }
+        Err(e) => {
+            // Best effort: the sender shows why this receiver gave up.
+            let _ = receiver
+                .server
+                .report(&receiver.report(Verdict::Failed, Some(e.clone())));
+            Err(e)
+        }
+    }
+}
+
+struct Receiver {
+    name: String,
+    session: Session,
+    server: Arc<Server>,
+    disk: Disk,
+    assembly: Assembly,
+    progress: Progress,
+    /// Loss over the latest report interval.
+    loss: f32,
+    checkpoints: Option<Checkpoints>,
+    checkpointed: Instant,
+}
+
+impl Receiver {
+    /// Everything up to a verified copy: group, unicast repair, verification.
+    fn receive(&mut self, options: &Options) -> Result<[u8; 32], String> {
+        let multicasting = matches!(
+            self.session.state,
+            SessionState::Waiting | SessionState::Sending
+        );
+        if multicasting && !self.assembly.is_complete() {
+            let server = Target::parse(&options.url)?.server()?;
+            let group = Group::join(
+                self.session.group,
+                options.interface.as_deref(),
+                server,
+                POLL,
+            )?;
+            let reporter = Reporter::start(
+                Arc::clone(&self.server),
+                self.report(Verdict::Receiving, None),
+                self.session.report_interval,
+            );
+            let received = self.multicast(&group, &reporter, options.timeout);
+            reporter.stop();
+            received?;
+        }
+        self.unicast()?;
+        self.verify()
+    }
+
+    /// Takes datagrams until the file is complete, or the group has nothing more for us.
+    fn multicast(
+        &mut self,
+        group: &Group,
+        reporter: &Reporter,
+        timeout: Duration,
+    ) -> Result<(), String> {
+        let mut batch = Batch::new();
+        let mut meter = LossMeter::new();
+        let mut reported = Instant::now();
+        let mut progressed = Instant::now();
+        let mut ended = false;
+        while !self.assembly.is_complete() && !ended {
+            group
+                .receive(&mut batch)
+                .map_err(|e| format!("cannot receive from group {}: {e}", self.session.group))?;
+            for datagram in batch.datagrams() {
+                let Ok((header, payload)) = Header::decode(datagram) else {
+                    continue;
+                };
+                if header.session != self.session.id {
+                    continue;
+                }
+                meter.record(header.sequence);
+                match header.kind {
+                    Kind::Symbol => {
+                        let received = self
+                            .assembly
+                            .receive(header.chunk, header.esi, payload, &mut self.disk)
+                            .map_err(|e| self.write_error(&e))?;
+                        match received {
+                            Received::Stored | Received::Completed(_) => {
+                                progressed = Instant::now();
+                                self.progress.add(payload.len() as u64);
+                            }
+                            Received::Rejected(chunk) => eprintln!(
+                                "fleetboot-receive: chunk {chunk} failed its SHA-256: receiving it again"
+                            ),
+                            Received::Ignored | Received::Duplicate => {}
+                        }
+                    }
+                    Kind::End => ended = true,
+                    Kind::Idle => {}
+                }
+            }
+            let now = Instant::now();
+            if now.duration_since(reported) >= self.session.report_interval {
+                self.loss = meter.take();
+                reporter.set(self.report(Verdict::Receiving, None));
+                reported = now;
+            }
+            self.tick(now);
+            let (answer, report_error) = reporter.answer();
+            if let Some(answer) = answer {
+                match answer.state {
+                    // The sender is alive and waiting for others: not our stall.
+                    SessionState::Waiting => progressed = now,
+                    SessionState::Finished | SessionState::Cancelled => return Ok(()),
+                    SessionState::Sending if answer.unicast => return Ok(()),
+                    SessionState::Sending => {}
+                }
+            }
+            if now.duration_since(progressed) > timeout {
+                let why = report_error.map_or_else(String::new, |e| format!("; {e}"));
+                return Err(format!(
+                    "no progress for {} s from group {}{why}",
+                    timeout.as_secs(),
+                    self.session.group
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Fetches every chunk still missing from the server's `/data`.
+    fn unicast(&mut self) -> Result<(), String> {
+        let missing: Vec<u32> = self.assembly.missing().collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        eprintln!(
+            "fleetboot-receive: fetching {} chunks over HTTP",
+            missing.len()
+        );
+        self.loss = 0.0;
+        for chunk in missing {
+            let range = self.session.geometry.chunk_range(chunk);
+            let mut tries = 0;
+            loop {
+                let bytes = self.server.range(range.clone())?;
+                let received = self
+                    .assembly
+                    .accept_chunk(chunk, &bytes, &mut self.disk)
+                    .map_err(|e| self.write_error(&e))?;
+                tries += 1;
+                match received {
+                    Received::Rejected(_) if tries < UNICAST_TRIES => {}
+                    Received::Rejected(_) | Received::Ignored => {
+                        return Err(format!(
+                            "chunk {chunk} from the server does not match its SHA-256"
+                        ))
+                    }
+                    Received::Completed(_) | Received::Duplicate | Received::Stored => break,
+                }
+            }
+            self.progress.add(range.end - range.start);
+            self.tick(Instant::now());
+        }
+        Ok(())
+    }
+
+    /// Flushes the output, reads it back and checks the whole file's SHA-256; on a mismatch,
+    /// checks every chunk, fetches the damaged ones again and checks once more.
+    fn verify(&mut self) -> Result<[u8; 32], String> {
+        let size = self.session.geometry.size;
+        let mut repaired = false;
+        loop {
+            self.disk.sync().map_err(|e| self.write_error(&e))?;
+            let sha256 = self
+                .disk
+                .sha256(size)
+                .map_err(|e| format!("cannot read back {}: {e}", self.disk.path().display()))?;
+            if sha256 == self.session.sha256 {
+                return Ok(sha256);
+            }
+            if repaired || self.forget_damaged()? == 0 {
+                return Err(format!(
+                    "SHA-256 of {} is {}, the session's is {}{}",
+                    self.disk.path().display(),
+                    hex(&sha256),
+                    hex(&self.session.sha256),
+                    if repaired { " after repair" } else { "" }
+                ));
+            }
+            self.unicast()?;
+            repaired = true;
+        }
+    }
+
+    /// Marks every chunk that reads back unlike its hash as missing; how many.
+    fn forget_damaged(&mut self) -> Result<u32, String> {
+        let mut damaged = 0;
+        let mut buffer = Vec::new();
+        for chunk in 0..self.session.geometry.chunks() {
+            let range = self.session.geometry.chunk_range(chunk);
+            buffer.resize((range.end - range.start) as usize, 0);
+            self.disk
+                .read_at(range.start, &mut buffer)
+                .map_err(|e| format!("cannot read back {}: {e}", self.disk.path().display()))?;
+            if !self.assembly.verify(chunk, &buffer) {
+                self.assembly.forget(chunk);
+                damaged += 1;
+            }
+        }
+        eprintln!("fleetboot-receive: {damaged} chunks damaged in the output");
+        Ok(damaged)
+    }
+
+    /// The progress line and the resume record, when due.
+    fn tick(&mut self, now: Instant) {
+        let chunks = self.session.geometry.chunks();
+        if let Some(line) = self
+            .progress
+            .line(now, self.assembly.chunks_done(), chunks, self.loss)
+        {
+            eprintln!("{line}");
+        }
+        if let Some(checkpoints) = &self.checkpoints {
+            if now.duration_since(self.checkpointed) >= CHECKPOINT_EVERY {
+                checkpoints.offer(ResumeRecord {
+                    session: self.session.id,
+                    sha256: self.session.sha256,
+                    done: self.assembly.done(),
+                });
+                self.checkpointed = now;
+            }
+        }
+    }
+
+    fn report(&self, verdict: Verdict, message: Option<String>) -> Report {
+        Report {
+            receiver: self.name.clone(),
+            chunks_done: self.assembly.chunks_done(),
+            needs: if verdict == Verdict::Receiving {
+                self.assembly.needs()
+            } else {
+                Vec::new()
+            },
+            loss: self.loss,
+            verdict,
+            message,
+        }
+    }
+
+    fn write_error(&self, e: &std::io::Error) -> String {
+        format!("cannot write {}: {e}", self.disk.path().display())
+    }
+}
+
+/// `path` with `suffix` added to its file name.
+fn beside(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// The host's name and the output, unique per receiver and stable across restarts.
+fn default_name(output: &Path) -> String {
+    let host = nix::unistd::gethostname()
+        .map(|h| h.to_string_lossy().into_owned())
+        .unwrap_or_else(|_| "unknown".into());
+    let mut name = format!("{host}:{}", output.display());
+    if name.len() > MAX_NAME {
+        let mut cut = MAX_NAME;
+        while !name.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        name.truncate(cut);
+    }
+    name
+}
