@@ -34,7 +34,7 @@ if want http || want fleetboot; then cargo build --release -q -p controlplane; f
 receive=""
 if want fleetboot; then
   if "$fb" multicast send --help >/dev/null 2>&1 && [[ -x tools/build-receiver.sh ]]; then
-    receive=$(tools/build-receiver.sh | tail -1)
+    receive=$repo/$(tools/build-receiver.sh | tail -1)
   else
     echo "multicast.sh: this build has no multicast sessions or receiver: fleetboot rows skipped" >&2
     TOOLS=${TOOLS//fleetboot/}
