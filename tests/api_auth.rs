@@ -232,6 +232,13 @@ fn a_viewer_reads_everything_but_users_and_tokens_and_writes_nothing() {
         Value::String(id) => id.clone(),
         id => id.to_string(),
     };
+    // A multicast session that waits on loopback for receivers that never come.
+    let session = admin.post(
+        "/api/v1/multicast",
+        &json!({"path": "isos/a.iso", "interface": "lo", "min_receivers": 5}),
+    );
+    assert_eq!(session.status, 201, "{}", session.text);
+    let session = session.body["id"].as_str().unwrap().to_owned();
     let fill = |name: &str| match name {
         "id" => image.clone(),
         // Users, templates, groups and secrets are named: a starter template exists.
@@ -242,6 +249,8 @@ fn a_viewer_reads_everything_but_users_and_tokens_and_writes_nothing() {
     for (method, path) in &routes {
         let path = if path.starts_with("/api/v1/jobs/") {
             format!("/api/v1/jobs/{job}")
+        } else if path.starts_with("/api/v1/multicast/") {
+            format!("/api/v1/multicast/{session}")
         } else {
             path.clone()
         };
@@ -276,6 +285,8 @@ fn a_viewer_reads_everything_but_users_and_tokens_and_writes_nothing() {
     let c = admin.get(&format!("/api/v1/clients/{MAC}"));
     assert_eq!(c.body["name"], "kept", "{}", c.text);
     assert_eq!(admin.get(&format!("/api/v1/images/{image}")).status, 200);
+    let waiting = admin.get(&format!("/api/v1/multicast/{session}"));
+    assert_eq!(waiting.body["state"], "waiting", "{}", waiting.text);
     let users = admin.get("/api/v1/users");
     assert_eq!(
         users.body.as_array().map(Vec::len),

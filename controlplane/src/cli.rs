@@ -10,6 +10,7 @@ use serde::Serialize;
 use crate::users::Role;
 
 pub mod clients;
+pub mod multicast;
 pub mod remote;
 pub mod users;
 
@@ -39,6 +40,79 @@ pub enum Command {
     /// API tokens for automation (talks to a running server, else the database).
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Multicast sessions: one file to many machines at once (talks to a running server).
+    #[command(subcommand)]
+    Multicast(MulticastCommand),
+}
+
+/// `fleetboot multicast …`
+#[derive(Debug, Subcommand)]
+pub enum MulticastCommand {
+    /// Send FILE (inside the data dir) to a multicast group; prints the manifest's URL for
+    /// receivers (`fleetboot-receive URL --output PATH`).
+    Send {
+        /// The file: a path inside the data dir, or relative to it.
+        file: String,
+        /// Multicast group, IPv4 or IPv6 [default: multicast.group].
+        #[arg(long)]
+        group: Option<String>,
+        /// UDP port [default: multicast.port].
+        #[arg(long)]
+        port: Option<u16>,
+        /// Rate ceiling in Mbit/s [default: multicast.rate_mbit].
+        #[arg(long)]
+        rate: Option<u32>,
+        /// TTL or hop limit [default: multicast.ttl].
+        #[arg(long)]
+        ttl: Option<u32>,
+        /// Interface to send from [default: multicast.interface, else the one holding the
+        /// server's boot address].
+        #[arg(long)]
+        interface: Option<String>,
+        /// Receivers to wait for before sending [default: 1].
+        #[arg(long)]
+        min_receivers: Option<u32>,
+        /// Longest wait for them, in seconds [default: 60].
+        #[arg(long)]
+        max_wait: Option<u64>,
+        /// Slow receivers: wait, or unicast (they fetch by HTTP) [default: multicast.slow].
+        #[arg(long)]
+        slow: Option<String>,
+        /// Follow the session until it is over; fail unless it finished.
+        #[arg(long)]
+        wait: bool,
+        /// Data directory [default: ./data].
+        #[arg(long, env = "FLEETBOOT_DATA_DIR", default_value = "./data")]
+        data_dir: PathBuf,
+    },
+    /// List the sessions.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Data directory [default: ./data].
+        #[arg(long, env = "FLEETBOOT_DATA_DIR", default_value = "./data")]
+        data_dir: PathBuf,
+    },
+    /// Show a session and its receivers.
+    Show {
+        /// Session id (hex).
+        id: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Data directory [default: ./data].
+        #[arg(long, env = "FLEETBOOT_DATA_DIR", default_value = "./data")]
+        data_dir: PathBuf,
+    },
+    /// Cancel a session: receivers turn to HTTP for what they miss.
+    Cancel {
+        /// Session id (hex).
+        id: String,
+        /// Data directory [default: ./data].
+        #[arg(long, env = "FLEETBOOT_DATA_DIR", default_value = "./data")]
+        data_dir: PathBuf,
+    },
 }
 
 /// `fleetboot token …`

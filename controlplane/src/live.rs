@@ -1,5 +1,5 @@
 //! Live events for `GET /api/v1/events` (Server-Sent Events): boot events as they happen,
-//! client and image changes, job progress. Each gets an increasing id; the last
+//! client and image changes, job progress, multicast sessions. Each gets an increasing id; the last
 //! [`WINDOW`] are kept so a client reconnecting with `Last-Event-ID` misses nothing that
 //! recent.
 
@@ -17,7 +17,7 @@ pub const WINDOW: usize = 4096;
 pub struct LiveEvent {
     /// Increasing from 1, per server run.
     pub id: u64,
-    /// The SSE event name: `boot`, `client`, `images`, `job`.
+    /// The SSE event name: `boot`, `client`, `images`, `job`, `multicast`.
     pub kind: &'static str,
     /// JSON.
     pub data: String,

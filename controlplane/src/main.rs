@@ -49,6 +49,7 @@ fn main() -> std::process::ExitCode {
             report::show(&data_dir, &id, json).map(|text| print!("{text}"))
         }
         Command::Clients(c) => cli::clients::run(c).map(|text| print!("{text}")),
+        Command::Multicast(c) => cli::multicast::run(c),
         Command::User(c) => cli::users::run(c).map(|text| print!("{text}")),
         Command::Token(c) => cli::users::run_token(c).map(|text| print!("{text}")),
     };

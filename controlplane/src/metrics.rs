@@ -66,6 +66,8 @@ pub struct Metrics {
     once_consumed: Counter,
     job_done: Family<JobLabel, Gauge<u64, AtomicU64>>,
     job_total: Family<JobLabel, Gauge<u64, AtomicU64>>,
+    /// The data plane's multicast sessions, read at scrape time.
+    multicast: Option<dataplane::multicast::Sessions>,
 }
 
 impl Default for Metrics {
@@ -87,6 +89,7 @@ impl Metrics {
             once_consumed: Counter::default(),
             job_done: Family::default(),
             job_total: Family::default(),
+            multicast: None,
             registry: Registry::default(),
         };
         registry.register(
@@ -182,6 +185,12 @@ impl Metrics {
         self.job_total.get_or_create(&job).set(total);
     }
 
+    /// Also reports `sessions`' counters: bytes and datagrams sent, sessions active.
+    pub fn with_multicast(mut self, sessions: dataplane::multicast::Sessions) -> Metrics {
+        self.multicast = Some(sessions);
+        self
+    }
+
     /// Forgets job `id` (finished, failed or cancelled): its series disappear.
     pub fn remove_job(&self, id: &str) {
         let job = JobLabel { job: id.into() };
@@ -198,7 +207,10 @@ impl Metrics {
         events_dropped: &Drops,
         catalog: &CatalogHandle,
     ) -> String {
-        let now = read_now(stats, clients, events_dropped, catalog);
+        let mut now = read_now(stats, clients, events_dropped, catalog);
+        if let Some(sessions) = &self.multicast {
+            read_multicast(&mut now, sessions);
+        }
         let mut out = String::new();
         // Writing to a String cannot fail; the encoder's own errors are formatting ones.
         let written = text::encode_registry(&mut out, &self.registry)
@@ -377,6 +389,27 @@ fn read_now(
         r.register(name, help, ConstCounter::new(value));
     }
     r
+}
+
+/// The multicast sessions' counters, read now.
+fn read_multicast(r: &mut Registry, sessions: &dataplane::multicast::Sessions) {
+    let (bytes, datagrams) = sessions.totals();
+    r.register(
+        "multicast_bytes",
+        "Payload bytes sent to multicast groups",
+        ConstCounter::new(bytes),
+    );
+    r.register(
+        "multicast_datagrams",
+        "Datagrams sent to multicast groups",
+        ConstCounter::new(datagrams),
+    );
+    let active = i64::try_from(sessions.active()).unwrap_or(i64::MAX);
+    r.register(
+        "multicast_sessions_active",
+        "Multicast sessions preparing, waiting or sending",
+        ConstGauge::new(active),
+    );
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@ use crate::metrics::Metrics;
 use crate::netboot::Trust;
 use crate::publish::Publisher;
 use crate::service::access::Grants;
+use crate::service::multicast::{self, Multicast};
 use crate::service::Service;
 use crate::store::Store;
 use crate::transfer::{self, DownloadOptions, JobState, Jobs};
@@ -94,6 +95,14 @@ pub fn run(settings: Settings) -> Result<(), BoxError> {
         events,
     )?;
     let http_port = dataplane.http_addr().map_or(0, |a| a.port());
+    let multicast = Multicast::new(
+        dataplane.multicast().clone(),
+        settings.multicast.clone(),
+        settings.data_dir.clone(),
+        http_port,
+        server,
+        boot.interfaces.clone(),
+    );
     let site = Site {
         base: match server {
             Some(fixed) => format!("http://{fixed}:{http_port}"),
@@ -107,7 +116,7 @@ pub fn run(settings: Settings) -> Result<(), BoxError> {
     let client_counters = Arc::new(clients::table::Counters::default());
     let grants = Arc::new(Grants::default());
     let hub = Hub::new();
-    let metrics = Arc::new(Metrics::new());
+    let metrics = Arc::new(Metrics::new().with_multicast(multicast.sessions().clone()));
     let mut service = Service::new(
         &settings,
         store,
@@ -147,6 +156,7 @@ pub fn run(settings: Settings) -> Result<(), BoxError> {
         },
     );
     let backend = Backend::new(messages.clone());
+    runtime.spawn(follow_multicast(multicast.clone(), hub.clone()));
     runtime.spawn(follow_jobs(
         jobs.clone(),
         backend.clone(),
@@ -213,6 +223,7 @@ pub fn run(settings: Settings) -> Result<(), BoxError> {
         metrics: metrics.clone(),
         wol: settings.wol,
         server: Arc::new(server_info),
+        multicast: Some(multicast),
     };
     tracing::info!(
         tftp = ?dataplane.tftp_addr(),
@@ -316,6 +327,20 @@ async fn follow_jobs(jobs: Jobs, backend: Backend, hub: Arc<Hub>, metrics: Arc<M
             }
         }
         hub.send("job", &status);
+    }
+}
+
+/// Tells live listeners (`multicast` events) when a session starts, changes state or has
+/// another receiver done. Sessions live in the data plane, which emits no events for them
+/// (their receivers' reports are no boot events): their status is read twice a second.
+async fn follow_multicast(multicast: Multicast, hub: Arc<Hub>) {
+    let mut heard = multicast::Heard::new();
+    let mut every = tokio::time::interval(Duration::from_millis(500));
+    loop {
+        every.tick().await;
+        for view in multicast::news(&mut heard, multicast.list()) {
+            hub.send("multicast", &view);
+        }
     }
 }
 

@@ -15,6 +15,7 @@ pub mod http;
 mod inbox;
 pub mod install;
 pub mod mac;
+pub mod multicast;
 pub mod neighbour;
 pub mod path;
 pub mod per_source;

@@ -16,6 +16,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 use crate::catalog::{CatalogHandle, CatalogReader};
 use crate::dhcp::reply::Port;
 use crate::events::EventSink;
+use crate::multicast::Sessions;
 use crate::per_source::PerSource;
 use crate::stats::Stats;
 use crate::tftp::netascii::NetasciiCache;
@@ -79,6 +80,7 @@ pub(crate) struct Shared {
     pub(crate) tftp_per_ip: Arc<PerSource>,
     pub(crate) http_per_ip: Arc<PerSource>,
     pub(crate) netascii: Arc<NetasciiCache>,
+    pub(crate) multicast: Sessions,
 }
 
 impl Shared {
@@ -87,6 +89,7 @@ impl Shared {
             tftp_per_ip: PerSource::new(config.tftp.max_per_ip),
             http_per_ip: PerSource::new(config.http.max_per_ip),
             netascii: NetasciiCache::new(config.tftp.max_netascii, config.tftp.netascii_budget),
+            multicast: Sessions::default(),
         }
     }
 }
@@ -119,6 +122,7 @@ pub struct DataPlane {
     http_addr: Option<SocketAddr>,
     dhcp_addrs: Option<(SocketAddr, SocketAddr)>,
     driver: &'static str,
+    multicast: Sessions,
 }
 
 struct CoreSockets {
@@ -190,6 +194,7 @@ impl DataPlane {
         let drain = Arc::new(Drain::default());
         let stats = Arc::new(Stats::default());
         let shared = Shared::new(&config);
+        let multicast = shared.multicast.clone();
         let available = std::thread::available_parallelism().map_or(1, |n| n.get());
         let mut threads = Vec::with_capacity(cores);
         for (index, sockets) in per_core.into_iter().enumerate() {
@@ -220,6 +225,7 @@ impl DataPlane {
             tftp_addr,
             http_addr,
             dhcp_addrs,
+            multicast,
             driver: match driver {
                 Driver::Epoll => "epoll",
                 _ => "io_uring",
@@ -252,10 +258,17 @@ impl DataPlane {
         &self.stats
     }
 
+    /// The multicast sessions this data plane serves (`/multicast/…` on its HTTP port).
+    pub fn multicast(&self) -> &Sessions {
+        &self.multicast
+    }
+
     /// Stops taking new work; transfers in flight get up to `grace` to finish; then every core
     /// thread is joined.
     pub fn shutdown(self, grace: Duration) {
         self.drain.draining.store(true, Ordering::Release);
+        // Sessions end first: their receivers hear `End` and turn to `/data` while it lasts.
+        self.multicast.shutdown(grace.min(Duration::from_secs(1)));
         let deadline = Instant::now() + grace;
         while Instant::now() < deadline && self.busy() {
             std::thread::sleep(Duration::from_millis(20));

@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod lab;
+pub mod mcast;
 pub mod netns;
 pub mod origin;
 pub mod sse;

@@ -14,6 +14,7 @@ pub mod images;
 pub mod install;
 pub mod jobs;
 pub mod listener;
+pub mod multicast;
 pub mod server;
 pub mod settings;
 pub mod status;
@@ -83,6 +84,8 @@ pub struct AppState {
     pub wol: crate::config::WolSettings,
     /// What this server is (`GET /api/v1/server`).
     pub server: Arc<server::ServerInfo>,
+    /// Multicast sessions; `None` without a data plane (the CLI's offline router).
+    pub multicast: Option<crate::service::multicast::Multicast>,
 }
 
 /// The OpenAPI document's frame; paths come from the routes.
@@ -98,6 +101,7 @@ pub struct AppState {
         (name = "users", description = "Users and API tokens (admins only)"),
         (name = "settings", description = "Live settings"),
         (name = "install", description = "Unattended installs: templates, groups, secrets"),
+        (name = "multicast", description = "Multicast sessions: one file to many machines at once"),
         (name = "events", description = "Live events (SSE)"),
         (name = "status", description = "Health and counters"),
     )
@@ -163,6 +167,8 @@ fn documented() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(users::tokens, users::create_token))
         .routes(routes!(users::delete_token))
         .routes(routes!(settings::show, settings::edit))
+        .routes(routes!(multicast::start, multicast::list))
+        .routes(routes!(multicast::show, multicast::cancel))
         .routes(routes!(events::stream))
         .split_for_parts()
 }

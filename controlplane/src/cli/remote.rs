@@ -120,6 +120,7 @@ impl Remote {
             metrics: Arc::default(),
             wol: settings.wol,
             server: Arc::default(),
+            multicast: None,
         };
         Ok(Remote {
             runtime,

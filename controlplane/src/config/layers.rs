@@ -43,6 +43,7 @@ pub(super) struct Layers {
     pub(super) clients: ClientsTable,
     pub(super) admin: AdminTable,
     pub(super) wol: WolTable,
+    pub(super) multicast: MulticastTable,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -124,6 +125,19 @@ pub(super) struct WolTable {
     pub(super) broadcast: Option<Ipv4Addr>,
 }
 
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(super) struct MulticastTable {
+    pub(super) group: String,
+    pub(super) port: u16,
+    pub(super) ttl: u32,
+    pub(super) rate_mbit: u32,
+    pub(super) min_rate_mbit: u32,
+    /// Empty: the interface holding the server's boot address.
+    pub(super) interface: String,
+    pub(super) slow: String,
+}
+
 impl Default for Layers {
     fn default() -> Self {
         Layers {
@@ -144,6 +158,7 @@ impl Default for Layers {
             clients: ClientsTable::default(),
             admin: AdminTable::default(),
             wol: WolTable::default(),
+            multicast: MulticastTable::default(),
         }
     }
 }
@@ -238,6 +253,30 @@ impl Default for WolTable {
         WolTable {
             port: 9,
             broadcast: None,
+        }
+    }
+}
+
+/// Multicast sessions' defaults:
+/// - group 239.255.70.66: in 239.255.0.0/16, the IPv4 organisation-local scope (RFC 2365),
+///   which routers at the site's edge do not pass, and outside the well-known ranges other
+///   software uses (SSDP's 239.255.255.250 among them);
+/// - port 7000: unprivileged, below the ephemeral ports, so no outgoing connection holds it;
+/// - TTL 1: the datagrams stay on the boot network's link, where the machines are;
+/// - 900 Mbit/s at most: a gigabit boot network, with room left for DHCP, TFTP and HTTP; the
+///   floor of 100 Mbit/s keeps one struggling receiver from stretching a session tenfold;
+/// - slow receivers: `wait` (everyone gets the image over multicast; `unicast` sends the
+///   stragglers to HTTP instead).
+impl Default for MulticastTable {
+    fn default() -> Self {
+        MulticastTable {
+            group: "239.255.70.66".into(),
+            port: 7000,
+            ttl: 1,
+            rate_mbit: 900,
+            min_rate_mbit: 100,
+            interface: String::new(),
+            slow: "wait".into(),
         }
     }
 }

@@ -3,7 +3,7 @@
 //! figment merges the layers into one serde struct ([`layers`]); this module checks the
 //! values and converts them into the typed [`Settings`] the server runs on.
 
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -46,6 +46,29 @@ pub struct Settings {
     pub wol: WolSettings,
     /// Extra CAs for https downloads and netboot fetches.
     pub ca_file: Option<PathBuf>,
+    /// Multicast sessions' defaults.
+    pub multicast: MulticastSettings,
+}
+
+/// Multicast sessions' defaults (TOML table `[multicast]`; the reasons for each default are
+/// beside `MulticastTable`'s).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MulticastSettings {
+    /// Group (239.255.70.66).
+    pub group: IpAddr,
+    /// UDP port (7000).
+    pub port: u16,
+    /// TTL or hop limit (1).
+    pub ttl: u32,
+    /// Rate ceiling, Mbit/s (900).
+    pub rate_mbit: u32,
+    /// Rate floor, Mbit/s (100).
+    pub min_rate_mbit: u32,
+    /// Interface the datagrams leave by; `None` (the default): the one holding the server's
+    /// boot address.
+    pub interface: Option<String>,
+    /// Policy for slow receivers (wait).
+    pub slow: dataplane::multicast::SlowPolicy,
 }
 
 /// proxyDHCP and boot script settings.
@@ -178,6 +201,7 @@ impl Settings {
             clients: client_limits(l.clients)?,
             admin: admin_settings(l.admin)?,
             wol: wol_settings(l.wol)?,
+            multicast: multicast_settings(l.multicast)?,
         })
     }
 }
@@ -325,6 +349,38 @@ fn wol_settings(w: layers::WolTable) -> Result<WolSettings, ConfigError> {
     Ok(WolSettings {
         port: at_least_one("wol.port", w.port)?,
         broadcast: w.broadcast,
+    })
+}
+
+fn multicast_settings(m: layers::MulticastTable) -> Result<MulticastSettings, ConfigError> {
+    let group: IpAddr = m.group.parse().map_err(|_| {
+        ConfigError::Invalid(format!("multicast.group {:?} is not an address", m.group))
+    })?;
+    if !group.is_multicast() {
+        return Err(ConfigError::Invalid(format!(
+            "multicast.group {group} is not a multicast group"
+        )));
+    }
+    if !(1..=255).contains(&m.ttl) {
+        return Err(ConfigError::Invalid(format!(
+            "multicast.ttl must be 1..=255, got {}",
+            m.ttl
+        )));
+    }
+    if m.min_rate_mbit > m.rate_mbit {
+        return Err(ConfigError::Invalid(format!(
+            "multicast.min_rate_mbit {} is above multicast.rate_mbit {}",
+            m.min_rate_mbit, m.rate_mbit
+        )));
+    }
+    Ok(MulticastSettings {
+        group,
+        port: at_least_one("multicast.port", m.port)?,
+        ttl: m.ttl,
+        rate_mbit: at_least_one("multicast.rate_mbit", m.rate_mbit)?,
+        min_rate_mbit: at_least_one("multicast.min_rate_mbit", m.min_rate_mbit)?,
+        interface: Some(m.interface).filter(|i| !i.is_empty()),
+        slow: m.slow.parse().map_err(ConfigError::Invalid)?,
     })
 }
 

@@ -275,3 +275,34 @@ fn list_and_keyword_values_are_converted() {
         "invalid setting: dhcp mode \"full\" (proxy, off)"
     );
 }
+
+#[test]
+fn multicast_defaults_and_file_values_are_checked() {
+    let s = settings(&[], None).unwrap();
+    assert_eq!(
+        s.multicast,
+        MulticastSettings {
+            group: "239.255.70.66".parse().unwrap(),
+            port: 7000,
+            ttl: 1,
+            rate_mbit: 900,
+            min_rate_mbit: 100,
+            interface: None,
+            slow: dataplane::multicast::SlowPolicy::Wait,
+        }
+    );
+    let text = "[multicast]\ngroup = \"ff15::42\"\ninterface = \"eth1\"\nslow = \"unicast\"\n";
+    let s = settings(&[], Some(text)).unwrap();
+    assert_eq!(s.multicast.group, "ff15::42".parse::<IpAddr>().unwrap());
+    assert_eq!(s.multicast.interface.as_deref(), Some("eth1"));
+    assert_eq!(s.multicast.slow, dataplane::multicast::SlowPolicy::Unicast);
+    for (bad, why) in [
+        ("group = \"10.0.0.1\"", "not a multicast group"),
+        ("ttl = 0", "multicast.ttl must be 1..=255"),
+        ("min_rate_mbit = 2000", "is above multicast.rate_mbit"),
+        ("slow = \"drop\"", "unknown slow-receiver policy"),
+    ] {
+        let e = settings(&[], Some(&format!("[multicast]\n{bad}\n"))).unwrap_err();
+        assert!(e.to_string().contains(why), "{bad}: {e}");
+    }
+}

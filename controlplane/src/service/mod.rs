@@ -13,6 +13,7 @@ pub mod clients;
 mod error;
 pub mod images;
 pub mod install;
+pub mod multicast;
 pub(crate) mod saving;
 pub mod settings;
 

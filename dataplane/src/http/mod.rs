@@ -1,6 +1,6 @@
 //! HTTP/1.1 boot server (RFC 9110, 9112): GET and HEAD of catalog objects with ranges,
 //! validators, keep-alive and pipelining; generated objects (`/boot.ipxe` in [`boot_script`],
-//! install files and callbacks in [`install`]). The head codecs are [`crate::wire::http`] (requests)
+//! install files and callbacks in [`install`], multicast sessions in [`multicast`]). The head codecs are [`crate::wire::http`] (requests)
 //! and [`crate::wire::http_response`], HTTP-dates [`crate::wire::date`]; range and
 //! conditional logic in [`range`], multipart/byteranges layout in [`multipart`], the pace a
 //! reader must keep in [`pace`]; [`server`] owns connections, buffers and timeouts, and writes
@@ -12,6 +12,7 @@ pub mod boot_script;
 pub mod install;
 pub mod mac_check;
 pub mod mime;
+pub mod multicast;
 pub mod multipart;
 pub mod pace;
 pub mod range;

@@ -14,6 +14,7 @@ use monoio::io::{AsyncReadRent, AsyncWriteRent};
 use monoio::net::{TcpListener, TcpStream};
 
 use super::mac_check::Requester;
+use super::multicast::{self, Reply};
 use super::multipart::plan_multipart;
 use super::range::{self, Selection, Validators};
 use super::write::write_answer;
@@ -98,11 +99,12 @@ struct Answer {
 /// What a request head leads to: an answer, or first its body.
 enum Step {
     Answer(Answer),
-    /// An install callback: read `len` body bytes, then [`finish_callback`].
+    /// An install callback or a multicast report: read `len` body bytes, then
+    /// [`finish_callback`].
     ReadBody(Callback),
 }
 
-/// A `POST /t/…` whose body is still to be read.
+/// A `POST` (install callback, multicast report) whose body is still to be read.
 struct Callback {
     /// The normalised path.
     key: String,
@@ -141,9 +143,13 @@ async fn connection(
                 };
                 let step = answer(&core, &head, &requester, local, &mut scratch);
                 buf.drain(..consumed);
+                let mut quiet = false;
                 let answer = match step {
                     Step::Answer(answer) => answer,
                     Step::ReadBody(callback) => {
+                        // Reports come every few hundred milliseconds from every receiver:
+                        // session status, not boot history.
+                        quiet = multicast::is_path(&callback.key);
                         // The body is part of the request: the head's time limit covers it.
                         let deadline = started + config.head_timeout;
                         let Some(filled) = fill(&mut stream, buf, callback.len, deadline).await
@@ -153,7 +159,7 @@ async fn connection(
                         };
                         buf = filled;
                         let len = callback.len;
-                        let answer = finish_callback(&core, callback, &buf[..len]);
+                        let answer = finish_callback(&core, callback, peer, &buf[..len]);
                         buf.drain(..len);
                         answer
                     }
@@ -167,15 +173,17 @@ async fn connection(
                 };
                 let sent = written.as_ref().map_or(0, |_| answer.body_bytes);
                 core.stats.bytes_sent.fetch_add(sent, Ordering::Relaxed);
-                core.events.emit(BootEvent {
-                    protocol: Protocol::Http,
-                    client: peer,
-                    object: answer.object,
-                    bytes: sent,
-                    duration: started.elapsed(),
-                    outcome,
-                    detail: answer.detail,
-                });
+                if !quiet {
+                    core.events.emit(BootEvent {
+                        protocol: Protocol::Http,
+                        client: peer,
+                        object: answer.object,
+                        bytes: sent,
+                        duration: started.elapsed(),
+                        outcome,
+                        detail: answer.detail,
+                    });
+                }
                 if written.is_err() {
                     return;
                 }
@@ -281,7 +289,10 @@ fn answer(
     // Reported names never carry an install token (see `install`).
     let raw_target = || install::reported_target(head.target);
     let post = head.method == Method::Post;
-    if post && normalize(head, scratch).is_ok() && install::is_install_path(&scratch.key) {
+    if post
+        && normalize(head, scratch).is_ok()
+        && (install::is_install_path(&scratch.key) || multicast::is_report(&scratch.key))
+    {
         return callback(head, keep_alive, scratch.key.clone());
     }
     if head.has_body {
@@ -404,6 +415,14 @@ fn answer(
         return Step::Answer(answer);
     }
     let object = scratch.key.clone();
+    if multicast::is_path(&object) {
+        return Step::Answer(multicast_answer(
+            head,
+            keep_alive,
+            multicast::get(&core.shared.multicast, &object),
+            object,
+        ));
+    }
     let found = core.catalog.borrow_mut().current().http(&object).cloned();
     let Some(slice) = found else {
         return refuse(
@@ -437,10 +456,15 @@ fn normalize(head: &RequestHead<'_>, scratch: &mut Scratch) -> Result<(), PathEr
         .and_then(|()| path::normalize_into(&scratch.decoded, &mut scratch.key))
 }
 
-/// A `POST` under `t/`: its body framed by a bounded `Content-Length` is read, whatever the
-/// token, so a wrong token costs the same as a right one; anything else is refused and the
-/// connection closed (its body is not read).
+/// A `POST` under `t/` or a multicast report: its body framed by a bounded `Content-Length`
+/// is read, whatever the token or session, so a wrong token costs the same as a right one;
+/// anything else is refused and the connection closed (its body is not read).
 fn callback(head: &RequestHead<'_>, keep_alive: bool, key: String) -> Step {
+    let most = if multicast::is_path(&key) {
+        multicast::MAX_REPORT_BYTES as u64
+    } else {
+        install::MAX_BODY
+    };
     let refuse = |status, why: &str, outcome: &'static str| {
         Step::Answer(Answer {
             pieces: error_response(status, head.version, false, why),
@@ -454,7 +478,7 @@ fn callback(head: &RequestHead<'_>, keep_alive: bool, key: String) -> Step {
     };
     let len = match head.body() {
         BodyFraming::None => 0,
-        BodyFraming::Length(n) if n <= install::MAX_BODY => usize::try_from(n).unwrap_or(0),
+        BodyFraming::Length(n) if n <= most => usize::try_from(n).unwrap_or(0),
         BodyFraming::Length(_) => {
             return refuse(
                 Status::PayloadTooLarge413,
@@ -479,15 +503,19 @@ fn callback(head: &RequestHead<'_>, keep_alive: bool, key: String) -> Step {
     })
 }
 
-/// The answer to an install callback whose body has been read: 204 for a known token and
-/// callback name, else the ordinary 404.
-fn finish_callback(core: &Core, callback: Callback, body: &[u8]) -> Answer {
+/// The answer to an install callback whose body has been read (204 for a known token and
+/// callback name, else the ordinary 404), or to a multicast report (see [`multicast`]).
+fn finish_callback(core: &Core, callback: Callback, peer: SocketAddr, body: &[u8]) -> Answer {
     let Callback {
         key,
         version,
         keep_alive,
         ..
     } = callback;
+    if multicast::is_path(&key) {
+        let reply = multicast::report(&core.shared.multicast, &key, peer.ip(), body);
+        return multicast_answer_parts(version, keep_alive, false, reply, key);
+    }
     let object = install::reported(&key);
     let detail = install::callback(
         core.catalog.borrow_mut().current().boot().installs(),
@@ -554,6 +582,82 @@ async fn fill(
         }
     }
     Some(buf)
+}
+
+/// The answer to a multicast `GET` or `HEAD` (see [`multicast`]).
+fn multicast_answer(
+    head: &RequestHead<'_>,
+    keep_alive: bool,
+    reply: Reply,
+    object: String,
+) -> Answer {
+    if let Reply::Data(slice) = &reply {
+        let mut answer = serve_slice(head, slice, &object, keep_alive);
+        answer.object = object;
+        return answer;
+    }
+    let is_head = head.method == Method::Head;
+    multicast_answer_parts(head.version, keep_alive, is_head, reply, object)
+}
+
+/// A multicast JSON answer or refusal.
+fn multicast_answer_parts(
+    version: Version,
+    keep_alive: bool,
+    is_head: bool,
+    reply: Reply,
+    object: String,
+) -> Answer {
+    let (status, body, content_type) = match reply {
+        Reply::Json(json) => (Status::Ok200, json, "application/json"),
+        Reply::Refuse(status, why) => (status, why.into_bytes(), "text/plain; charset=utf-8"),
+        Reply::Data(_) => (Status::InternalError500, Vec::new(), "text/plain"),
+    };
+    let outcome = match status {
+        Status::Ok200 if is_head => Outcome::NoBody,
+        Status::Ok200 => Outcome::Complete,
+        Status::NotFound404 => Outcome::NotFound,
+        Status::ServiceUnavailable503 => Outcome::Refused("session preparing"),
+        _ => Outcome::Refused("bad report"),
+    };
+    // 503 says when to come back: a session is announced within seconds.
+    let retry: &[(&str, &str)] = if status == Status::ServiceUnavailable503 {
+        &[("Cache-Control", "no-store"), ("Retry-After", "1")]
+    } else {
+        &[("Cache-Control", "no-store")]
+    };
+    let mut out = Vec::with_capacity(256 + body.len());
+    render_response(
+        &ResponseHead {
+            status,
+            version,
+            content_type: Some(content_type),
+            content_length: body.len() as u64,
+            content_range: None,
+            etag: None,
+            last_modified: None,
+            accept_ranges: false,
+            keep_alive,
+            allow: None,
+            extra: retry,
+        },
+        &mut out,
+    );
+    let body_bytes = if is_head {
+        0
+    } else {
+        out.extend_from_slice(&body);
+        body.len() as u64
+    };
+    Answer {
+        pieces: vec![Piece::Owned(out)],
+        keep_alive,
+        unread_body: false,
+        body_bytes,
+        object,
+        outcome,
+        detail: Detail::Transfer,
+    }
 }
 
 /// A generated object (iPXE script, install file): never cached, by the client or on the way

@@ -21,7 +21,9 @@ use memmap2::{Mmap, MmapOptions};
 use crate::blob::BlobSlice;
 
 pub(crate) use tcp::bytes_acked;
-pub use udp::{segments_per_send, send_datagrams, send_segmented, MAX_BATCH, MAX_SEGMENTS};
+pub use udp::{
+    segments_per_send, send_datagrams, send_segmented, set_multicast_if_v4, MAX_BATCH, MAX_SEGMENTS,
+};
 
 /// Maps a whole file read-only. Returns `None` for an empty file (mmap of length 0 fails).
 pub(crate) fn map_file(file: &File, len: u64) -> io::Result<Option<Mmap>> {

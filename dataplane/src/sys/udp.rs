@@ -1,5 +1,5 @@
-//! UDP beside the ring: a TFTP window leaves in one `sendmmsg`, or, where the kernel can
-//! segment it, as one UDP GSO send. Mapped file bytes go to the kernel by pointer only (see
+//! UDP beside the ring: a TFTP window or a multicast burst leaves in one `sendmmsg`, or, where
+//! the kernel can segment it, as one UDP GSO send; and the multicast interface by index. Mapped file bytes go to the kernel by pointer only (see
 //! the module rule in [`super`]).
 #![allow(unsafe_code)]
 
@@ -18,9 +18,9 @@ pub const MAX_BATCH: usize = 64;
 /// # Errors
 /// `InvalidInput` if a range lies outside `body`; otherwise the `sendmmsg` error (`EFAULT` if
 /// the file under the mapping was truncated).
-pub fn send_datagrams(
+pub fn send_datagrams<const H: usize>(
     fd: RawFd,
-    headers: &[[u8; 4]],
+    headers: &[[u8; H]],
     body: &BlobSlice,
     ranges: &[(u64, usize)],
 ) -> io::Result<usize> {
@@ -50,13 +50,13 @@ pub fn send_datagrams(
     Ok(sent as usize)
 }
 
-/// The two pieces of one DATA datagram: `header`, then bytes `offset..offset + len` of `body`
+/// The two pieces of one datagram: `header`, then bytes `offset..offset + len` of `body`
 /// straight from its blob (never read here: only its address is taken).
 ///
 /// # Errors
 /// `InvalidInput` if the range lies outside `body`.
-fn datagram_iovecs(
-    header: &[u8; 4],
+fn datagram_iovecs<const H: usize>(
+    header: &[u8; H],
     body: &BlobSlice,
     (offset, len): (u64, usize),
 ) -> io::Result<[libc::iovec; 2]> {
@@ -104,9 +104,9 @@ pub fn segments_per_send(segment: usize) -> usize {
 /// `InvalidInput` for a range outside `body` or sizes that do not segment; `WouldBlock` when
 /// the send buffer is full; `EIO` where the device cannot checksum-offload (no GSO there) and
 /// `EINVAL` where the segment exceeds the route's MTU: send those with [`send_datagrams`].
-pub fn send_segmented(
+pub fn send_segmented<const H: usize>(
     fd: RawFd,
-    headers: &[[u8; 4]],
+    headers: &[[u8; H]],
     body: &BlobSlice,
     ranges: &[(u64, usize)],
     segment: usize,
@@ -161,6 +161,36 @@ pub fn send_segmented(
         return Err(io::Error::last_os_error());
     }
     Ok(n)
+}
+
+/// Sends an IPv4 socket's multicast out of interface `ifindex`: `IP_MULTICAST_IF` with an
+/// `ip_mreqn` names the interface by index, so it holds for an interface with several
+/// addresses, or one shared with another interface (socket2 only takes an address).
+///
+/// # Errors
+/// The kernel's (`ENODEV` for an unknown index).
+pub fn set_multicast_if_v4(fd: RawFd, ifindex: u32) -> io::Result<()> {
+    let request = libc::ip_mreqn {
+        imr_multiaddr: libc::in_addr { s_addr: 0 },
+        imr_address: libc::in_addr { s_addr: 0 },
+        imr_ifindex: i32::try_from(ifindex)
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "interface index"))?,
+    };
+    // SAFETY: IP_MULTICAST_IF reads an `ip_mreqn` (Linux accepts it beside `in_addr`) from a
+    // pointer and length that describe `request`, a plain C struct alive for the call.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::IPPROTO_IP,
+            libc::IP_MULTICAST_IF,
+            (&request as *const libc::ip_mreqn).cast(),
+            std::mem::size_of::<libc::ip_mreqn>() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 #[cfg(test)]
