@@ -189,7 +189,17 @@ fn every_api_route_refuses_a_caller_without_a_valid_token() {
 
 #[test]
 fn a_viewer_reads_everything_but_users_and_tokens_and_writes_nothing() {
-    let s = Server::start_with(|d| casper_like_iso(d, "", "a.iso"), &[]);
+    let s = Server::start_with(
+        |d| {
+            casper_like_iso(d, "", "a.iso");
+            // A (dummy) deploy agent, so that a deploy can be started.
+            std::fs::create_dir_all(d.join("agent")).unwrap();
+            std::fs::write(d.join("agent/vmlinuz"), b"k").unwrap();
+            std::fs::write(d.join("agent/initrd.img"), b"i").unwrap();
+        },
+        // Deploys' sessions leave by the boot network's interface: loopback here.
+        &["--dhcp-interface", "lo"],
+    );
     let admin = s.admin_api();
     // One viewer from the CLI (password on stdin), one through the API.
     let o = cli_stdin(
@@ -239,6 +249,13 @@ fn a_viewer_reads_everything_but_users_and_tokens_and_writes_nothing() {
     );
     assert_eq!(session.status, 201, "{}", session.text);
     let session = session.body["id"].as_str().unwrap().to_owned();
+    // A deploy to the client, waiting for it like the session above.
+    let deploy = admin.post(
+        "/api/v1/deploys",
+        &json!({"image": "isos/a.iso", "clients": [MAC], "max_wait_secs": 600}),
+    );
+    assert_eq!(deploy.status, 201, "{}", deploy.text);
+    let deploy = deploy.body["id"].to_string();
     let fill = |name: &str| match name {
         "id" => image.clone(),
         // Users, templates, groups and secrets are named: a starter template exists.
@@ -251,6 +268,8 @@ fn a_viewer_reads_everything_but_users_and_tokens_and_writes_nothing() {
             format!("/api/v1/jobs/{job}")
         } else if path.starts_with("/api/v1/multicast/") {
             format!("/api/v1/multicast/{session}")
+        } else if path.starts_with("/api/v1/deploys/") {
+            format!("/api/v1/deploys/{deploy}")
         } else {
             path.clone()
         };
@@ -287,6 +306,8 @@ fn a_viewer_reads_everything_but_users_and_tokens_and_writes_nothing() {
     assert_eq!(admin.get(&format!("/api/v1/images/{image}")).status, 200);
     let waiting = admin.get(&format!("/api/v1/multicast/{session}"));
     assert_eq!(waiting.body["state"], "waiting", "{}", waiting.text);
+    let running = admin.get(&format!("/api/v1/deploys/{deploy}"));
+    assert_eq!(running.body["state"], "running", "{}", running.text);
     let users = admin.get("/api/v1/users");
     assert_eq!(
         users.body.as_array().map(Vec::len),

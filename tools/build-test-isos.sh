@@ -21,7 +21,7 @@
 # network boot never reads it.
 #
 # Needs Debian packages only (tools/setup.sh test installs them). The kernel comes from the
-# package linux-image-amd64 depends on, downloaded and unpacked, never installed. Results
+# package linux-image-amd64 depends on (tools/lib/debian-kernel.sh), never installed. Results
 # are cached under target/test-assets/ and rebuilt only when missing or when this script
 # changes, so reruns are cheap. Safe to run concurrently (one builder at a time).
 set -euo pipefail
@@ -38,49 +38,15 @@ flock 9
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-# The NIC drivers the unattended initramfs loads, in load order (dependencies first): the
-# lab's BIOS guests have an e1000, its UEFI guests a virtio-net (modern) device.
-nic_modules=(virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci
-  failover net_failover virtio_net e1000)
+# The NIC drivers the unattended initramfs loads (their dependencies come along): the lab's
+# BIOS guests have an e1000, its UEFI guests a virtio-net (modern) device.
+nic_modules=(e1000 virtio_net virtio_pci)
+# Debian's kernel and those modules, as tools/lib/debian-kernel.sh unpacks them.
+kernel_dir=$cache/kernel-isos
+source "$repo/tools/lib/debian-kernel.sh"
 
-# Debian's current amd64 kernel image, cached as $cache/vmlinuz, and the NIC modules of the
-# same package in $cache/modules/ (both replaced together, so they always match).
 fetch_kernel() {
-  [[ -s $cache/vmlinuz && -s $cache/modules/e1000.ko ]] && return
-  local sudo="" pkg
-  [[ $(id -u) -eq 0 ]] || sudo=sudo
-  pkg=$(concrete_kernel_package)
-  if [[ -z $pkg ]]; then
-    $sudo apt-get update -qq
-    pkg=$(concrete_kernel_package)
-  fi
-  [[ -n $pkg ]] || { echo "build-test-isos: no package behind linux-image-amd64" >&2; exit 1; }
-  echo "build-test-isos: downloading $pkg" >&2
-  mkdir -p "$work/deb" "$work/pkgroot"
-  # apt downloads as the user _apt when it can reach the directory (else it warns).
-  chmod 0755 "$work"
-  chmod 0777 "$work/deb"
-  (cd "$work/deb" && apt-get download -qq "$pkg")
-  # Only /boot and a few NIC modules are needed; all modules would be hundreds of MB.
-  local m ko patterns=('./boot/vmlinuz-*')
-  for m in "${nic_modules[@]}"; do patterns+=("./lib/modules/*/$m.ko"); done
-  dpkg-deb --fsys-tarfile "$work"/deb/*.deb | tar -x -C "$work/pkgroot" --wildcards "${patterns[@]}"
-  rm -rf "$cache/modules.part" && mkdir -p "$cache/modules.part"
-  for m in "${nic_modules[@]}"; do
-    ko=$(find "$work/pkgroot/lib/modules" -name "$m.ko" -print -quit)
-    [[ -n $ko ]] || { echo "build-test-isos: $pkg has no $m.ko" >&2; exit 1; }
-    install -m 0644 "$ko" "$cache/modules.part/$m.ko"
-  done
-  install -m 0644 "$work"/pkgroot/boot/vmlinuz-* "$cache/vmlinuz.part"
-  rm -rf "$cache/modules"
-  mv "$cache/modules.part" "$cache/modules"
-  mv "$cache/vmlinuz.part" "$cache/vmlinuz"
-}
-
-# The linux-image-<version>-amd64 package that the meta package points at.
-concrete_kernel_package() {
-  apt-cache depends linux-image-amd64 2>/dev/null |
-    awk '$1 == "Depends:" && $2 ~ /^linux-image-[0-9]/ { print $2; exit }'
+  [[ -s $kernel_dir/vmlinuz ]] || debian_kernel "$cache" "$kernel_dir" "${nic_modules[@]}"
 }
 
 # The installer whose unattended part a layout's initramfs plays: the kind of file it fetches
@@ -129,10 +95,7 @@ EOF
 build_install_init() {
   local layout=$1 param=$2 root=$3 m
   mkdir -p "$root/lib/modules" "$root/tmp" "$root/etc"
-  for m in "${nic_modules[@]}"; do
-    install -m 0644 "$cache/modules/$m.ko" "$root/lib/modules/$m.ko"
-  done
-  printf '%s\n' "${nic_modules[@]}" >"$root/lib/modules/order"
+  cp "$kernel_dir"/modules/* "$root/lib/modules/"
   # udhcpc only reports a lease; this script applies it (address, mask, default route).
   cat >"$root/etc/udhcpc.script" <<'EOF'
 #!/bin/sh
@@ -214,7 +177,7 @@ build_ucode() {
 }
 
 # Helpers for the trees: the kernel, this layout's initramfs, text files, placeholders.
-kernel() { mkdir -p "$(dirname "$1")" && cp "$cache/vmlinuz" "$1"; }
+kernel() { mkdir -p "$(dirname "$1")" && cp "$kernel_dir/vmlinuz" "$1"; }
 initrd() { mkdir -p "$(dirname "$1")" && cp "$initrd" "$1"; }
 text() { mkdir -p "$(dirname "$1")" && printf '%s\n' "$2" >"$1"; }
 placeholder() { local f; for f in "$@"; do text "$f" "fleetboot test placeholder: $(basename "$f")"; done; }
@@ -344,8 +307,9 @@ LABEL mydistro
   APPEND mydistro.mode=live quiet'
 }
 
-# The ISOs live in a directory named after this script's hash, so editing a recipe rebuilds.
-stamp=$(sha256sum "$0" | cut -c1-12)
+# The ISOs live in a directory named after this script's hash (and its kernel library's), so
+# editing a recipe rebuilds.
+stamp=$(cat "$0" "$repo/tools/lib/debian-kernel.sh" | sha256sum | cut -c1-12)
 isos=$cache/isos-$stamp
 if [[ ! -d $isos ]]; then
   fetch_kernel

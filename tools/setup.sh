@@ -2,7 +2,8 @@
 # Prepares a fresh Debian/Ubuntu machine.
 #   tools/setup.sh run    what `fleetboot serve` needs (the iPXE bootloaders to embed)
 #   tools/setup.sh test   that, plus every client and component the test suite drives
-#                         (chromium, and playwright and schemathesis from PyPI in a venv)
+#                         (chromium, and playwright and schemathesis from PyPI in a venv),
+#                         and the deploy agent the deploy lab boots (built once, cached)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-run}
@@ -18,3 +19,6 @@ case $what in
   *) echo "usage: tools/setup.sh run|test" >&2; exit 2 ;;
 esac
 tools/fetch-ipxe.sh
+if [[ $what == test ]]; then
+  tools/build-deploy-agent.sh target/test-assets/agent-out
+fi

@@ -10,6 +10,7 @@ use serde::Serialize;
 use crate::users::Role;
 
 pub mod clients;
+pub mod deploy;
 pub mod multicast;
 pub mod remote;
 pub mod users;
@@ -43,6 +44,82 @@ pub enum Command {
     /// Multicast sessions: one file to many machines at once (talks to a running server).
     #[command(subcommand)]
     Multicast(MulticastCommand),
+    /// Disk images to many machines at once over multicast (needs a running server to
+    /// create one).
+    #[command(subcommand)]
+    Deploy(DeployCommand),
+}
+
+/// `fleetboot deploy …`
+#[derive(Debug, Subcommand)]
+pub enum DeployCommand {
+    /// Write IMAGE (relative to the data dir, e.g. disks/base.img) to the disk of every
+    /// machine named; each boots the deploy agent, receives the image over multicast, then
+    /// boots its disk.
+    Create {
+        /// The raw image, relative to the data dir.
+        image: String,
+        /// The machines, by MAC, comma-separated.
+        #[arg(
+            long,
+            value_delimiter = ',',
+            required_unless_present = "group",
+            conflicts_with = "group"
+        )]
+        clients: Vec<String>,
+        /// Or every member of this client group.
+        #[arg(long)]
+        group: Option<String>,
+        /// Target disk [default: /dev/sda].
+        #[arg(long)]
+        disk: Option<String>,
+        /// Multicast rate in Mbit/s [default: the server's multicast setting].
+        #[arg(long)]
+        rate: Option<u32>,
+        /// Receivers to wait for before sending [default: every machine].
+        #[arg(long)]
+        min_receivers: Option<u32>,
+        /// Longest wait for them, in seconds [default: 60].
+        #[arg(long)]
+        max_wait: Option<u64>,
+        /// Seconds after which a machine not done counts as failed [default: 3600].
+        #[arg(long)]
+        timeout: Option<u64>,
+        /// Print the deploy as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Data directory [default: ./data].
+        #[arg(long, env = "FLEETBOOT_DATA_DIR", default_value = "./data")]
+        data_dir: PathBuf,
+    },
+    /// List the deploys.
+    List {
+        /// Print a JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Data directory [default: ./data].
+        #[arg(long, env = "FLEETBOOT_DATA_DIR", default_value = "./data")]
+        data_dir: PathBuf,
+    },
+    /// One deploy: its machines and its session's progress.
+    Show {
+        /// Deploy id.
+        id: u64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Data directory [default: ./data].
+        #[arg(long, env = "FLEETBOOT_DATA_DIR", default_value = "./data")]
+        data_dir: PathBuf,
+    },
+    /// Cancel a running deploy: machines not done boot what they booted before.
+    Cancel {
+        /// Deploy id.
+        id: u64,
+        /// Data directory [default: ./data].
+        #[arg(long, env = "FLEETBOOT_DATA_DIR", default_value = "./data")]
+        data_dir: PathBuf,
+    },
 }
 
 /// `fleetboot multicast …`

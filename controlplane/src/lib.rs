@@ -10,6 +10,7 @@ pub mod clients;
 pub mod config;
 pub mod control;
 pub mod coordinator;
+pub mod deploy;
 pub mod distro;
 pub mod history;
 pub mod images;

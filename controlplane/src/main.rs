@@ -52,6 +52,7 @@ fn main() -> std::process::ExitCode {
         Command::Multicast(c) => cli::multicast::run(c),
         Command::User(c) => cli::users::run(c).map(|text| print!("{text}")),
         Command::Token(c) => cli::users::run_token(c).map(|text| print!("{text}")),
+        Command::Deploy(c) => cli::deploy::run(c).map(|text| print!("{text}")),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -1,5 +1,6 @@
-//! Walks the served parts of the data dir: `isos/` and `files/`. Nothing else under the data
-//! dir is ever served (the database, bootloader overrides are handled apart, secrets).
+//! Walks the served parts of the data dir: `isos/`, `files/` and `agent/` (the deploy agent,
+//! see [`crate::deploy::agent`]). Nothing else under the data dir is ever served (the
+//! database, bootloader overrides are handled apart, secrets, deploys' images in `disks/`).
 //!
 //! Rules that keep hostile trees harmless: hidden entries (`.name`, also partial uploads) are
 //! skipped; a symlink is followed only when its target resolves inside a served root (so a
@@ -14,7 +15,7 @@ use std::path::{Path, PathBuf};
 use crate::store::FileRecord;
 
 /// The data-dir subfolders whose files are served, under the same name in URLs and TFTP.
-pub const SERVED_ROOTS: [&str; 2] = ["isos", "files"];
+pub const SERVED_ROOTS: [&str; 3] = ["isos", "files", crate::deploy::agent::DIR];
 const MAX_DEPTH: usize = 32;
 
 /// A file found by a scan.

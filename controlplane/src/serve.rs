@@ -123,8 +123,10 @@ pub fn run(settings: Settings) -> Result<(), BoxError> {
         site,
         client_counters.clone(),
         grants.clone(),
-    )?;
+    )?
+    .with_multicast(multicast.clone());
     service.expire_sessions();
+    service.end_interrupted_deploys();
     let coordinator = Coordinator::serving(
         service,
         publisher,

@@ -14,7 +14,7 @@
 //! in its namespaces and deletes them.
 
 use std::net::Ipv4Addr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, OnceLock};
@@ -32,6 +32,11 @@ const FIRMWARE_GAVE_UP: [&str; 4] = [
     "No bootable option",
     "Shell> ",
 ];
+/// The same for a guest with a disk: when iPXE gives up (or a script sends it back with
+/// `exit`), SeaBIOS goes on to the disk, so only the firmware's own end is final.
+const DISK_FIRMWARE_GAVE_UP: [&str; 3] = ["No bootable device", "No bootable option", "Shell> "];
+/// What a Linux guest prints when it has stopped for good.
+const KERNEL_PANIC: &str = "Kernel panic - not syncing";
 
 /// Template of the per-machine UEFI variable store (copied per guest: OVMF writes to it).
 const OVMF_VARS: &str = "/usr/share/OVMF/OVMF_VARS_4M.fd";
@@ -187,6 +192,36 @@ impl Lab {
     /// # Panics
     /// When the tap or QEMU cannot be started.
     pub fn boot(&self, firmware: Firmware, mac: &str, extra: &[&str]) -> Guest<'_> {
+        self.start_guest(firmware, mac, None, extra)
+    }
+
+    /// Starts a guest like [`Lab::boot`] with `disk` (a raw image file) as its SCSI disk on a
+    /// virtio-scsi controller (`/dev/sda` in Linux). It still boots from the network first
+    /// (`-boot n` only orders devices): when iPXE gives up or is sent back to the firmware
+    /// (`exit`), SeaBIOS boots the disk, as a server's firmware does.
+    ///
+    /// # Panics
+    /// When the tap or QEMU cannot be started.
+    pub fn boot_with_disk(&self, firmware: Firmware, mac: &str, disk: &Path) -> Guest<'_> {
+        let drive = format!("file={},format=raw,if=none,id=d0", disk.display());
+        let args = [
+            "-drive",
+            &drive,
+            "-device",
+            "virtio-scsi-pci,id=scsi0",
+            "-device",
+            "scsi-hd,drive=d0,bus=scsi0.0",
+        ];
+        self.start_guest(firmware, mac, Some(&DISK_FIRMWARE_GAVE_UP[..]), &args)
+    }
+
+    fn start_guest(
+        &self,
+        firmware: Firmware,
+        mac: &str,
+        gave_up: Option<&'static [&'static str]>,
+        extra: &[&str],
+    ) -> Guest<'_> {
         let i = self.guests.fetch_add(1, Ordering::Relaxed);
         let lan = self.netns("lan");
         let tap = format!("t{i}");
@@ -233,6 +268,7 @@ impl Lab {
             child,
             serial,
             tap,
+            gave_up: gave_up.unwrap_or(&FIRMWARE_GAVE_UP),
             mac: mac.to_string(),
         }
     }
@@ -328,6 +364,8 @@ pub struct Guest<'a> {
     child: Child,
     serial: PathBuf,
     tap: String,
+    /// What the firmware prints when this guest will boot nothing more.
+    gave_up: &'static [&'static str],
     /// Its NIC's MAC address.
     pub mac: String,
 }
@@ -355,7 +393,8 @@ impl Guest<'_> {
             if let Some(status) = exited {
                 return Err(format!("qemu exited ({status}) before {pattern:?}:\n{out}"));
             }
-            if let Some(end) = FIRMWARE_GAVE_UP.iter().find(|end| out.contains(*end)) {
+            let ended = self.gave_up.iter().chain([&KERNEL_PANIC]);
+            if let Some(end) = ended.into_iter().find(|end| out.contains(*end)) {
                 return Err(format!(
                     "firmware gave up ({end:?}) before {pattern:?}:\n{out}"
                 ));

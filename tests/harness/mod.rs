@@ -3,6 +3,7 @@
 //! cleans up. The driver under test comes from `FLEETBOOT_TEST_DRIVER` (io-uring | epoll).
 
 pub mod api;
+pub mod disk;
 pub mod lab;
 pub mod mcast;
 pub mod netns;

@@ -2,7 +2,7 @@
 //! thread parses its Server-Sent Events into a channel the test waits on, with deadlines.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
@@ -34,7 +34,8 @@ impl Server {
     /// the response head arrived, so the subscription is in place: later events reach it.
     pub fn events(&self, token: &str, last_id: Option<u64>) -> Events {
         let url = format!("http://{}/api/v1/events", self.admin);
-        let mut cmd = Command::new("curl");
+        // Where the server runs: its admin port may be in a namespace of its own.
+        let mut cmd = self.command("curl");
         cmd.args(["-sSNi", "--max-time", "120", "-H"])
             .arg(format!("authorization: Bearer {token}"));
         if let Some(id) = last_id {

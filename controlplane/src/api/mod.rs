@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod backend;
 pub mod clients;
+pub mod deploys;
 pub mod error;
 pub mod events;
 pub mod images;
@@ -102,6 +103,7 @@ pub struct AppState {
         (name = "settings", description = "Live settings"),
         (name = "install", description = "Unattended installs: templates, groups, secrets"),
         (name = "multicast", description = "Multicast sessions: one file to many machines at once"),
+        (name = "deploys", description = "Disk images to many machines at once over multicast"),
         (name = "events", description = "Live events (SSE)"),
         (name = "status", description = "Health and counters"),
     )
@@ -169,6 +171,8 @@ fn documented() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(settings::show, settings::edit))
         .routes(routes!(multicast::start, multicast::list))
         .routes(routes!(multicast::show, multicast::cancel))
+        .routes(routes!(deploys::list, deploys::create))
+        .routes(routes!(deploys::show, deploys::cancel))
         .routes(routes!(events::stream))
         .split_for_parts()
 }

@@ -142,6 +142,14 @@ impl Client {
             seen_via: None,
         }
     }
+
+    /// Its disk now holds its system (an install or a deploy reported done): it boots the
+    /// disk from its next boot on, until it is assigned an image again.
+    pub fn boots_its_disk(&mut self) {
+        self.assigned = None;
+        self.next_boot = None;
+        self.local_boot = true;
+    }
 }
 
 /// The MAC an event is about, if it names one. A `/boot.ipxe` request whose MAC was not
@@ -201,15 +209,15 @@ pub fn apply(client: &mut Client, event: &BootEvent, now: u64) {
 }
 
 /// Serde as `52:54:00:12:34:56`.
-mod mac_text {
+pub(crate) mod mac_text {
     use dataplane::Mac;
     use serde::{Deserialize, Deserializer, Serializer};
 
-    pub(super) fn serialize<S: Serializer>(mac: &Mac, s: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize<S: Serializer>(mac: &Mac, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(mac)
     }
 
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Mac, D::Error> {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Mac, D::Error> {
         let text = String::deserialize(d)?;
         text.parse().map_err(serde::de::Error::custom)
     }

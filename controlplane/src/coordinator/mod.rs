@@ -241,6 +241,10 @@ impl Coordinator {
             Live::Boot(record) => hub.send("boot", record),
             Live::Client(mac) => hub.send("client", &serde_json::json!({ "mac": mac })),
             Live::Images => hub.send("images", &serde_json::json!({})),
+            Live::Deploy { id, mac, state } => hub.send(
+                "deploy",
+                &serde_json::json!({ "id": id, "mac": mac, "state": state }),
+            ),
         }
     }
 }

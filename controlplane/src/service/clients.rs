@@ -90,7 +90,9 @@ impl Service {
                 if self.clients.sight(mac, event, now) {
                     self.saving.unsaved.insert(mac);
                     sighted.insert(mac);
-                    self.follow_install(mac, event, now);
+                    if !self.follow_deploy(mac, event, now) {
+                        self.follow_install(mac, event, now);
+                    }
                 }
             }
             let record = history::record(event, mac, self.next_seq, now);
@@ -146,9 +148,7 @@ impl Service {
                             i.state = InstallState::Done;
                             i.finished = Some(now);
                         }
-                        c.assigned = None;
-                        c.next_boot = None;
-                        c.local_boot = true;
+                        c.boots_its_disk();
                     })
                 }
             },

@@ -10,6 +10,7 @@
 
 pub mod access;
 pub mod clients;
+pub mod deploy;
 mod error;
 pub mod images;
 pub mod install;
@@ -28,6 +29,7 @@ use crate::boot::{self, Site};
 use crate::clients::once::OnceTokens;
 use crate::clients::table::{ClientTable, Counters};
 use crate::config::Settings;
+use crate::coordinator;
 use crate::history::BootRecord;
 use crate::images::meta::ImageMeta;
 use crate::images::Image;
@@ -57,6 +59,16 @@ pub enum Live {
     Client(String),
     /// The image list changed.
     Images,
+    /// A deploy started or ended (`mac: None`), or one of its machines changed state.
+    Deploy {
+        /// The deploy.
+        id: u64,
+        /// The machine.
+        mac: Option<String>,
+        /// Its new state (`pending`, `receiving`, `done`, `failed`; for the deploy `running`,
+        /// `done`, `failed`, `cancelled`).
+        state: &'static str,
+    },
 }
 
 /// The state behind the API (see the module docs).
@@ -77,6 +89,10 @@ pub struct Service {
     next_seq: u64,
     grants: Arc<Grants>,
     install: install::Installs,
+    /// Every deploy, by id.
+    deploys: BTreeMap<u64, crate::deploy::Deploy>,
+    /// The data plane's multicast sessions (`None` without a data plane: the offline CLI).
+    multicast: Option<multicast::Multicast>,
     sweep_every: Duration,
     effects: Vec<Effect>,
 }
@@ -101,6 +117,7 @@ impl Service {
         let next_seq = store.last_history_seq()? + 1;
         let images = store.images()?;
         let installs = install::Installs::load(&store)?;
+        let deploys = store.deploys()?.into_iter().map(|d| (d.id, d)).collect();
         Ok(Service {
             data_dir: settings.data_dir.clone(),
             store,
@@ -115,11 +132,19 @@ impl Service {
             next_seq,
             grants,
             install: installs,
+            deploys,
+            multicast: None,
             // Often enough that a record outlives its expiry by a quarter at most.
             sweep_every: (settings.clients.unknown_expiry / 4)
                 .clamp(Duration::from_secs(1), Duration::from_secs(3600)),
             effects: Vec::new(),
         })
+    }
+
+    /// Lets deploys start multicast sessions in the data plane.
+    pub fn with_multicast(mut self, multicast: multicast::Multicast) -> Service {
+        self.multicast = Some(multicast);
+        self
     }
 
     /// The effects of the calls since the last take, in order.
@@ -162,10 +187,11 @@ impl Service {
             }
         };
         let mut once = OnceTokens::default();
+        // A deploying machine boots the deploy's agent and nothing else.
         let mut policy = boot::policy(
             &effective,
             &public,
-            self.clients.all(),
+            self.clients.all().filter(|c| !self.is_deploying(c.mac)),
             &site,
             &menu,
             |mac, image| once.carry(&mut last, mac, image),
@@ -179,6 +205,7 @@ impl Service {
                 policy.install(plan.token, mac, plan.files);
             }
         }
+        self.deploy_policy(&mut policy);
         policy
     }
 
@@ -201,6 +228,11 @@ impl Service {
             let poll = now + clients::ONCE_POLL;
             wake = Some(wake.map_or(poll, |w| w.min(poll)));
         }
+        let unix = coordinator::unix_now();
+        if let Some(deadline) = self.expire_deploys(unix) {
+            let at = now + Duration::from_secs(deadline.saturating_sub(unix));
+            wake = Some(wake.map_or(at, |w| w.min(at)));
+        }
         wake
     }
 
@@ -217,5 +249,7 @@ impl Service {
     }
 }
 
+#[cfg(test)]
+mod deploy_tests;
 #[cfg(test)]
 pub(crate) mod tests;

@@ -24,6 +24,8 @@ pub(super) struct Saving {
     /// Clients whose records are not saved yet, and records to delete.
     pub(super) unsaved: BTreeSet<Mac>,
     pub(super) removed: BTreeSet<Mac>,
+    /// Deploys changed by boot events, not saved yet.
+    pub(super) deploys: BTreeSet<u64>,
     save_at: Option<Instant>,
     /// The wait before the next try, after a failed save.
     pub(super) retry: Option<Duration>,
@@ -60,7 +62,11 @@ impl Service {
     pub(super) fn save(&mut self) {
         let s = &mut self.saving;
         s.save_at = None;
-        if s.unsaved.is_empty() && s.removed.is_empty() && self.history.is_empty() {
+        if s.unsaved.is_empty()
+            && s.removed.is_empty()
+            && s.deploys.is_empty()
+            && self.history.is_empty()
+        {
             return;
         }
         self.reopen_if_failed();
@@ -69,7 +75,13 @@ impl Service {
         let saved = self
             .store
             .save_clients(changed, &s.removed)
-            .and_then(|()| self.store.append_history(&self.history, history::KEEP));
+            .and_then(|()| self.store.append_history(&self.history, history::KEEP))
+            .and_then(|()| {
+                s.deploys
+                    .iter()
+                    .filter_map(|id| self.deploys.get(id))
+                    .try_for_each(|d| self.store.save_deploy(d))
+            });
         match saved {
             Ok(()) => {
                 let s = &mut self.saving;
@@ -78,6 +90,7 @@ impl Service {
                 }
                 s.unsaved.clear();
                 s.removed.clear();
+                s.deploys.clear();
                 self.history.clear();
             }
             Err(e) => {
@@ -89,6 +102,7 @@ impl Service {
                 tracing::error!(
                     error = %e,
                     clients = s.unsaved.len() + s.removed.len(),
+                    deploys = s.deploys.len(),
                     history = self.history.len(),
                     retry_in = ?wait,
                     "client records not saved yet"

@@ -115,7 +115,7 @@ pub(crate) fn service(dir: &Path) -> (Service, Arc<Disk>) {
     (s, disk)
 }
 
-fn dir(tag: &str) -> std::path::PathBuf {
+pub(super) fn dir(tag: &str) -> std::path::PathBuf {
     std::env::temp_dir().join(format!("fleetboot-service-{tag}-{}", std::process::id()))
 }
 
@@ -275,7 +275,7 @@ fn settings_patch_validates_stores_and_resets_to_configured() {
 }
 
 /// A Debian-installer image as a scan would report it.
-fn debian_image() -> crate::images::Image {
+pub(super) fn debian_image() -> crate::images::Image {
     let stamp = crate::store::FileRecord {
         path: "isos/debian.iso".into(),
         size: 1,
@@ -302,7 +302,7 @@ fn debian_image() -> crate::images::Image {
     }
 }
 
-fn event(mac: Mac, detail: dataplane::Detail) -> dataplane::BootEvent {
+pub(super) fn event(mac: Mac, detail: dataplane::Detail) -> dataplane::BootEvent {
     let mut e = dhcp(mac, "10.0.0.5:68");
     e.protocol = dataplane::Protocol::Http;
     e.detail = detail;

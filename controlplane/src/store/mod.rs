@@ -19,6 +19,7 @@
 //! - `image_meta`, `settings`: operators' edits through the API (`store/overrides.rs`).
 //! - `templates`, `groups`, `secrets`, `meta.install_key`: unattended installs
 //!   (`store/install.rs`).
+//! - `deploys`: multicast deploys of disk images (`store/deploys.rs`).
 //!
 //! Opening reads every table through, so a damaged file stops the start with
 //! [`StoreError::Corrupt`]; a record that does not decode is skipped and logged; after a failed
@@ -37,6 +38,7 @@ use redb::{
 use crate::clients::Client;
 use crate::images::Image;
 
+mod deploys;
 mod error;
 mod history;
 mod index_record;
@@ -76,6 +78,7 @@ const RECORD_TABLES: &[TableDefinition<&str, &[u8]>] = &[
     install::TEMPLATES,
     install::GROUPS,
     install::SECRETS,
+    deploys::DEPLOYS,
 ];
 
 /// One served file, as last seen by a scan.

@@ -277,3 +277,40 @@ fn a_database_of_a_newer_schema_is_refused_untouched() {
     drop((meta, txn, db));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn deploys_are_stored_as_versioned_records_and_listed_by_id() {
+    use crate::deploy::{Deploy, DeployClient};
+    let dir = std::env::temp_dir().join(format!("fleetboot-store-deploys-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let store = Store::open(&dir).unwrap();
+    let deploy = |id: u64| Deploy {
+        id,
+        image: "disks/a.img".into(),
+        disk: "/dev/vda".into(),
+        group: Some("rack1".into()),
+        rate_mbit: Some(500),
+        min_receivers: None,
+        max_wait_secs: Some(30),
+        timeout_secs: 3600,
+        session: Some("0badcafe".into()),
+        created: 1,
+        cancelled: None,
+        clients: vec![DeployClient::pending("52:54:00:00:00:01".parse().unwrap())],
+    };
+    let mut second = deploy(10);
+    store.save_deploy(&second).unwrap();
+    store.save_deploy(&deploy(9)).unwrap();
+    second.cancelled = Some(2);
+    store.save_deploy(&second).unwrap();
+    assert_eq!(store.deploys().unwrap(), vec![deploy(9), second.clone()]);
+    // The row carries its version beside the record.
+    let txn = store.db().unwrap().begin_read().unwrap();
+    let table = txn.open_table(deploys::DEPLOYS).unwrap();
+    let row: serde_json::Value =
+        serde_json::from_slice(table.get("10").unwrap().unwrap().value()).unwrap();
+    assert_eq!(row["v"], "1");
+    assert_eq!(row["deploy"]["cancelled"], 2);
+    drop((table, txn, store));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
