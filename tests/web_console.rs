@@ -1,7 +1,8 @@
 //! The web console in a real browser: Debian's `chromium`, headless, driven by playwright
 //! (`tests/ui/console.py`, from the venv `tools/setup.sh test` makes) against a real server on
 //! loopback with proxyDHCP on ephemeral ports, and a small disk image in its data dir for
-//! the Deploys page's multicast sessions. Screenshots of every page land in
+//! the Deploys page's multicast sessions and deploy (the script puts a stand-in deploy agent
+//! there once it has seen a deploy refused without one). Screenshots of every page land in
 //! `target/ui-screenshots/`.
 
 use std::path::Path;
@@ -55,6 +56,8 @@ fn console_in_chromium() {
             .args(["--http", &format!("http://{}", s.http)])
             .args(["--tftp-port", &s.tftp.port().to_string()])
             .args(["--pxe-port", &s.pxe.expect("pxe port").port().to_string()])
+            .arg("--data")
+            .arg(&s.data)
             .args(["--disk", DISK])
             .arg("--out")
             .arg(&out),

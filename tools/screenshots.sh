@@ -45,7 +45,8 @@ out=target/ui-screenshots/docs
 target/venv/bin/python tests/ui/console.py --demo \
   --admin "http://$(field admin)" --password "$password" --http "http://$(field http)" \
   --tftp-port "$(port tftp)" --pxe-port "$(port pxe)" \
-  --iso "$work/ubuntu-24.04-live-server.iso" --disk disks/rack-base.img --out "$out"
+  --iso "$work/ubuntu-24.04-live-server.iso" --data "$data" --disk disks/rack-base.img \
+  --out "$out"
 mkdir -p docs
 cp "$out/images.png" docs/console-images.png
 cp "$out/live.png" docs/console-live.png

@@ -10,7 +10,9 @@ timeline, copies starter-kickstart into a template, makes a group with it and a 
 puts the machine in the group and checks its install view, local-disk badge and reinstall,
 on the Deploys page sees a multicast session started elsewhere arrive live and cancels it,
 starts one from the "Send a file" dialog (a bad path first) and copies its receiver command,
-sees a receiver's report in its expanded row, adds a viewer and checks that the viewer sees no write action, and ends with a locked-out
+sees a receiver's report in its expanded row, asks for a deploy of that file to the machine
+(refused while the deploy agent is missing: the dialog says how to build it; made once it
+is there), follows it to its machines and cancels it, adds a viewer and checks that the viewer sees no write action, and ends with a locked-out
 login. Screenshots of every page at 1280x800 go to --out.
 
 Exits 0 when every check passed; prints one line per check.
@@ -187,7 +189,56 @@ def deploys_step(page, args, shot):
     expect(receiver).to_contain_text("2.0 %")
     expect(receiver).to_contain_text("receiving")
     log("ok: the receiver's report shows in the session's expanded row")
+
+    # A deploy of that file to the machine: refused while the agent is missing, then made.
+    page.get_by_role("button", name="New deploy…").click()
+    dlg = page.get_by_role("dialog")
+    expect(dlg.locator(f'#deploy-images option[value="{args.disk}"]')).to_have_count(1)
+    dlg.get_by_label("Image").fill(args.disk)
+    dlg.get_by_role("searchbox", name="Search clients").fill("fb:0c")
+    dlg.get_by_role("checkbox", name=re.compile(MAC)).check()
+    expect(dlg.get_by_text("1 chosen")).to_be_visible()
+    expect(dlg.get_by_label("Disk")).to_have_value("/dev/sda")
+    dlg.get_by_label("Longest wait, seconds").fill("600")
+    dlg.get_by_role("button", name="Deploy", exact=True).click()
+    expect(dlg.get_by_role("alert")).to_contain_text("tools/build-deploy-agent.sh")
+    shot(page, "deploy-no-agent")
+    log("ok: a deploy without the agent is refused in the dialog, which says how to build it")
+    agent = os.path.join(args.data, "agent")
+    os.makedirs(agent, exist_ok=True)
+    for name in ["vmlinuz", "initrd.img"]:
+        with open(os.path.join(agent, name), "wb") as f:
+            f.write(b"a stand-in: this walk boots no machine")
+    dlg.get_by_role("button", name="Deploy", exact=True).click()
+    expect(dlg).to_be_hidden()
+    deploy = page.locator("table.deploys tbody tr[data-id]")
+    expect(deploy).to_have_count(1)
+    expect(deploy).to_contain_text("1 machine")
+    expect(deploy).to_contain_text("1 pending")
+    expect(deploy).to_contain_text("running")
+    expect(deploy).to_contain_text("waiting")
+    expect(sessions.locator("tr[data-id]")).to_have_count(3)
+    log("ok: the deploy is listed with its machine, state and session")
     shot(page, "deploys")
+    deploy.get_by_role("link").click()
+    expect(page.get_by_role("heading", name=re.compile(r"^Deploy \d+"))).to_be_visible()
+    machine = page.locator(f'table.machines tr[data-mac="{MAC}"]')
+    expect(machine).to_contain_text("pending")
+    expect(page.locator("dl.facts")).to_contain_text(args.disk)
+    shot(page, "deploy")
+    page.get_by_role("button", name=re.compile(r"^Cancel deploy \d+")).click()
+    dlg = page.get_by_role("dialog")
+    dlg.get_by_role("button", name="Cancel deploy").click()
+    expect(dlg).to_be_hidden()
+    expect(page.locator("#deploy-state")).to_have_text("cancelled")
+    expect(page.get_by_role("button", name=re.compile(r"^Cancel deploy"))).to_have_count(0)
+    log("ok: the deploy's page lists its machine; cancelled from there")
+    # Another, left running for the viewer's walk.
+    status = page.evaluate("""([disk, mac]) => fetch('/api/v1/deploys', {method: 'POST',
+        headers: {'content-type': 'application/json'},
+        body: JSON.stringify({image: disk, clients: [mac], max_wait_secs: 600})}).then(r => r.status)""",
+        [args.disk, MAC])
+    assert status == 201, status
 
 
 def main():
@@ -198,6 +249,7 @@ def main():
     ap.add_argument("--http", required=True, help="http://127.0.0.1:PORT of the boot HTTP server")
     ap.add_argument("--tftp-port", type=int, required=True)
     ap.add_argument("--pxe-port", type=int, required=True)
+    ap.add_argument("--data", required=True, help="the server's data dir (the deploy agent goes there)")
     ap.add_argument("--disk", required=True, help="a small file in the data dir, for multicast sessions")
     ap.add_argument("--out", required=True, help="where screenshots go")
     ap.add_argument("--demo", action="store_true", help="more machines, for the README's screenshots")
@@ -449,12 +501,16 @@ def main():
         expect(page.locator("table.secrets")).to_have_count(0)
         page.get_by_role("link", name="Deploys").click()
         sessions = page.locator("table.sessions tbody tr[data-id]")
-        expect(sessions).to_have_count(2)
+        expect(sessions).to_have_count(4)
+        expect(page.locator("table.deploys tbody tr[data-id]")).to_have_count(2)
         expect(page.get_by_role("button", name=re.compile("^Receivers of")).first).to_be_visible()
         for label in ["Send a file…", "New deploy…", "Cancel"]:
             expect(page.get_by_role("button", name=label)).to_have_count(0)
         expect(page.get_by_role("button", name=re.compile("^Cancel "))).to_have_count(0)
         shot(page, "viewer-deploys")
+        page.locator("table.deploys tbody tr[data-id]").first.get_by_role("link").click()
+        expect(page.locator(f'table.machines tr[data-mac="{MAC}"]')).to_contain_text("pending")
+        expect(page.get_by_role("button", name=re.compile("^Cancel"))).to_have_count(0)
         page.get_by_role("link", name="Settings").click()
         expect(page.get_by_label("Menu title")).not_to_be_editable()
         expect(page.get_by_role("button", name="Save settings")).to_have_count(0)

@@ -29,7 +29,7 @@ function counts(d) {
 
 /** The session's progress: state, bytes sent of the image, receivers done. */
 function sessionProgress(d) {
-  const s = d.session;
+  const s = d.multicast;
   if (!s) return h('span', { class: 'muted' }, running(d) ? 'starting' : 'over');
   const done = s.receivers.filter((r) => r.verdict === 'done').length;
   return h('div', { class: 'progress-cell' },
@@ -155,7 +155,7 @@ async function detail(main, { session, events }, idText) {
     }
     fill(head.querySelector('#deploy-state'), badge(d.state, STATES[d.state]));
     if (cancelButton) cancelButton.hidden = !running(d);
-    const s = d.session;
+    const s = d.multicast;
     fill(facts, [
       ['Image', h('span', { class: 'mono' }, d.image)],
       ['Disk', h('span', { class: 'mono' }, d.disk)],
