@@ -1,12 +1,19 @@
 //! The web console in a real browser: Debian's `chromium`, headless, driven by playwright
 //! (`tests/ui/console.py`, from the venv `tools/setup.sh test` makes) against a real server on
-//! loopback with proxyDHCP on ephemeral ports. Screenshots of every page land in
+//! loopback with proxyDHCP on ephemeral ports, and a small disk image in its data dir for
+//! the Deploys page's multicast sessions and deploy (the script puts a stand-in deploy agent
+//! there once it has seen a deploy refused without one). Screenshots of every page land in
 //! `target/ui-screenshots/`.
 
 use std::path::Path;
 use std::process::Command;
 
-use fleetboot_tests::{run, test_iso, Server};
+use fleetboot_tests::{random_bytes, run, test_iso, Server};
+
+/// The image the Deploys page sends, relative to the data dir: five chunks of the default
+/// geometry (1344-byte symbols, 512 a chunk) and a bit.
+const DISK: &str = "disks/lab.img";
+const DISK_SIZE: usize = 4 * 1344 * 512 + 4096;
 
 #[test]
 fn console_in_chromium() {
@@ -20,7 +27,11 @@ fn console_in_chromium() {
     );
     let iso = test_iso("casper");
     let s = Server::start_with(
-        |_| {},
+        |data| {
+            let disk = data.join(DISK);
+            std::fs::create_dir_all(disk.parent().unwrap()).unwrap();
+            std::fs::write(disk, random_bytes(DISK_SIZE, 15)).unwrap();
+        },
         &[
             "--dhcp-mode",
             "proxy",
@@ -45,6 +56,9 @@ fn console_in_chromium() {
             .args(["--http", &format!("http://{}", s.http)])
             .args(["--tftp-port", &s.tftp.port().to_string()])
             .args(["--pxe-port", &s.pxe.expect("pxe port").port().to_string()])
+            .arg("--data")
+            .arg(&s.data)
+            .args(["--disk", DISK])
             .arg("--out")
             .arg(&out),
         600,

@@ -23,6 +23,9 @@ place debian-live.iso linux/desktops/debian-12-live-gnome.iso
 place wimboot.iso windows/winpe-amd64.iso
 place isolinux-only.iso rescue-cd.iso
 cp "$assets/casper.iso" "$work/ubuntu-24.04-live-server.iso"
+# A small disk image for the Deploys page's multicast sessions (five chunks).
+mkdir -p "$data/disks"
+head -c 3M /dev/urandom >"$data/disks/rack-base.img"
 fifo=$work/ready
 mkfifo "$fifo"
 target/debug/fleetboot serve --data-dir "$data" --tftp-listen 127.0.0.1:0 --http-listen 127.0.0.1:0 \
@@ -42,7 +45,8 @@ out=target/ui-screenshots/docs
 target/venv/bin/python tests/ui/console.py --demo \
   --admin "http://$(field admin)" --password "$password" --http "http://$(field http)" \
   --tftp-port "$(port tftp)" --pxe-port "$(port pxe)" \
-  --iso "$work/ubuntu-24.04-live-server.iso" --out "$out"
+  --iso "$work/ubuntu-24.04-live-server.iso" --data "$data" --disk disks/rack-base.img \
+  --out "$out"
 mkdir -p docs
 cp "$out/images.png" docs/console-images.png
 cp "$out/live.png" docs/console-live.png

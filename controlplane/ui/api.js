@@ -87,7 +87,8 @@ export function upload(file, folder, onProgress) {
 
 /**
  * The live event stream (/api/v1/events), one per page: `on(kind, fn)` subscribes to
- * `boot`, `client`, `images`, `job`, `lagged`; `onState(fn)` hears 'live' / 'offline'.
+ * `boot`, `client`, `images`, `job`, `multicast`, `deploy`, `lagged`; `onState(fn)` hears
+ * 'live' / 'offline'.
  */
 export class Events {
   constructor() {
@@ -109,7 +110,7 @@ export class Events {
         get('/me').then(() => setTimeout(() => this.start(), 3000), () => {});
       }
     });
-    for (const kind of ['boot', 'client', 'images', 'job', 'lagged']) {
+    for (const kind of ['boot', 'client', 'images', 'job', 'multicast', 'deploy', 'lagged']) {
       src.addEventListener(kind, (e) => {
         let data;
         try { data = JSON.parse(e.data); } catch { return; }

@@ -8,13 +8,14 @@ const PAGES = {
   images: () => import('./pages/images.js'),
   clients: () => import('./pages/clients.js'),
   installs: () => import('./pages/installs.js'),
+  deploys: () => import('./pages/deploys.js'),
   live: () => import('./pages/live.js'),
   settings: () => import('./pages/settings.js'),
   users: () => import('./pages/users.js'),
 };
 const TITLES = {
   login: 'Log in', dashboard: 'Dashboard', images: 'Images', clients: 'Clients', installs: 'Installs',
-  live: 'Live log', settings: 'Settings', users: 'Users',
+  deploys: 'Deploys', live: 'Live log', settings: 'Settings', users: 'Users',
 };
 
 const main = document.getElementById('main');

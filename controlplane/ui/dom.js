@@ -100,19 +100,20 @@ export function toast(text, kind = 'info') {
 
 /**
  * A modal dialog with a form; resolves with the FormData on submit, null on cancel.
- * `submit(form)` may throw to keep the dialog open with the error shown; `wide` for editors.
+ * `submit(form)` may throw to keep the dialog open with the error shown; `wide` for editors;
+ * `dismiss` labels the button that closes it without submitting (none when null).
  */
-export function dialog(title, body, { ok = 'Save', danger = false, submit, wide = false } = {}) {
+export function dialog(title, body, { ok = 'Save', danger = false, submit, wide = false, dismiss = 'Cancel' } = {}) {
   return new Promise((resolve) => {
     const error = h('p', { class: 'error', role: 'alert', hidden: true });
-    const cancel = h('button', { type: 'button', class: 'ghost' }, 'Cancel');
+    const cancel = dismiss ? h('button', { type: 'button', class: 'ghost' }, dismiss) : null;
     const okButton = h('button', { type: 'submit', class: danger ? 'danger' : 'primary' }, ok);
     const form = h('form', { method: 'dialog' },
       h('h2', {}, title), body, error,
       h('div', { class: 'actions' }, cancel, okButton));
     const dlg = h('dialog', { 'aria-label': title, class: wide ? 'wide' : null }, form);
     const done = (v) => { dlg.close(); dlg.remove(); resolve(v); };
-    cancel.addEventListener('click', () => done(null));
+    cancel?.addEventListener('click', () => done(null));
     dlg.addEventListener('cancel', (e) => { e.preventDefault(); done(null); });
     form.addEventListener('submit', async (e) => {
       e.preventDefault();

@@ -8,7 +8,11 @@ server's boot-server port) and assigns it the image, watches the live log as tha
 fetches its bootloader over TFTP and its boot script, kernel and initrd over HTTP, checks the
 timeline, copies starter-kickstart into a template, makes a group with it and a secret,
 puts the machine in the group and checks its install view, local-disk badge and reinstall,
-adds a viewer and checks that the viewer sees no write action, and ends with a locked-out
+on the Deploys page sees a multicast session started elsewhere arrive live and cancels it,
+starts one from the "Send a file" dialog (a bad path first) and copies its receiver command,
+sees a receiver's report in its expanded row, asks for a deploy of that file to the machine
+(refused while the deploy agent is missing: the dialog says how to build it; made once it
+is there), follows it to its machines and cancels it, adds a viewer and checks that the viewer sees no write action, and ends with a locked-out
 login. Screenshots of every page at 1280x800 go to --out.
 
 Exits 0 when every check passed; prints one line per check.
@@ -105,6 +109,138 @@ def demo_machines(args):
         http_get(f"{args.http}/boot.ipxe?{q}")
 
 
+def post_json(url, body):
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                 headers={"content-type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return json.loads(r.read())
+
+
+def deploys_step(page, args, shot):
+    """The Deploys page: multicast sessions live, cancelled, started from the dialog."""
+    file = os.path.basename(args.disk)
+    page.get_by_role("link", name="Deploys").click()
+    expect(page.get_by_role("heading", name="Deploys", level=1)).to_be_visible()
+    sessions = page.locator("table.sessions tbody")
+    expect(sessions).to_contain_text("No multicast session")
+    # Started elsewhere while nothing is active (so no poll runs): it comes by a live event.
+    started = page.evaluate("""disk => fetch('/api/v1/multicast', {method: 'POST',
+        headers: {'content-type': 'application/json'},
+        body: JSON.stringify({path: disk, interface: 'lo', min_receivers: 5, max_wait_secs: 600})})
+        .then(r => r.json())""", args.disk)
+    first = sessions.locator(f'tr[data-id="{started["id"]}"]')
+    expect(first).to_contain_text("waiting")
+    expect(first).to_contain_text(file)
+    log("ok: a session started through the API arrives live in the sessions table")
+    first.get_by_role("button", name=f"Cancel the session of {args.disk}").click()
+    dlg = page.get_by_role("dialog")
+    dlg.get_by_role("button", name="Cancel session").click()
+    expect(dlg).to_be_hidden()
+    expect(first).to_contain_text("cancelled")
+    expect(first.get_by_role("button", name=re.compile("^Cancel"))).to_be_hidden()
+    log("ok: a session cancelled from its row")
+
+    page.get_by_role("button", name="Send a file…").click()
+    dlg = page.get_by_role("dialog")
+    dlg.get_by_label("File").fill("disks/no-such.img")
+    dlg.get_by_label("Interface").fill("lo")
+    dlg.get_by_role("button", name="Start session").click()
+    expect(dlg.get_by_role("alert")).to_contain_text("no-such.img")
+    dlg.get_by_label("File").fill(args.disk)
+    dlg.get_by_label("Minimum receivers").fill("3")
+    dlg.get_by_label("Longest wait, seconds").fill("600")
+    dlg.get_by_role("button", name="Start session").click()
+    done = page.get_by_role("dialog", name=re.compile(r"^Session [0-9a-f]{8} started$"))
+    command = done.get_by_role("textbox", name="Receiver command")
+    pattern = rf"^fleetboot-receive (http://\S+/multicast/([0-9a-f]{{8}})) --output {re.escape(file)}$"
+    expect(command).to_have_value(re.compile(pattern))
+    line = command.input_value()
+    url, sid = re.match(pattern, line).groups()
+    expect(done.get_by_role("textbox", name="Manifest URL")).to_have_value(url)
+    shot(page, "multicast-started")
+    done.get_by_role("button", name="Close").click()
+    expect(done).to_be_hidden()
+    row = sessions.locator(f'tr[data-id="{sid}"]')
+    expect(row).to_contain_text("waiting")
+    # The URL shown is the manifest's (served once the file is hashed: `waiting`).
+    manifest = json.loads(http_get(url))
+    assert manifest["name"] == file and manifest["state"] == "waiting", manifest
+    chunk = manifest["symbol_size"] * manifest["chunk_symbols"]
+    chunks = -(-manifest["size"] // chunk)
+    assert chunks >= 3, f"{args.disk} is too small for this walk: {chunks} chunks"
+    log(f"ok: session {sid} started from the dialog (a bad path refused in it), its command shown")
+
+    expect(row).to_contain_text("0 of 0 done")
+    # A receiver's report, as fleetboot-receive sends it: listed by the light poll.
+    answer = post_json(f"{args.http}/multicast/{sid}/report", {
+        "receiver": MAC, "chunks_done": 2,
+        "needs": [{"first": 2, "last": chunks - 1, "symbols": manifest["chunk_symbols"]}],
+        "loss": 0.02, "verdict": "receiving"})
+    assert answer["state"] == "waiting", answer
+    expect(row).to_contain_text("0 of 1 done")
+    toggle = row.get_by_role("button", name=f"Receivers of {args.disk}")
+    expect(toggle).to_have_attribute("aria-expanded", "false")
+    toggle.click()
+    expect(toggle).to_have_attribute("aria-expanded", "true")
+    receivers = page.locator(f"#session-{sid}")
+    expect(receivers.get_by_role("textbox", name="Receiver command")).to_have_value(line)
+    receiver = receivers.locator(f'tr[data-name="{MAC}"]')
+    expect(receiver).to_contain_text(f"2 / {chunks}")
+    expect(receiver).to_contain_text("2.0 %")
+    expect(receiver).to_contain_text("receiving")
+    log("ok: the receiver's report shows in the session's expanded row")
+
+    # A deploy of that file to the machine: refused while the agent is missing, then made.
+    page.get_by_role("button", name="New deploy…").click()
+    dlg = page.get_by_role("dialog")
+    expect(dlg.locator(f'#deploy-images option[value="{args.disk}"]')).to_have_count(1)
+    dlg.get_by_label("Image").fill(args.disk)
+    dlg.get_by_role("searchbox", name="Search clients").fill("fb:0c")
+    dlg.get_by_role("checkbox", name=re.compile(MAC)).check()
+    expect(dlg.get_by_text("1 chosen")).to_be_visible()
+    expect(dlg.get_by_label("Disk")).to_have_value("/dev/sda")
+    dlg.get_by_label("Longest wait, seconds").fill("600")
+    dlg.get_by_role("button", name="Deploy", exact=True).click()
+    expect(dlg.get_by_role("alert")).to_contain_text("tools/build-deploy-agent.sh")
+    shot(page, "deploy-no-agent")
+    log("ok: a deploy without the agent is refused in the dialog, which says how to build it")
+    agent = os.path.join(args.data, "agent")
+    os.makedirs(agent, exist_ok=True)
+    for name in ["vmlinuz", "initrd.img"]:
+        with open(os.path.join(agent, name), "wb") as f:
+            f.write(b"a stand-in: this walk boots no machine")
+    dlg.get_by_role("button", name="Deploy", exact=True).click()
+    expect(dlg).to_be_hidden()
+    deploy = page.locator("table.deploys tbody tr[data-id]")
+    expect(deploy).to_have_count(1)
+    expect(deploy).to_contain_text("1 machine")
+    expect(deploy).to_contain_text("1 pending")
+    expect(deploy).to_contain_text("running")
+    expect(deploy).to_contain_text("waiting")
+    expect(sessions.locator("tr[data-id]")).to_have_count(3)
+    log("ok: the deploy is listed with its machine, state and session")
+    shot(page, "deploys")
+    deploy.get_by_role("link").click()
+    expect(page.get_by_role("heading", name=re.compile(r"^Deploy \d+"))).to_be_visible()
+    machine = page.locator(f'table.machines tr[data-mac="{MAC}"]')
+    expect(machine).to_contain_text("pending")
+    expect(page.locator("dl.facts")).to_contain_text(args.disk)
+    shot(page, "deploy")
+    page.get_by_role("button", name=re.compile(r"^Cancel deploy \d+")).click()
+    dlg = page.get_by_role("dialog")
+    dlg.get_by_role("button", name="Cancel deploy").click()
+    expect(dlg).to_be_hidden()
+    expect(page.locator("#deploy-state")).to_have_text("cancelled")
+    expect(page.get_by_role("button", name=re.compile(r"^Cancel deploy"))).to_have_count(0)
+    log("ok: the deploy's page lists its machine; cancelled from there")
+    # Another, left running for the viewer's walk.
+    status = page.evaluate("""([disk, mac]) => fetch('/api/v1/deploys', {method: 'POST',
+        headers: {'content-type': 'application/json'},
+        body: JSON.stringify({image: disk, clients: [mac], max_wait_secs: 600})}).then(r => r.status)""",
+        [args.disk, MAC])
+    assert status == 201, status
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--admin", required=True, help="http://127.0.0.1:PORT of the admin listener")
@@ -113,6 +249,8 @@ def main():
     ap.add_argument("--http", required=True, help="http://127.0.0.1:PORT of the boot HTTP server")
     ap.add_argument("--tftp-port", type=int, required=True)
     ap.add_argument("--pxe-port", type=int, required=True)
+    ap.add_argument("--data", required=True, help="the server's data dir (the deploy agent goes there)")
+    ap.add_argument("--disk", required=True, help="a small file in the data dir, for multicast sessions")
     ap.add_argument("--out", required=True, help="where screenshots go")
     ap.add_argument("--demo", action="store_true", help="more machines, for the README's screenshots")
     args = ap.parse_args()
@@ -318,6 +456,8 @@ def main():
         expect(dlg).to_be_hidden()
         log("ok: the image dialog offers the templates")
 
+        deploys_step(page, args, shot)
+
         page.get_by_role("link", name="Dashboard").click()
         expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
         expect(page.locator(".stat", has_text="Boot events, 1 h")).not_to_contain_text(re.compile(r"^Boot events, 1 h0"))
@@ -359,6 +499,18 @@ def main():
         for label in ["New template…", "New group…", "New secret…", "Edit", "Copy", "Delete"]:
             expect(page.get_by_role("button", name=label)).to_have_count(0)
         expect(page.locator("table.secrets")).to_have_count(0)
+        page.get_by_role("link", name="Deploys").click()
+        sessions = page.locator("table.sessions tbody tr[data-id]")
+        expect(sessions).to_have_count(4)
+        expect(page.locator("table.deploys tbody tr[data-id]")).to_have_count(2)
+        expect(page.get_by_role("button", name=re.compile("^Receivers of")).first).to_be_visible()
+        for label in ["Send a file…", "New deploy…", "Cancel"]:
+            expect(page.get_by_role("button", name=label)).to_have_count(0)
+        expect(page.get_by_role("button", name=re.compile("^Cancel "))).to_have_count(0)
+        shot(page, "viewer-deploys")
+        page.locator("table.deploys tbody tr[data-id]").first.get_by_role("link").click()
+        expect(page.locator(f'table.machines tr[data-mac="{MAC}"]')).to_contain_text("pending")
+        expect(page.get_by_role("button", name=re.compile("^Cancel"))).to_have_count(0)
         page.get_by_role("link", name="Settings").click()
         expect(page.get_by_label("Menu title")).not_to_be_editable()
         expect(page.get_by_role("button", name="Save settings")).to_have_count(0)
@@ -369,7 +521,8 @@ def main():
         expect(page.get_by_label("Username")).to_be_visible()
 
         # --- the phone width ---------------------------------------------------------------
-        phone = browser.new_context(viewport={"width": 390, "height": 844})
+        # Dark, too: the screenshots show both schemes.
+        phone = browser.new_context(viewport={"width": 390, "height": 844}, color_scheme="dark")
         pp = phone.new_page()
         pp.goto(admin + "/")
         pp.get_by_label("Username").fill("admin")
@@ -380,6 +533,11 @@ def main():
         width = pp.evaluate("document.documentElement.scrollWidth")
         assert width <= 390, f"the page scrolls sideways at phone width: {width}px"
         pp.screenshot(path=os.path.join(args.out, "phone-images.png"))
+        pp.get_by_role("link", name="Deploys").click()
+        expect(pp.locator("table.sessions tbody tr[data-id]").first).to_be_visible()
+        width = pp.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"the Deploys page scrolls sideways at phone width: {width}px"
+        pp.screenshot(path=os.path.join(args.out, "phone-deploys.png"))
         log("ok: phone width fits (tables scroll inside their box)")
         phone.close()
 

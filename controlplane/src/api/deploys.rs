@@ -6,8 +6,9 @@ use axum::http::StatusCode;
 
 use super::error::{ApiResult, ErrorBody, Json, Path};
 use super::AppState;
+use crate::deploy::images::DiskImage;
 use crate::service::deploy::{DeployBody, DeployView};
-use crate::service::ServiceError;
+use crate::service::{ErrorKind, ServiceError};
 
 /// Every deploy, oldest first.
 #[utoipa::path(get, path = "/api/v1/deploys", tag = "deploys",
@@ -15,6 +16,19 @@ use crate::service::ServiceError;
               (status = 401, description = "Not logged in", body = ErrorBody)))]
 pub async fn list(State(state): State<AppState>) -> ApiResult<Json<Vec<DeployView>>> {
     Ok(Json(state.backend.call(|s| s.deploys()).await?))
+}
+
+/// The image files under the data dir's `disks/` (suggestions: a deploy may name any file
+/// inside the data dir).
+#[utoipa::path(get, path = "/api/v1/deploys/images", tag = "deploys",
+    responses((status = 200, description = "Image files", body = Vec<DiskImage>),
+              (status = 401, description = "Not logged in", body = ErrorBody)))]
+pub async fn images(State(state): State<AppState>) -> ApiResult<Json<Vec<DiskImage>>> {
+    // A directory walk: off the runtime.
+    let list = tokio::task::spawn_blocking(move || crate::deploy::images::list(&state.data_dir))
+        .await
+        .map_err(|e| ServiceError::new(ErrorKind::Internal, e.to_string()))?;
+    Ok(Json(list))
 }
 
 /// Starts a deploy: one multicast session sends the image; the machines boot the deploy

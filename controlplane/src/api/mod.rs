@@ -172,6 +172,7 @@ fn documented() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(multicast::start, multicast::list))
         .routes(routes!(multicast::show, multicast::cancel))
         .routes(routes!(deploys::list, deploys::create))
+        .routes(routes!(deploys::images))
         .routes(routes!(deploys::show, deploys::cancel))
         .routes(routes!(events::stream))
         .split_for_parts()

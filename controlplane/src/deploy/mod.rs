@@ -8,6 +8,7 @@
 //! sum of its machines', the checks of what an operator asks for.
 
 pub mod agent;
+pub mod images;
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
