@@ -54,7 +54,7 @@ impl InterfaceAddr {
 
     /// Whether `ip` is in this subnet. A /31 or /32 has no broadcast address, so it holds
     /// nothing here.
-    fn holds(&self, ip: Ipv4Addr) -> bool {
+    pub fn holds(&self, ip: Ipv4Addr) -> bool {
         self.prefix <= 30 && (u32::from(ip) ^ u32::from(self.addr)) & self.mask() == 0
     }
 

@@ -8,6 +8,7 @@
 //! previous boot back; a machine done is sent to its disk like a finished unattended install.
 
 use std::collections::BTreeSet;
+use std::net::Ipv4Addr;
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -139,6 +140,11 @@ impl Service {
                 format!("already being deployed: {}", busy.join(", ")),
             ));
         }
+        // Out of the interface the machines were last seen on, unless one is configured.
+        let near: Vec<Ipv4Addr> = macs
+            .iter()
+            .filter_map(|m| self.client(&m.to_string()).ok()?.ip?.parse().ok())
+            .collect();
         let multicast = self.multicast.as_ref().ok_or_else(|| {
             ServiceError::new(
                 ErrorKind::Unavailable,
@@ -146,13 +152,16 @@ impl Service {
             )
         })?;
         // The session checks the image (a regular file inside the data dir).
-        let view = multicast.start(SendSpec {
-            path: body.image.clone(),
-            rate_mbit: body.rate_mbit,
-            min_receivers: Some(body.min_receivers.unwrap_or(macs.len() as u32)),
-            max_wait_secs: body.max_wait_secs,
-            ..SendSpec::default()
-        })?;
+        let view = multicast.start_near(
+            SendSpec {
+                path: body.image.clone(),
+                rate_mbit: body.rate_mbit,
+                min_receivers: Some(body.min_receivers.unwrap_or(macs.len() as u32)),
+                max_wait_secs: body.max_wait_secs,
+                ..SendSpec::default()
+            },
+            &near,
+        )?;
         let session = view.id;
         let d = Deploy {
             id: self.deploys.keys().next_back().map_or(1, |last| last + 1),

@@ -17,6 +17,7 @@ use utoipa::ToSchema;
 
 use super::{ErrorKind, ServiceError};
 use crate::config::MulticastSettings;
+use crate::wol::InterfaceAddr;
 
 /// Receivers a session waits for by default: a session is started for someone.
 pub const DEFAULT_MIN_RECEIVERS: u32 = 1;
@@ -173,6 +174,19 @@ impl Multicast {
     /// A path outside the data dir or not a file, a group that is not multicast, an unknown
     /// interface or no way to choose one, bad numbers (400); too many sessions (503).
     pub fn start(&self, spec: SendSpec) -> Result<SessionView, ServiceError> {
+        self.start_near(spec, &[])
+    }
+
+    /// [`MulticastService::start`] for receivers last seen at `near`: with no interface
+    /// named or configured, the one whose subnet holds them is chosen.
+    ///
+    /// # Errors
+    /// As [`MulticastService::start`].
+    pub fn start_near(
+        &self,
+        spec: SendSpec,
+        near: &[Ipv4Addr],
+    ) -> Result<SessionView, ServiceError> {
         let path = inside_data_dir(&self.data_dir, &spec.path)?;
         let s = &self.settings;
         let group: IpAddr = match &spec.group {
@@ -188,7 +202,7 @@ impl Multicast {
         }
         let interface = match spec.interface.clone().or_else(|| s.interface.clone()) {
             Some(name) => name,
-            None => self.default_interface()?,
+            None => self.default_interface(near)?,
         };
         let index = nix::net::if_::if_nametoindex(interface.as_str()).map_err(|_| {
             ServiceError::bad_request(format!("no network interface {interface:?}"))
@@ -274,8 +288,9 @@ impl Multicast {
         self.get(id)
     }
 
-    /// The interface holding the server's boot address, else proxyDHCP's only interface.
-    fn default_interface(&self) -> Result<String, ServiceError> {
+    /// The interface holding the server's boot address, else proxyDHCP's only interface,
+    /// else [`choose_interface`]'s choice among this host's.
+    fn default_interface(&self, near: &[Ipv4Addr]) -> Result<String, ServiceError> {
         if let Some(addr) = self.server {
             if let Some(name) = interface_holding(IpAddr::V4(addr)) {
                 return Ok(name);
@@ -284,10 +299,9 @@ impl Multicast {
         if let [only] = self.dhcp_interfaces.as_slice() {
             return Ok(only.clone());
         }
-        Err(ServiceError::bad_request(
-            "no interface to send from: name one (interface), or set multicast.interface, or \
-             the server's boot address (dhcp.server_addr)",
-        ))
+        let interfaces = crate::wol::interfaces()
+            .map_err(|e| ServiceError::new(ErrorKind::Internal, e.to_string()))?;
+        choose_interface(&interfaces, near).map_err(ServiceError::bad_request)
     }
 
     fn view(&self, s: SessionStatus) -> SessionView {
@@ -409,6 +423,33 @@ pub fn inside_data_dir(data_dir: &Path, relative: &str) -> Result<PathBuf, Servi
     Ok(real)
 }
 
+/// The interface to send from when nothing names one: the one whose subnet holds the
+/// receivers' last addresses (a deploy's machines), else the host's only IPv4 interface. A
+/// multi-homed host with no such hint gets no guess: a session out of the wrong interface
+/// reaches nobody, or floods the wrong network.
+///
+/// # Errors
+/// No interface, or several and nothing to choose by: the reason, naming them.
+pub fn choose_interface(interfaces: &[InterfaceAddr], near: &[Ipv4Addr]) -> Result<String, String> {
+    if let Some(i) = interfaces
+        .iter()
+        .find(|i| near.iter().any(|&ip| i.holds(ip)))
+    {
+        return Ok(i.name.clone());
+    }
+    let mut names: Vec<&str> = interfaces.iter().map(|i| i.name.as_str()).collect();
+    names.dedup();
+    match names.as_slice() {
+        [only] => Ok((*only).to_owned()),
+        [] => Err("no interface to send from: this host has no up IPv4 interface".to_owned()),
+        several => Err(format!(
+            "no interface to send from: this host has several ({}); name one (interface), \
+             or set multicast.interface, or the server's boot address (dhcp.server_addr)",
+            several.join(", ")
+        )),
+    }
+}
+
 /// The interface that holds `addr`.
 fn interface_holding(addr: IpAddr) -> Option<String> {
     nix::ifaddrs::getifaddrs().ok()?.find_map(|a| {
@@ -469,6 +510,30 @@ mod tests {
             assert_eq!(e.kind, ErrorKind::BadRequest, "{bad}");
         }
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn the_interface_is_the_receivers_subnet_or_the_only_one_never_a_guess() {
+        let at = |name: &str, addr: [u8; 4], prefix| InterfaceAddr {
+            name: name.into(),
+            index: 1,
+            addr: Ipv4Addr::from(addr),
+            prefix,
+        };
+        let office = at("eth0", [10, 0, 0, 5], 24);
+        let lab = at("eth1", [192, 168, 70, 1], 24);
+        let lab2 = at("eth1", [192, 168, 71, 1], 24);
+        let both = [office.clone(), lab.clone(), lab2];
+        let machine = Ipv4Addr::new(192, 168, 70, 23);
+        assert_eq!(choose_interface(&both, &[machine]).unwrap(), "eth1");
+        assert_eq!(choose_interface(&[office.clone()], &[]).unwrap(), "eth0");
+        // One interface with two addresses is still one interface.
+        assert_eq!(choose_interface(&both[1..], &[]).unwrap(), "eth1");
+        let why = choose_interface(&both, &[Ipv4Addr::new(172, 16, 0, 1)]).unwrap_err();
+        assert!(why.contains("several (eth0, eth1)"), "{why}");
+        assert!(choose_interface(&[], &[])
+            .unwrap_err()
+            .contains("no up IPv4"));
     }
 
     fn view(id: &str, state: &str, done: usize) -> SessionView {

@@ -26,6 +26,9 @@ const MAX_OPEN_CHUNKS: usize = 32;
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(2);
 /// Longest wait for datagrams before the loop looks at reports, progress and time-outs.
 const POLL: Duration = Duration::from_millis(100);
+/// Silence from the group (while the server still answers reports) after which the rest is
+/// fetched over HTTP.
+const FALL_BACK_AFTER: Duration = Duration::from_secs(10);
 /// Fetches of a chunk over HTTP before a hash mismatch is final.
 const UNICAST_TRIES: u32 = 3;
 /// Longest receiver name a report carries.
@@ -174,7 +177,6 @@ impl Receiver {
             let reporter = Reporter::start(
                 Arc::clone(&self.server),
                 self.report(Verdict::Receiving, None),
-                self.session.report_interval,
             );
             let received = self.multicast(&group, &reporter, options.timeout);
             reporter.stop();
@@ -196,6 +198,8 @@ impl Receiver {
         let mut reported = Instant::now();
         let mut progressed = Instant::now();
         let mut ended = false;
+        // The sender asks for reports with an `Idle` when it waits for them to plan repair.
+        let mut asked = false;
         while !self.assembly.is_complete() && !ended {
             group
                 .receive(&mut batch)
@@ -226,14 +230,17 @@ impl Receiver {
                         }
                     }
                     Kind::End => ended = true,
-                    Kind::Idle => {}
+                    Kind::Idle => asked = true,
                 }
             }
             let now = Instant::now();
-            if now.duration_since(reported) >= self.session.report_interval {
-                self.loss = meter.take();
-                reporter.set(self.report(Verdict::Receiving, None));
+            if asked || now.duration_since(reported) >= self.session.report_interval {
+                if now.duration_since(reported) >= self.session.report_interval {
+                    self.loss = meter.take();
+                }
+                reporter.send(self.report(Verdict::Receiving, None));
                 reported = now;
+                asked = false;
             }
             self.tick(now);
             let (answer, report_error) = reporter.answer();
@@ -246,7 +253,18 @@ impl Receiver {
                     SessionState::Sending => {}
                 }
             }
-            if now.duration_since(progressed) > timeout {
+            let silent = now.duration_since(progressed);
+            if silent > FALL_BACK_AFTER.min(timeout) && report_error.is_none() {
+                // The server answers but its datagrams do not reach us (a switch without
+                // multicast, a starved link): what is missing comes by HTTP instead.
+                eprintln!(
+                    "fleetboot-receive: nothing from group {} for {} s: fetching the rest over HTTP",
+                    self.session.group,
+                    silent.as_secs()
+                );
+                return Ok(());
+            }
+            if silent > timeout {
                 let why = report_error.map_or_else(String::new, |e| format!("; {e}"));
                 return Err(format!(
                     "no progress for {} s from group {}{why}",

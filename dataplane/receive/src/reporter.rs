@@ -1,10 +1,9 @@
 //! Reports to the sender on a thread of their own, so a slow HTTP answer never stalls the
 //! receiving loop (whose socket buffer would overflow meanwhile).
 
-use std::sync::mpsc::{self, RecvTimeoutError, Sender};
+use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
-use std::time::Duration;
 
 use multicast::{Report, ReportAnswer};
 
@@ -13,8 +12,6 @@ use crate::server::Server;
 /// What the two threads share.
 #[derive(Default)]
 struct Shared {
-    /// The report to send next (the latest the receiving loop made).
-    report: Option<Report>,
     /// The sender's latest answer.
     answer: Option<ReportAnswer>,
     /// Why the latest report failed, cleared by an answer.
@@ -24,23 +21,26 @@ struct Shared {
 /// The reporting thread.
 pub(crate) struct Reporter {
     shared: Arc<Mutex<Shared>>,
-    stop: Sender<()>,
+    reports: Sender<Report>,
     thread: JoinHandle<()>,
 }
 
 impl Reporter {
-    /// Posts `first`, then the latest report every `interval`, until stopped.
-    pub(crate) fn start(server: Arc<Server>, first: Report, interval: Duration) -> Reporter {
-        let shared = Arc::new(Mutex::new(Shared {
-            report: Some(first),
-            ..Shared::default()
-        }));
-        let (stop, stopped) = mpsc::channel::<()>();
+    /// Posts `first`, then each report [`Reporter::send`] is given, as soon as the one before
+    /// it is answered: a report is posted when it is made, never one made a while ago (the
+    /// sender plans repair from what a report says is missing *now*). Reports made while one
+    /// is in flight replace each other: only the newest is posted.
+    pub(crate) fn start(server: Arc<Server>, first: Report) -> Reporter {
+        let shared = Arc::new(Mutex::new(Shared::default()));
+        let (reports, made) = mpsc::channel::<Report>();
+        let _ = reports.send(first);
         let thread = std::thread::spawn({
             let shared = Arc::clone(&shared);
-            move || loop {
-                let report = lock(&shared).report.clone();
-                if let Some(report) = report {
+            move || {
+                while let Ok(mut report) = made.recv() {
+                    while let Ok(newer) = made.try_recv() {
+                        report = newer;
+                    }
                     let result = server.report(&report);
                     let mut shared = lock(&shared);
                     match result {
@@ -51,21 +51,18 @@ impl Reporter {
                         Err(e) => shared.error = Some(e),
                     }
                 }
-                if stopped.recv_timeout(interval) != Err(RecvTimeoutError::Timeout) {
-                    return;
-                }
             }
         });
         Reporter {
             shared,
-            stop,
+            reports,
             thread,
         }
     }
 
-    /// Replaces the report to send next.
-    pub(crate) fn set(&self, report: Report) {
-        lock(&self.shared).report = Some(report);
+    /// Posts `report` (after the one in flight, if any).
+    pub(crate) fn send(&self, report: Report) {
+        let _ = self.reports.send(report);
     }
 
     /// The sender's latest answer, and why the latest report failed if it did.
@@ -76,7 +73,7 @@ impl Reporter {
 
     /// Stops the thread (after the report in flight, if any).
     pub(crate) fn stop(self) {
-        drop(self.stop);
+        drop(self.reports);
         let _ = self.thread.join();
     }
 }

@@ -3,7 +3,9 @@
 //!
 //! ```text
 //!  Waiting ──(min_receivers reported, or max_wait)──▶ first round: every chunk's source
-//!     │ Idle ~1/s                                       symbols, in order
+//!     │ Idle ~1/s                                       symbols, in order, each chunk's
+//!     │                                                 followed by proactive repair once
+//!     │                                                 receivers report loss (rounds.rs)
 //!     │                                                     │
 //!     │            ┌──────────── Collect ◀──────────────────┘
 //!     │            │  Idle ~1/s; waits for every listening receiver's report made after
@@ -126,10 +128,12 @@ enum State {
     Waiting {
         until: Instant,
     },
-    /// Round 1: `job` is the rest of the chunk being sent, `next` the chunk after it.
+    /// Round 1: `job` is the rest of the chunk being sent, `fec` the proactive repair to
+    /// follow it, `next` the chunk after it.
     First {
         next: u32,
         job: Option<Job>,
+        fec: Option<Job>,
     },
     Collect {
         since: Instant,
@@ -308,17 +312,23 @@ impl Machine {
                 State::Waiting { until } => {
                     let until = *until;
                     if self.receivers.len() >= self.params.min_receivers as usize || now >= until {
-                        self.state = State::First { next: 0, job: None };
+                        self.state = State::First {
+                            next: 0,
+                            job: None,
+                            fec: None,
+                        };
                         continue;
                     }
                     return self.idle_or_wait(now, until);
                 }
-                State::First { next, job } => {
-                    let current = match job.take() {
+                State::First { next, job, fec } => {
+                    let current = match job.take().or_else(|| fec.take()) {
                         Some(j) => j,
                         None if *next < self.geometry.chunks() => {
                             let chunk = *next;
                             *next += 1;
+                            let loss = self.receivers.worst_loss();
+                            *fec = self.rounds.proactive(chunk, &self.geometry, loss);
                             Job::Source {
                                 chunk,
                                 next: 0,
@@ -385,6 +395,8 @@ impl Machine {
     /// Waits for reports made after the round that ends now.
     fn collect(&mut self, now: Instant) {
         let since = now + SETTLE;
+        // An `Idle` as the wait ends asks receivers missing data to report at once.
+        self.next_idle = since;
         self.state = State::Collect {
             since,
             deadline: since + 2 * self.params.report_interval,

@@ -205,6 +205,78 @@ fn repair_rounds_follow_fresh_reports_with_fresh_repair_symbols() {
 }
 
 #[test]
+fn a_lossy_receiver_gets_proactive_repair_after_every_chunk_and_a_prompt_idle_after() {
+    let t = Instant::now();
+    let mut m = Machine::new(geometry(), params(1, SlowPolicy::Wait), t);
+    m.report(
+        t,
+        HOST,
+        &report("a", &[(0, 3, 10)], 0.1, Verdict::Receiving),
+    )
+    .unwrap();
+    let steps = drain(&mut m, t);
+    // 10 % of 10 symbols: 1 expected + 3 × √1 + margin 2 = 6 fresh repair symbols per chunk.
+    let chunk0: Vec<Step> = steps[..5].to_vec();
+    assert_eq!(
+        chunk0,
+        [
+            Step::Source {
+                chunk: 0,
+                first: 0,
+                count: 4
+            },
+            Step::Source {
+                chunk: 0,
+                first: 4,
+                count: 4
+            },
+            Step::Source {
+                chunk: 0,
+                first: 8,
+                count: 2
+            },
+            Step::Repair {
+                chunk: 0,
+                first: 0,
+                count: 4
+            },
+            Step::Repair {
+                chunk: 0,
+                first: 4,
+                count: 2
+            },
+        ]
+    );
+    assert_eq!(sources(&steps).len(), 34);
+    // The last chunk (4 symbols): 0.4 + 3 × 0.63 → 3, + 2.
+    assert!(steps.contains(&Step::Repair {
+        chunk: 3,
+        first: 0,
+        count: 4
+    }));
+    assert!(steps.contains(&Step::Repair {
+        chunk: 3,
+        first: 4,
+        count: 1
+    }));
+    // After the round, the wait for reports ends with an Idle that asks for them.
+    assert_eq!(steps.last(), Some(&Step::Wait(t + SETTLE)));
+    assert_eq!(m.next(t + SETTLE), Step::Idle);
+    // A later round's repair symbols come after the proactive ones.
+    let after = t + SETTLE + Duration::from_millis(1);
+    m.report(after, HOST, &receiving("a", &[(2, 2, 1)]))
+        .unwrap();
+    assert_eq!(
+        m.next(after),
+        Step::Repair {
+            chunk: 2,
+            first: 6,
+            count: 3
+        }
+    );
+}
+
+#[test]
 fn a_receiver_done_before_the_first_round_ends_finishes_it_early() {
     // A restarted receiver that already has the file.
     let t = Instant::now();

@@ -174,6 +174,11 @@ impl Receivers {
         self.by_name.values().filter(|r| r.listening())
     }
 
+    /// The worst loss (0–1) the listening receivers reported last.
+    pub(crate) fn worst_loss(&self) -> f32 {
+        self.listening().map(|r| r.loss).fold(0.0, f32::max)
+    }
+
     /// Per chunk, the most symbols any listening receiver that reported at or after `since`
     /// still misses (older reports predate what was sent since, and would ask for it again).
     pub(crate) fn needs(&self, chunks: u32, since: Instant) -> Vec<u16> {

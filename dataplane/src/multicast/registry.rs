@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use multicast::wire::HEADER_LEN;
 
 use super::machine::{Params, SlowPolicy};
+use super::prepare::HashCache;
 use super::rate::RateBounds;
 use super::sender;
 use super::session::{Session, Totals};
@@ -82,6 +83,7 @@ pub struct Sessions {
 struct Shared {
     sessions: Mutex<BTreeMap<u32, Entry>>,
     totals: Arc<Totals>,
+    hashes: Arc<HashCache>,
 }
 
 struct Entry {
@@ -152,9 +154,10 @@ impl Sessions {
             self.shared.totals.clone(),
         ));
         let running = session.clone();
+        let hashes = self.shared.hashes.clone();
         let thread = std::thread::Builder::new()
             .name(format!("mcast-{id:08x}"))
-            .spawn(move || sender::run(running, socket))
+            .spawn(move || sender::run(running, socket, &hashes))
             .map_err(StartError::Thread)?;
         sessions.insert(
             id,

@@ -4,6 +4,12 @@
 //! plus a margin for the loss still to come. Fresh, because a repair symbol sent twice is
 //! useless to everyone who got it the first time: each chunk keeps a counter of the repair
 //! symbols it has sent, and the next ones start after it.
+//!
+//! Repair also rides along with the first round: once a listening receiver reports loss,
+//! every chunk's source symbols are followed by enough fresh repair symbols to cover that loss
+//! with room to spare ([`Rounds::proactive`]), so a receiver on a randomly lossy link decodes
+//! as the round goes instead of waiting for rounds after it, and the others ignore the extra
+//! symbols of chunks they already hold.
 
 use std::collections::VecDeque;
 
@@ -12,6 +18,12 @@ use multicast::Geometry;
 /// Repair symbols added to every chunk's need whatever the loss: RaptorQ decodes from `k`
 /// symbols with probability ≈ 99 %, from `k + 2` with ≈ 99.99 %.
 const MARGIN: u32 = 2;
+
+/// Loss above which proactive repair stops growing: beyond it the rate backs off or the
+/// receiver is dropped to HTTP, and repair rounds cover the rest.
+const MAX_PROACTIVE_LOSS: f32 = 0.25;
+/// Loss under which no proactive repair is sent (a dropped datagram now and then).
+const MIN_PROACTIVE_LOSS: f32 = 0.001;
 
 /// One piece of work of a round, sent in bursts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,6 +92,27 @@ impl Rounds {
             *next = next.saturating_add(count);
         }
         jobs
+    }
+
+    /// Fresh repair symbols to send right after `chunk`'s source symbols in the first round,
+    /// for a worst reported `loss` (0–1): the expected loss plus three standard deviations
+    /// (a Poisson count's) plus [`MARGIN`], so a receiver losing `loss` at random decodes the
+    /// chunk from one pass with probability ≈ 99.9 %. `None` without loss worth covering.
+    pub(crate) fn proactive(&mut self, chunk: u32, geometry: &Geometry, loss: f32) -> Option<Job> {
+        if !(loss >= MIN_PROACTIVE_LOSS) {
+            return None;
+        }
+        let k = f32::from(geometry.source_symbols(chunk));
+        let expected = k * loss.min(MAX_PROACTIVE_LOSS);
+        let count = (expected + 3.0 * expected.sqrt()).ceil() as u32 + MARGIN;
+        let next = self.next_repair.get_mut(chunk as usize)?;
+        let job = Job::Repair {
+            chunk,
+            first: *next,
+            count,
+        };
+        *next = next.saturating_add(count);
+        Some(job)
     }
 }
 
@@ -204,6 +237,45 @@ mod tests {
                 count: 3
             }
         );
+    }
+
+    #[test]
+    fn proactive_repair_covers_the_loss_with_room_and_shares_the_counter() {
+        let g = geometry();
+        let mut rounds = Rounds::new(&g);
+        assert_eq!(rounds.proactive(0, &g, 0.0), None);
+        assert_eq!(rounds.proactive(0, &g, f32::NAN), None);
+        // 2 % of 100: 2 expected, + 3 × √2 → 7 (ceil of 6.24), + 2.
+        assert_eq!(
+            rounds.proactive(0, &g, 0.02),
+            Some(Job::Repair {
+                chunk: 0,
+                first: 0,
+                count: 9
+            })
+        );
+        // A later round starts after them; loss is capped.
+        assert_eq!(
+            rounds.plan(&[1, 0, 0, 0, 0], &g, 0.0)[0],
+            Job::Repair {
+                chunk: 0,
+                first: 9,
+                count: 3
+            }
+        );
+        let capped = rounds.proactive(1, &g, 0.9);
+        assert_eq!(
+            capped,
+            rounds.proactive(2, &g, 0.25).map(|j| match j {
+                Job::Repair { count, .. } => Job::Repair {
+                    chunk: 1,
+                    first: 0,
+                    count
+                },
+                other => other,
+            })
+        );
+        assert_eq!(rounds.proactive(99, &g, 0.1), None);
     }
 
     #[test]

@@ -20,7 +20,7 @@ use multicast::{Header, Kind};
 
 use super::bucket::Bucket;
 use super::machine::Step;
-use super::prepare;
+use super::prepare::{self, HashCache};
 use super::session::Session;
 use crate::blob::{Blob, BlobSlice};
 use crate::sys;
@@ -32,8 +32,8 @@ const ENCODERS: usize = 8;
 const BACKOFF: Duration = Duration::from_micros(500);
 
 /// Runs the session to its end on the calling thread.
-pub(crate) fn run(session: Arc<Session>, socket: UdpSocket) {
-    let hashes = match prepare::hash(&session.blob, &session.geometry, &session.cancelled) {
+pub(crate) fn run(session: Arc<Session>, socket: UdpSocket, cache: &HashCache) {
+    let hashes = match cache.hashes(&session.blob, &session.geometry, &session.cancelled) {
         Ok(Some(h)) => h,
         Ok(None) => return,
         Err(e) => return session.fail(format!("reading {}: {e}", session.path.display())),
@@ -42,7 +42,7 @@ pub(crate) fn run(session: Arc<Session>, socket: UdpSocket) {
         Ok(t) => t,
         Err(e) => return session.fail(format!("reading {}: {e}", session.path.display())),
     };
-    session.announce(hashes, session.params.report_interval);
+    session.announce(&hashes, session.params.report_interval);
     tracing::info!(
         session = %format_args!("{:08x}", session.id),
         name = %session.name,

@@ -93,13 +93,13 @@ impl Session {
     }
 
     /// Publishes the manifest and starts the machine: receivers may come.
-    pub(crate) fn announce(&self, hashes: Hashes, report_interval: Duration) {
+    pub(crate) fn announce(&self, hashes: &Hashes, report_interval: Duration) {
         let manifest = Manifest {
             session: self.id,
             name: self.name.clone(),
             geometry: self.geometry,
-            sha256: hashes.sha256,
-            chunk_sha256: hashes.chunks,
+            sha256: hashes.sha256.clone(),
+            chunk_sha256: hashes.chunks.clone(),
             group: self.destination.group.ip().to_string(),
             port: self.destination.group.port(),
             state: SessionState::Waiting,
