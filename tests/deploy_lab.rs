@@ -50,6 +50,9 @@ fn wait_all(guests: &mut [Guest<'_>], pattern: &str, limit: Duration, s: &Server
 #[test]
 fn four_machines_receive_one_image_at_once_then_boot_it() {
     let lab = Lab::new();
+    // A site's shape: the server also has an uplink with the default route; nothing tells
+    // fleetboot which interface is the boot network.
+    lab.add_management_link();
     let image = boot_image("lab-deploy", IMAGE_LEN, 0x5eed);
     let prepare = |data: &Path| {
         build_agent(&data.join("agent"));
@@ -62,9 +65,6 @@ fn four_machines_receive_one_image_at_once_then_boot_it() {
         &[
             "--dhcp-mode",
             "proxy",
-            // The boot network: proxyDHCP answers there, and multicast leaves by it.
-            "--dhcp-interface",
-            "fb0",
             "--tftp-listen",
             "0.0.0.0:69",
             "--http-listen",
@@ -100,6 +100,8 @@ fn four_machines_receive_one_image_at_once_then_boot_it() {
     let d = deploy_json(&s, 1);
     assert_eq!(d["state"], "running", "{d:#}");
     assert_eq!(d["disk"], "/dev/sda", "{d:#}");
+    // The one interface without the default route: the boot network.
+    assert_eq!(d["multicast"]["interface"], "fb0", "{d:#}");
     assert_eq!(d["counts"]["pending"], 4, "{d:#}");
 
     let dir = TempDir::new("deploy-lab");

@@ -90,6 +90,24 @@ fn lose_two_percent(lab: &Lab, dir: &Path, role: &str) {
     assert!(out.status.success(), "nft: {out:?}");
 }
 
+/// Drops every UDP datagram reaching `role`: the group never reaches it (a switch without
+/// multicast), while HTTP to the server still works.
+fn deafen(lab: &Lab, dir: &Path, role: &str) {
+    let rules = dir.join(format!("{role}.nft"));
+    std::fs::write(
+        &rules,
+        "table inet deaf {\n\
+         \tchain input {\n\
+         \t\ttype filter hook input priority 0; policy accept;\n\
+         \t\tmeta l4proto udp drop\n\
+         \t}\n\
+         }\n",
+    )
+    .unwrap();
+    let out = run(lab.exec(role, "nft").arg("-f").arg(&rules), 10);
+    assert!(out.status.success(), "nft: {out:?}");
+}
+
 /// A running `fleetboot-receive` whose stderr is collected as it comes.
 struct Receiver {
     child: Child,
@@ -355,6 +373,31 @@ fn four_receivers_rebuild_the_file_whatever_befalls_them() {
         sent >= FILE_SIZE as u64 && sent < 2 * FILE_SIZE as u64,
         "{sent} bytes sent for {FILE_SIZE}: {view:#}"
     );
+}
+
+#[test]
+fn a_receiver_the_group_never_reaches_fetches_the_file_over_http() {
+    let file = random_bytes(2 << 20, 17);
+    let (lab, server) = lab_with_server(&file);
+    add_receiver_host(&lab, "deaf", 11);
+    let dir = TempDir::new("multicast-deaf");
+    deafen(&lab, dir.path(), "deaf");
+    let url = send(&server, "1");
+    let out = dir.path().join("deaf.img");
+    let started = Instant::now();
+    let deaf = Receiver::start(&lab, "deaf", &url, &out, "deaf").finish();
+    assert!(
+        deaf.2.contains("fetching the rest over HTTP"),
+        "no fallback:\n{}",
+        deaf.2
+    );
+    // Ten seconds of silence, then the file by HTTP: far inside the no-progress time-out.
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_received("deaf", deaf, &out, &file);
 }
 
 #[test]

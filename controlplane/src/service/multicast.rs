@@ -301,7 +301,9 @@ impl Multicast {
         }
         let interfaces = crate::wol::interfaces()
             .map_err(|e| ServiceError::new(ErrorKind::Internal, e.to_string()))?;
-        choose_interface(&interfaces, near).map_err(ServiceError::bad_request)
+        let routes = std::fs::read_to_string("/proc/net/route").unwrap_or_default();
+        choose_interface(&interfaces, near, &default_route_interfaces(&routes))
+            .map_err(ServiceError::bad_request)
     }
 
     fn view(&self, s: SessionStatus) -> SessionView {
@@ -424,13 +426,18 @@ pub fn inside_data_dir(data_dir: &Path, relative: &str) -> Result<PathBuf, Servi
 }
 
 /// The interface to send from when nothing names one: the one whose subnet holds the
-/// receivers' last addresses (a deploy's machines), else the host's only IPv4 interface. A
-/// multi-homed host with no such hint gets no guess: a session out of the wrong interface
-/// reaches nobody, or floods the wrong network.
+/// receivers' last addresses (a deploy's machines), else the host's only IPv4 interface, else
+/// the only one that does not carry a default route (`routed`): a server with an uplink and
+/// an isolated provisioning network, which has no gateway. Anything else gets no guess: a
+/// session out of the wrong interface reaches nobody, or floods the office network.
 ///
 /// # Errors
 /// No interface, or several and nothing to choose by: the reason, naming them.
-pub fn choose_interface(interfaces: &[InterfaceAddr], near: &[Ipv4Addr]) -> Result<String, String> {
+pub fn choose_interface(
+    interfaces: &[InterfaceAddr],
+    near: &[Ipv4Addr],
+    routed: &[String],
+) -> Result<String, String> {
     if let Some(i) = interfaces
         .iter()
         .find(|i| near.iter().any(|&ip| i.holds(ip)))
@@ -439,15 +446,34 @@ pub fn choose_interface(interfaces: &[InterfaceAddr], near: &[Ipv4Addr]) -> Resu
     }
     let mut names: Vec<&str> = interfaces.iter().map(|i| i.name.as_str()).collect();
     names.dedup();
-    match names.as_slice() {
-        [only] => Ok((*only).to_owned()),
-        [] => Err("no interface to send from: this host has no up IPv4 interface".to_owned()),
-        several => Err(format!(
+    let unrouted: Vec<&str> = names
+        .iter()
+        .copied()
+        .filter(|n| !routed.iter().any(|r| r == n))
+        .collect();
+    match (names.as_slice(), unrouted.as_slice()) {
+        ([only], _) | (_, [only]) => Ok((*only).to_owned()),
+        ([], _) => Err("no interface to send from: this host has no up IPv4 interface".to_owned()),
+        (several, _) => Err(format!(
             "no interface to send from: this host has several ({}); name one (interface), \
              or set multicast.interface, or the server's boot address (dhcp.server_addr)",
             several.join(", ")
         )),
     }
+}
+
+/// The interfaces carrying an IPv4 default route, from `/proc/net/route`'s text.
+fn default_route_interfaces(table: &str) -> Vec<String> {
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let mut fields = line.split_whitespace();
+            let name = fields.next()?;
+            let destination = fields.next()?;
+            (destination == "00000000").then(|| name.to_owned())
+        })
+        .collect()
 }
 
 /// The interface that holds `addr`.
@@ -525,15 +551,31 @@ mod tests {
         let lab2 = at("eth1", [192, 168, 71, 1], 24);
         let both = [office.clone(), lab.clone(), lab2];
         let machine = Ipv4Addr::new(192, 168, 70, 23);
-        assert_eq!(choose_interface(&both, &[machine]).unwrap(), "eth1");
-        assert_eq!(choose_interface(&[office.clone()], &[]).unwrap(), "eth0");
+        let none: &[String] = &[];
+        assert_eq!(choose_interface(&both, &[machine], none).unwrap(), "eth1");
+        assert_eq!(
+            choose_interface(&[office.clone()], &[], none).unwrap(),
+            "eth0"
+        );
         // One interface with two addresses is still one interface.
-        assert_eq!(choose_interface(&both[1..], &[]).unwrap(), "eth1");
-        let why = choose_interface(&both, &[Ipv4Addr::new(172, 16, 0, 1)]).unwrap_err();
+        assert_eq!(choose_interface(&both[1..], &[], none).unwrap(), "eth1");
+        let elsewhere = [Ipv4Addr::new(172, 16, 0, 1)];
+        let why = choose_interface(&both, &elsewhere, none).unwrap_err();
         assert!(why.contains("several (eth0, eth1)"), "{why}");
-        assert!(choose_interface(&[], &[])
+        assert!(choose_interface(&[], &[], none)
             .unwrap_err()
             .contains("no up IPv4"));
+        // The uplink carries the default route: the provisioning network is the other one.
+        let routes = "Iface\tDestination\tGateway \tFlags\n\
+                      eth0\t00000000\t0100000A\t0003\n\
+                      eth0\t0000000A\t00000000\t0001\n\
+                      eth1\t0046A8C0\t00000000\t0001\n";
+        let routed = default_route_interfaces(routes);
+        assert_eq!(routed, ["eth0"]);
+        assert_eq!(choose_interface(&both, &[], &routed).unwrap(), "eth1");
+        // Both routed: no guess.
+        let all = ["eth0".to_owned(), "eth1".to_owned()];
+        assert!(choose_interface(&both, &[], &all).is_err());
     }
 
     fn view(id: &str, state: &str, done: usize) -> SessionView {
