@@ -130,6 +130,14 @@ impl Blob {
         }
     }
 
+    /// The open file behind a mapped blob (for `sendfile`); `None` for bytes in memory.
+    pub(crate) fn file(&self) -> Option<&File> {
+        match &self.source {
+            Source::Mapped { file, .. } => Some(file),
+            Source::Static(_) | Source::Owned(_) => None,
+        }
+    }
+
     /// Is the file behind this blob still as long as when it was mapped? A shorter file means
     /// it was truncated under us: new transfers are refused rather than failing half-way.
     pub fn still_intact(&self) -> bool {

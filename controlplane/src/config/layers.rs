@@ -71,6 +71,7 @@ pub(super) struct HttpTable {
     pub(super) min_rate: u64,
     pub(super) rate_window_ms: u64,
     pub(super) boot_mac_check: String,
+    pub(super) zero_copy: String,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -194,6 +195,7 @@ impl Default for HttpTable {
             min_rate: d.min_rate,
             rate_window_ms: millis(d.rate_window),
             boot_mac_check: "strict".into(),
+            zero_copy: d.zero_copy.to_string(),
         }
     }
 }

@@ -255,6 +255,7 @@ fn http_settings(h: layers::HttpTable) -> Result<dataplane::http::Config, Config
         write_timeout: Duration::from_millis(h.write_timeout_ms.max(10)),
         max_connections: h.max_connections,
         boot_mac_check: h.boot_mac_check.parse().map_err(ConfigError::Invalid)?,
+        zero_copy: h.zero_copy.parse().map_err(ConfigError::Invalid)?,
         max_per_ip: at_least_one("http.max_per_ip", h.max_per_ip)?,
         min_rate: h.min_rate,
         rate_window: Duration::from_millis(h.rate_window_ms.max(100)),

@@ -109,6 +109,17 @@ fn boot_mac_check_is_strict_unless_turned_off() {
 }
 
 #[test]
+fn zero_copy_is_auto_unless_asked() {
+    use dataplane::http::ZeroCopy;
+    let mode = |argv: &[&str], file| settings(argv, file).unwrap().http.zero_copy;
+    assert_eq!(mode(&[], None), ZeroCopy::Auto);
+    let off = Some("[http]\nzero_copy = \"off\"\n");
+    assert_eq!(mode(&[], off), ZeroCopy::Off);
+    assert_eq!(mode(&["--zero-copy", "on"], off), ZeroCopy::On);
+    assert!(settings(&["--zero-copy", "maybe"], None).is_err());
+}
+
+#[test]
 fn the_command_line_is_well_formed() {
     use clap::CommandFactory;
     crate::cli::Cli::command().debug_assert();

@@ -18,6 +18,9 @@ pub mod pace;
 pub mod range;
 pub mod server;
 mod write;
+pub mod zero_copy;
+
+pub use zero_copy::ZeroCopy;
 
 /// HTTP settings.
 #[derive(Debug, Clone)]
@@ -47,6 +50,8 @@ pub struct Config {
     pub backlog: i32,
     /// Whether `/boot.ipxe?mac=` must match the peer's neighbour entry. Default strict.
     pub boot_mac_check: mac_check::MacCheck,
+    /// How file bytes reach the socket. Default auto.
+    pub zero_copy: ZeroCopy,
 }
 
 impl Default for Config {
@@ -62,6 +67,7 @@ impl Default for Config {
             max_connections: 50_000,
             max_per_ip: 64,
             backlog: 4096,
+            zero_copy: ZeroCopy::default(),
             boot_mac_check: mac_check::MacCheck::Strict,
         }
     }

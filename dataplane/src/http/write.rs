@@ -1,5 +1,6 @@
-//! Writing one HTTP answer: gathered batches of head bytes and blob slices straight from the
-//! mapping, at the [`Pace`] a reader must keep.
+//! Writing one HTTP answer: file bodies by `sendfile` (see [`super::zero_copy`]), the rest in
+//! gathered batches of head bytes and blob slices straight from the mapping, at the [`Pace`] a
+//! reader must keep.
 
 use std::io;
 use std::os::fd::AsRawFd;
@@ -11,15 +12,19 @@ use monoio::net::TcpStream;
 
 use super::pace::{Pace, Verdict};
 use super::Config;
+use crate::blob::BlobSlice;
 use crate::stats::Stats;
 use crate::sys::{self, GatherBuf, Piece};
 
 /// Blob bytes handed to one gathered write.
 const WRITE_CHUNK: u64 = 4 << 20;
+/// File bytes asked of one `sendfile` call.
+const SENDFILE_CHUNK: usize = 4 << 20;
 
-/// Writes the pieces in gathered batches of at most [`WRITE_CHUNK`] blob bytes, at the
-/// [`Pace`] the settings ask of a reader: one that stops reading, or reads slower than the
-/// minimum rate, is dropped (and counted).
+/// Writes the pieces: file bodies [`Config::zero_copy`] picks by `sendfile` (the head before
+/// them held back with `MSG_MORE`, so both leave in one segment), the rest in gathered batches
+/// of at most [`WRITE_CHUNK`] blob bytes, at the [`Pace`] the settings ask of a reader: one that
+/// stops reading, or reads slower than the minimum rate, is dropped (and counted).
 pub(super) async fn write_answer(
     stream: &mut TcpStream,
     pieces: Vec<Piece>,
@@ -43,6 +48,13 @@ pub(super) async fn write_answer(
             Piece::Owned(bytes) => {
                 batch_bytes += bytes.len() as u64;
                 batch.push(Piece::Owned(bytes));
+            }
+            Piece::Blob(slice)
+                if config.zero_copy.sends_file(slice.len()) && slice.blob().file().is_some() =>
+            {
+                hold_back(stream, &mut batch, &mut pace, stats).await?;
+                batch_bytes = 0;
+                send_file(stream, &slice, &mut pace, stats).await?;
             }
             Piece::Blob(slice) => {
                 let mut offset = 0u64;
@@ -68,6 +80,103 @@ pub(super) async fn write_answer(
     Ok(())
 }
 
+/// Sends what is batched before a `sendfile` body: owned bytes only (a head, a part header)
+/// go with `MSG_MORE`, to leave in the body's first segment; a batch holding file bytes too
+/// is written as usual.
+async fn hold_back(
+    stream: &mut TcpStream,
+    batch: &mut Vec<Piece>,
+    pace: &mut Pace,
+    stats: &Stats,
+) -> io::Result<()> {
+    if batch.iter().any(|p| matches!(p, Piece::Blob(_))) {
+        return flush(stream, batch, pace, stats).await;
+    }
+    let fd = stream.as_raw_fd();
+    for piece in batch.drain(..) {
+        let Piece::Owned(bytes) = piece else { continue };
+        let mut sent = 0;
+        while sent < bytes.len() {
+            match sys::send_more(fd, &bytes[sent..]) {
+                Ok(n) => {
+                    sent += n;
+                    pace.on_write(Instant::now());
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    writable(stream, pace, stats).await?;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Sends `slice` with `sendfile`, waiting through the ring whenever the send buffer is full.
+async fn send_file(
+    stream: &mut TcpStream,
+    slice: &BlobSlice,
+    pace: &mut Pace,
+    stats: &Stats,
+) -> io::Result<()> {
+    let Some(file) = slice.blob().file() else {
+        return Err(io::ErrorKind::Unsupported.into());
+    };
+    let fd = stream.as_raw_fd();
+    sys::set_nonblocking(fd)?;
+    let mut offset = slice.offset();
+    let end = offset + slice.len() as u64;
+    while offset < end {
+        let want = usize::try_from(end - offset)
+            .unwrap_or(usize::MAX)
+            .min(SENDFILE_CHUNK);
+        match sys::sendfile(fd, file, offset, want) {
+            // The file ends early: it was truncated under us.
+            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+            Ok(n) => {
+                offset += n as u64;
+                pace.on_write(Instant::now());
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                writable(stream, pace, stats).await?;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Waits until the socket takes more, checking the reader's pace meanwhile.
+async fn writable(stream: &TcpStream, pace: &mut Pace, stats: &Stats) -> io::Result<()> {
+    let fd = stream.as_raw_fd();
+    let mut ready = pin!(stream.writable(false));
+    loop {
+        monoio::select! {
+            done = &mut ready => return done,
+            _ = monoio::time::sleep_until(pace.deadline().into()) => {
+                judge(pace, sys::bytes_acked(fd).ok(), stats)?;
+            }
+        }
+    }
+}
+
+/// The pace's verdict at its deadline: an error (counted) for a reader to drop.
+fn judge(pace: &mut Pace, acked: Option<u64>, stats: &Stats) -> io::Result<()> {
+    match pace.check(Instant::now(), acked) {
+        Verdict::Continue => Ok(()),
+        Verdict::TooSlow => {
+            Stats::bump(&stats.http_slow_readers);
+            Err(io::Error::new(io::ErrorKind::TimedOut, "reader too slow"))
+        }
+        Verdict::Stalled => {
+            Stats::bump(&stats.http_timeouts);
+            Err(io::ErrorKind::TimedOut.into())
+        }
+    }
+}
+
 /// Writes one batch. The write stays posted across pace checks (a write abandoned would take
 /// its buffer with it); it is cancelled only when the reader is dropped.
 async fn flush(
@@ -85,18 +194,7 @@ async fn flush(
             monoio::select! {
                 done = &mut write => break done,
                 _ = monoio::time::sleep_until(pace.deadline().into()) => {
-                    let acked = sys::bytes_acked(fd).ok();
-                    match pace.check(Instant::now(), acked) {
-                        Verdict::Continue => {}
-                        Verdict::TooSlow => {
-                            Stats::bump(&stats.http_slow_readers);
-                            return Err(io::Error::new(io::ErrorKind::TimedOut, "reader too slow"));
-                        }
-                        Verdict::Stalled => {
-                            Stats::bump(&stats.http_timeouts);
-                            return Err(io::ErrorKind::TimedOut.into());
-                        }
-                    }
+                    judge(pace, sys::bytes_acked(fd).ok(), stats)?;
                 }
             }
         };
