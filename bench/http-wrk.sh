@@ -9,7 +9,7 @@
 # or workers, wrk unpinned too (the client then competes with the server, as noted).
 # Per row and run: MB/s as wrk reports it, the server's CPU (utime+stime of it and its
 # children) and the whole machine's over the run from /proc/stat (user, system, softirq),
-# and CPU seconds per GB sent. Runs are interleaved (off, auto, nginx, off, ...) so drift hits
+# and CPU seconds per GB sent. Runs are interleaved (off, on, nginx, off, ...) so drift hits
 # every server alike; min / median / max over RUNS runs.
 #
 #   bench/http-wrk.sh                       3 runs of 10 s per row
@@ -55,17 +55,8 @@ request = function()
 end
 EOF
 
-cpu_ticks() { # utime+stime of a process and its children (nginx workers)
-  local total=0 p
-  for p in "$1" $(ps -o pid= --ppid "$1" 2>/dev/null); do
-    [[ -r /proc/$p/stat ]] || continue
-    total=$((total + $(sed 's/^.*) //' "/proc/$p/stat" | awk '{print $12 + $13}')))
-  done
-  echo "$total"
-}
-sys_ticks() { # user, system, softirq, busy, total (ticks, all CPUs)
-  awk '/^cpu / {print $2 + $3, $4, $8, $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9}' /proc/stat
-}
+# shellcheck source=bench/lib/cpu.sh
+source "$repo/bench/lib/cpu.sh"
 wait_port() {
   for _ in $(seq 100); do
     ss -Hlnt "sport = :$1" | grep -q . && return 0

@@ -147,20 +147,8 @@ lab_down() {
 }
 
 # ---- processes ----
-# utime+stime (ticks) of a running process and its children, threads included.
-cpu_ticks() {
-  local total=0 p
-  for p in "$1" $(ps -o pid= --ppid "$1" 2>/dev/null); do
-    [[ -r /proc/$p/stat ]] || continue
-    total=$((total + $(sed 's/^.*) //' "/proc/$p/stat" | awk '{print $12 + $13}')))
-  done
-  echo "$total"
-}
-# System-wide ticks: "user system softirq busy total" (user includes nice, busy = all but idle
-# and iowait).
-sys_ticks() {
-  awk '/^cpu / {print $2 + $3, $4, $8, $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9}' /proc/stat
-}
+# shellcheck source=bench/lib/cpu.sh
+source "$repo/bench/lib/cpu.sh"
 wait_listen() { # NETNS PROTO PORT
   for _ in $(seq 100); do
     ip netns exec "$1" ss -Hln"${2:0:1}" "sport = :$3" | grep -q . && return 0

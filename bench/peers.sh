@@ -83,15 +83,8 @@ ipxe_dir=$repo/.bootloaders # the iPXE builds tools/fetch-ipxe.sh embedded
 field() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" <<<"$2"; }
 num() { local v; v=$(field "$1" "$2"); echo "${v:-0}"; }
 median() { sort -g | awk '{v[NR]=$1} END {if (NR==0) print "nan"; else if (NR%2) print v[(NR+1)/2]; else printf "%.2f\n", (v[NR/2]+v[NR/2+1])/2}'; }
-# utime+stime (ticks) of a process and its children (nginx workers), threads included.
-cpu_ticks() {
-  local total=0 p
-  for p in "$1" $(ps -o pid= --ppid "$1" 2>/dev/null); do
-    [[ -r /proc/$p/stat ]] || continue
-    total=$((total + $(sed 's/^.*) //' "/proc/$p/stat" | awk '{print $12 + $13}')))
-  done
-  echo "$total"
-}
+# shellcheck source=bench/lib/cpu.sh
+source "$repo/bench/lib/cpu.sh"
 wait_port() { # PROTO ADDR:PORT [NETNS]
   local ns=()
   [[ -n ${3:-} ]] && ns=(ip netns exec "$3")

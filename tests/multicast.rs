@@ -74,34 +74,34 @@ fn add_receiver_host(lab: &Lab, role: &str, host: u8) {
 
 /// Drops 2 % of the UDP datagrams reaching `role`, in its own namespace.
 fn lose_two_percent(lab: &Lab, dir: &Path, role: &str) {
-    // nft refuses this table written on one line; one statement per line it takes.
-    let rules = dir.join(format!("{role}.nft"));
-    std::fs::write(
-        &rules,
-        "table inet lossy {\n\
-         \tchain input {\n\
-         \t\ttype filter hook input priority 0; policy accept;\n\
-         \t\tmeta l4proto udp numgen random mod 100 lt 2 drop\n\
-         \t}\n\
-         }\n",
-    )
-    .unwrap();
-    let out = run(lab.exec(role, "nft").arg("-f").arg(&rules), 10);
-    assert!(out.status.success(), "nft: {out:?}");
+    drop_input(
+        lab,
+        dir,
+        role,
+        "meta l4proto udp numgen random mod 100 lt 2 drop",
+    );
 }
 
 /// Drops every UDP datagram reaching `role`: the group never reaches it (a switch without
 /// multicast), while HTTP to the server still works.
 fn deafen(lab: &Lab, dir: &Path, role: &str) {
+    drop_input(lab, dir, role, "meta l4proto udp drop");
+}
+
+/// Loads an nftables input chain of one `rule` in `role`'s namespace.
+fn drop_input(lab: &Lab, dir: &Path, role: &str, rule: &str) {
+    // nft refuses this table written on one line; one statement per line it takes.
     let rules = dir.join(format!("{role}.nft"));
     std::fs::write(
         &rules,
-        "table inet deaf {\n\
-         \tchain input {\n\
-         \t\ttype filter hook input priority 0; policy accept;\n\
-         \t\tmeta l4proto udp drop\n\
-         \t}\n\
-         }\n",
+        format!(
+            "table inet test {{\n\
+             \tchain input {{\n\
+             \t\ttype filter hook input priority 0; policy accept;\n\
+             \t\t{rule}\n\
+             \t}}\n\
+             }}\n"
+        ),
     )
     .unwrap();
     let out = run(lab.exec(role, "nft").arg("-f").arg(&rules), 10);

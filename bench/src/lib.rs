@@ -11,7 +11,6 @@ pub mod epoll;
 pub mod http_client;
 pub mod http_load;
 pub mod ipxe_script;
-pub mod line_rate;
 pub mod report;
 pub mod rng;
 pub mod tftp_client;

@@ -554,7 +554,7 @@ mod tests {
         let none: &[String] = &[];
         assert_eq!(choose_interface(&both, &[machine], none).unwrap(), "eth1");
         assert_eq!(
-            choose_interface(&[office.clone()], &[], none).unwrap(),
+            choose_interface(std::slice::from_ref(&office), &[], none).unwrap(),
             "eth0"
         );
         // One interface with two addresses is still one interface.

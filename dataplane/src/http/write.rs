@@ -97,20 +97,10 @@ async fn hold_back(
     let fd = stream.as_raw_fd();
     for piece in batch.drain(..) {
         let Piece::Owned(bytes) = piece else { continue };
-        let mut sent = 0;
-        while sent < bytes.len() {
-            match sys::send_more(fd, &bytes[sent..]) {
-                Ok(n) => {
-                    sent += n;
-                    pace.on_write(Instant::now());
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    writable(stream, pace, stats).await?;
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
+        send_nonblocking(stream, bytes.len() as u64, pace, stats, |done| {
+            sys::send_more(fd, &bytes[done as usize..])
+        })
+        .await?;
     }
     Ok(())
 }
@@ -127,21 +117,34 @@ async fn send_file(
     };
     let fd = stream.as_raw_fd();
     sys::set_nonblocking(fd)?;
-    let mut offset = slice.offset();
-    let end = offset + slice.len() as u64;
-    while offset < end {
-        let want = usize::try_from(end - offset)
-            .unwrap_or(usize::MAX)
-            .min(SENDFILE_CHUNK);
-        match sys::sendfile(fd, file, offset, want) {
-            // The file ends early: it was truncated under us.
+    let start = slice.offset();
+    send_nonblocking(stream, slice.len() as u64, pace, stats, |done| {
+        let want = usize::try_from(slice.len() as u64 - done).unwrap_or(usize::MAX);
+        sys::sendfile(fd, file, start + done, want.min(SENDFILE_CHUNK))
+    })
+    .await
+}
+
+/// Calls `send(done)` (a non-blocking send of what follows the first `done` of `total`
+/// bytes, returning how many it queued) until all are sent, waiting through the ring when the
+/// socket is full. A send of nothing means the source ended early (a truncated file).
+async fn send_nonblocking(
+    stream: &TcpStream,
+    total: u64,
+    pace: &mut Pace,
+    stats: &Stats,
+    mut send: impl FnMut(u64) -> io::Result<usize>,
+) -> io::Result<()> {
+    let mut done = 0u64;
+    while done < total {
+        match send(done) {
             Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
             Ok(n) => {
-                offset += n as u64;
+                done += n as u64;
                 pace.on_write(Instant::now());
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                writable(stream, pace, stats).await?;
+                writable(stream, pace, stats).await?
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),

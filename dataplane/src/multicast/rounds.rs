@@ -99,7 +99,7 @@ impl Rounds {
     /// (a Poisson count's) plus [`MARGIN`], so a receiver losing `loss` at random decodes the
     /// chunk from one pass with probability ≈ 99.9 %. `None` without loss worth covering.
     pub(crate) fn proactive(&mut self, chunk: u32, geometry: &Geometry, loss: f32) -> Option<Job> {
-        if !(loss >= MIN_PROACTIVE_LOSS) {
+        if loss.is_nan() || loss < MIN_PROACTIVE_LOSS {
             return None;
         }
         let k = f32::from(geometry.source_symbols(chunk));
