@@ -234,10 +234,11 @@ impl Receiver {
                 }
             }
             let now = Instant::now();
-            if asked || now.duration_since(reported) >= self.session.report_interval {
-                if now.duration_since(reported) >= self.session.report_interval {
-                    self.loss = meter.take();
-                }
+            let due = now.duration_since(reported) >= self.session.report_interval;
+            if due {
+                self.loss = meter.take();
+            }
+            if due || asked {
                 reporter.send(self.report(Verdict::Receiving, None));
                 reported = now;
                 asked = false;

@@ -39,50 +39,47 @@ pub(crate) fn hash(
     let (whole, chunks) = std::thread::scope(|scope| {
         let whole = scope.spawn(|| {
             let mut whole = Sha256::new();
-            let mut buf = vec![0u8; 1 << 20];
-            for chunk in 0..geometry.chunks() {
-                if cancelled.load(Ordering::Relaxed) {
-                    return Ok(None);
-                }
-                read_chunk(blob, geometry, chunk, &mut buf, |bytes| whole.update(bytes))?;
-            }
-            Ok::<_, io::Error>(Some(format!("{:x}", whole.finalize())))
+            let done = each_chunk(blob, geometry, cancelled, |slice, buf| {
+                slice.read_in_chunks(buf, |bytes| whole.update(bytes))
+            })?;
+            Ok::<_, io::Error>(done.then(|| format!("{:x}", whole.finalize())))
         });
-        let chunks = (|| {
-            let mut chunks = Vec::with_capacity(geometry.chunks() as usize);
-            let mut buf = vec![0u8; 1 << 20];
-            for chunk in 0..geometry.chunks() {
-                if cancelled.load(Ordering::Relaxed) {
-                    return Ok(None);
-                }
-                let mut part = Sha256::new();
-                read_chunk(blob, geometry, chunk, &mut buf, |bytes| part.update(bytes))?;
-                chunks.push(format!("{:x}", part.finalize()));
-            }
-            Ok::<_, io::Error>(Some(chunks))
-        })();
+        let mut chunks = Vec::with_capacity(geometry.chunks() as usize);
+        let done = each_chunk(blob, geometry, cancelled, |slice, buf| {
+            let mut part = Sha256::new();
+            slice.read_in_chunks(buf, |bytes| part.update(bytes))?;
+            chunks.push(format!("{:x}", part.finalize()));
+            Ok(())
+        });
         let whole = whole
             .join()
             .unwrap_or_else(|p| std::panic::resume_unwind(p));
-        (whole, chunks)
+        (whole, done.map(|d| d.then_some(chunks)))
     });
     Ok(whole?
         .zip(chunks?)
         .map(|(sha256, chunks)| Hashes { sha256, chunks }))
 }
 
-/// Feeds `chunk`'s bytes to `bytes`, read through `buf`.
-fn read_chunk(
+/// Calls `visit` with every chunk of `blob` in order and a read buffer; `Ok(false)` if
+/// `cancelled` was set meanwhile.
+fn each_chunk(
     blob: &Arc<Blob>,
     geometry: &Geometry,
-    chunk: u32,
-    buf: &mut [u8],
-    bytes: impl FnMut(&[u8]),
-) -> io::Result<()> {
-    let range = geometry.chunk_range(chunk);
-    let slice = BlobSlice::new(blob.clone(), range.start, range.end - range.start)
-        .ok_or_else(|| io::Error::new(io::ErrorKind::UnexpectedEof, "file shrank"))?;
-    slice.read_in_chunks(buf, bytes)
+    cancelled: &AtomicBool,
+    mut visit: impl FnMut(&BlobSlice, &mut [u8]) -> io::Result<()>,
+) -> io::Result<bool> {
+    let mut buf = vec![0u8; 1 << 20];
+    for chunk in 0..geometry.chunks() {
+        if cancelled.load(Ordering::Relaxed) {
+            return Ok(false);
+        }
+        let range = geometry.chunk_range(chunk);
+        let slice = BlobSlice::new(blob.clone(), range.start, range.end - range.start)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::UnexpectedEof, "file shrank"))?;
+        visit(&slice, &mut buf)?;
+    }
+    Ok(true)
 }
 
 /// Hashes of files already prepared, by file version (inode, size, mtime: the blob's ETag)
