@@ -39,6 +39,11 @@ impl LossMeter {
         }
     }
 
+    /// The highest sequence seen so far, across windows.
+    pub fn highest(&self) -> Option<u32> {
+        self.highest
+    }
+
     /// The fraction lost (0.0–1.0) since the previous call, and a fresh window.
     pub fn take(&mut self) -> f32 {
         let lost = self.expected.saturating_sub(self.received);

@@ -77,6 +77,11 @@ pub struct Report {
     pub loss: f32,
     /// Where the receiver is.
     pub verdict: Verdict,
+    /// The highest datagram `sequence` it had read when it made the report: the sender
+    /// judges by it whether the report comes after the end of a round or from a receiver
+    /// still working through a backlog of it (whose needs the round may already cover).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seen: Option<u32>,
     /// Why it failed, or what it is doing, for people.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
@@ -138,6 +143,7 @@ mod tests {
             chunks_done: 3,
             needs,
             loss: 0.02,
+            seen: Some(7),
             verdict: Verdict::Receiving,
             message: None,
         }
@@ -153,6 +159,11 @@ mod tests {
         let json = serde_json::to_string(&r).unwrap();
         assert!(json.contains(r#""verdict":"receiving""#), "{json}");
         assert_eq!(serde_json::from_str::<Report>(&json).unwrap(), r);
+        // A receiver that does not say what it read (an older one) is still understood.
+        let older = json.replace(r#","seen":7"#, "");
+        assert_ne!(older, json);
+        let parsed = serde_json::from_str::<Report>(&older).unwrap();
+        assert_eq!(parsed, Report { seen: None, ..r });
     }
 
     #[test]

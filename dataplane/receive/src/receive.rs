@@ -110,6 +110,7 @@ pub(crate) fn run(options: &Options) -> Result<Outcome, String> {
         assembly,
         progress: Progress::new(started),
         loss: 0.0,
+        seen: None,
         checkpoints,
         checkpointed: Instant::now(),
     };
@@ -155,6 +156,8 @@ struct Receiver {
     progress: Progress,
     /// Loss over the latest report interval.
     loss: f32,
+    /// The highest datagram sequence read from the group.
+    seen: Option<u32>,
     checkpoints: Option<Checkpoints>,
     checkpointed: Instant,
 }
@@ -233,6 +236,7 @@ impl Receiver {
                     Kind::Idle => asked = true,
                 }
             }
+            self.seen = meter.highest();
             let now = Instant::now();
             let due = now.duration_since(reported) >= self.session.report_interval;
             if due {
@@ -392,6 +396,7 @@ impl Receiver {
                 Vec::new()
             },
             loss: self.loss,
+            seen: self.seen,
             verdict,
             message,
         }

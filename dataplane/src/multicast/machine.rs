@@ -9,7 +9,8 @@
 //!     │                                                     │
 //!     │            ┌──────────── Collect ◀──────────────────┘
 //!     │            │  Idle ~1/s; waits for every listening receiver's report made after
-//!     │            │  the round (or two report intervals), then plans a repair round
+//!     │            │  it read the round to its end (its `seen` sequence), or two report
+//!     │            │  intervals, then plans a repair round
 //!     │            ▼                                        ▲
 //!     │         repair round (rounds.rs) ───────────────────┘
 //!     ▼
@@ -24,7 +25,7 @@ use std::time::{Duration, Instant};
 use multicast::{Geometry, Report, ReportAnswer, SessionState};
 
 use super::rate::{Rate, RateBounds};
-use super::receivers::{Receiver, Receivers, ReportError};
+use super::receivers::{Receiver, Receivers, ReportError, RoundEnd};
 use super::rounds::{Job, Rounds};
 
 /// How often `Idle` datagrams tell waiting receivers the sender is alive.
@@ -123,6 +124,17 @@ pub enum Step {
     Over,
 }
 
+impl Step {
+    /// Datagrams this step sends.
+    fn datagrams(&self) -> u32 {
+        match *self {
+            Step::Source { count, .. } | Step::Repair { count, .. } => count,
+            Step::Idle | Step::End => 1,
+            Step::Wait(_) | Step::Over => 0,
+        }
+    }
+}
+
 #[derive(Debug)]
 enum State {
     Waiting {
@@ -136,7 +148,7 @@ enum State {
         fec: Option<Job>,
     },
     Collect {
-        since: Instant,
+        end: RoundEnd,
         deadline: Instant,
     },
     Repair {
@@ -160,6 +172,9 @@ pub struct Machine {
     rate: Rate,
     rounds: Rounds,
     next_idle: Instant,
+    /// The sequence the next datagram carries: the sender numbers the datagrams of the
+    /// steps from 0, in order.
+    sequence: u32,
     first_round_done: bool,
     repair_rounds: u32,
     forget_after: Duration,
@@ -178,6 +193,7 @@ impl Machine {
             rate: Rate::new(params.rate, now, 2 * params.report_interval),
             rounds: Rounds::new(&geometry),
             next_idle: now,
+            sequence: 0,
             first_round_done: false,
             repair_rounds: 0,
             forget_after: FORGET_AFTER.max(8 * params.report_interval),
@@ -295,8 +311,19 @@ impl Machine {
         Step::Wait(until.min(self.next_idle))
     }
 
+    /// The sequence number the next datagram sent carries.
+    pub fn sequence(&self) -> u32 {
+        self.sequence
+    }
+
     /// What to send now.
     pub fn next(&mut self, now: Instant) -> Step {
+        let step = self.step(now);
+        self.sequence = self.sequence.wrapping_add(step.datagrams());
+        step
+    }
+
+    fn step(&mut self, now: Instant) -> Step {
         self.receivers.forget_silent(now, self.forget_after);
         self.rate.tick(now);
         let sending = matches!(
@@ -345,18 +372,19 @@ impl Machine {
                     *job = rest;
                     return step_of(send);
                 }
-                State::Collect { since, deadline } => {
-                    let (since, deadline) = (*since, *deadline);
+                State::Collect { end, deadline } => {
+                    let (end, deadline) = (*end, *deadline);
+                    let since = end.at;
                     if self.finished() {
                         self.end(now, SessionState::Finished);
                         continue;
                     }
-                    let fresh = self.receivers.listening().all(|r| r.last_report >= since);
+                    let fresh = self.receivers.listening().all(|r| r.reported_after(end));
                     if now < since || (!fresh && now < deadline) {
                         let until = if now < since { since } else { deadline };
                         return self.idle_or_wait(now, until);
                     }
-                    let jobs = self.plan(since);
+                    let jobs = self.plan(end);
                     if jobs.is_empty() {
                         // Reported, yet nothing to send: receivers still decoding or writing.
                         self.collect(now);
@@ -398,17 +426,20 @@ impl Machine {
         // An `Idle` as the wait ends asks receivers missing data to report at once.
         self.next_idle = since;
         self.state = State::Collect {
-            since,
+            end: RoundEnd {
+                at: since,
+                sequence: self.sequence,
+            },
             deadline: since + 2 * self.params.report_interval,
         };
     }
 
-    /// The next repair round, from reports made at or after `since`.
-    fn plan(&mut self, since: Instant) -> VecDeque<Job> {
+    /// The next repair round, from reports made after `end`.
+    fn plan(&mut self, end: RoundEnd) -> VecDeque<Job> {
         let unicast = self.params.slow == SlowPolicy::Unicast;
         let mut worst = 0.0f32;
         for r in self.receivers.iter_mut() {
-            if !r.listening() || r.last_report < since || r.needs.is_empty() {
+            if !r.listening() || !r.reported_after(end) || r.needs.is_empty() {
                 continue;
             }
             r.repair_rounds += 1;
@@ -418,7 +449,7 @@ impl Machine {
             }
             worst = worst.max(r.loss);
         }
-        let needs = self.receivers.needs(self.geometry.chunks(), since);
+        let needs = self.receivers.needs(self.geometry.chunks(), end);
         let jobs = self.rounds.plan(&needs, &self.geometry, worst);
         if !jobs.is_empty() {
             self.repair_rounds += 1;

@@ -40,6 +40,7 @@ fn report(name: &str, needs: &[(u32, u32, u16)], loss: f32, verdict: Verdict) ->
             })
             .collect(),
         loss,
+        seen: None,
         verdict,
         message: None,
     }
@@ -274,6 +275,36 @@ fn a_lossy_receiver_gets_proactive_repair_after_every_chunk_and_a_prompt_idle_af
             count: 3
         }
     );
+}
+
+#[test]
+fn a_report_made_before_reading_the_round_to_its_end_is_stale() {
+    let t = Instant::now();
+    let mut m = Machine::new(geometry(), params(1, SlowPolicy::Wait), t);
+    m.report(t, HOST, &receiving("a", &[(0, 3, 10)])).unwrap();
+    let end = first_round(&mut m, t);
+    // Every datagram is numbered as stepped: 34 symbols so far, the next is the Idle.
+    assert_eq!(m.sequence(), 34);
+    assert_eq!(m.next(end + SETTLE), Step::Idle);
+    // A busy receiver reports later, still holding part of the round unread in its
+    // socket: it lists chunks the round already carried, and must not have them sent again.
+    let later = end + SETTLE + Duration::from_millis(10);
+    let backlog = Report {
+        seen: Some(20),
+        ..receiving("a", &[(2, 3, 10)])
+    };
+    m.report(later, HOST, &backlog).unwrap();
+    assert!(
+        matches!(m.next(later), Step::Wait(_) | Step::Idle),
+        "a stale report planned a round"
+    );
+    // Once it has read the Idle that followed the round, its needs count.
+    let caught_up = Report {
+        seen: Some(34),
+        ..receiving("a", &[(3, 3, 1)])
+    };
+    m.report(later, HOST, &caught_up).unwrap();
+    assert!(matches!(m.next(later), Step::Repair { chunk: 3, .. }));
 }
 
 #[test]

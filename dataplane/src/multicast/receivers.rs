@@ -25,6 +25,8 @@ pub(crate) struct Receiver {
     /// Told to fetch by HTTP instead of waiting for the group.
     pub(crate) unicast: bool,
     pub(crate) last_report: Instant,
+    /// The highest datagram sequence it had read when it reported (`None`: it does not say).
+    pub(crate) seen: Option<u32>,
     /// Consecutive reports with more loss than the session tolerates.
     pub(crate) strikes: u8,
     /// Repair rounds this receiver still had needs in.
@@ -41,6 +43,24 @@ impl Receiver {
     pub(crate) fn listening(&self) -> bool {
         !self.settled() && !self.unicast
     }
+
+    /// Its last report was made after `end` and after it read the datagrams sent before it:
+    /// a receiver working through a backlog still lists what sits unread in its socket.
+    pub(crate) fn reported_after(&self, end: RoundEnd) -> bool {
+        self.last_report >= end.at
+            && self
+                .seen
+                .is_none_or(|seen| seen.wrapping_sub(end.sequence) < 1 << 31)
+    }
+}
+
+/// The end of a round, as a report must postdate it to count for the next one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RoundEnd {
+    /// Reports made sooner may predate the round's last datagrams' arrival.
+    pub(crate) at: Instant,
+    /// The sequence of the first datagram after the round (wrapping).
+    pub(crate) sequence: u32,
 }
 
 /// Why a report was refused.
@@ -118,6 +138,7 @@ impl Receivers {
                 message: None,
                 unicast: false,
                 last_report: now,
+                seen: None,
                 strikes: 0,
                 repair_rounds: 0,
             });
@@ -128,6 +149,7 @@ impl Receivers {
         receiver.verdict = report.verdict;
         receiver.message = message;
         receiver.last_report = now;
+        receiver.seen = report.seen;
         Ok(receiver)
     }
 
@@ -179,11 +201,11 @@ impl Receivers {
         self.listening().map(|r| r.loss).fold(0.0, f32::max)
     }
 
-    /// Per chunk, the most symbols any listening receiver that reported at or after `since`
-    /// still misses (older reports predate what was sent since, and would ask for it again).
-    pub(crate) fn needs(&self, chunks: u32, since: Instant) -> Vec<u16> {
+    /// Per chunk, the most symbols any listening receiver that reported after `end` still
+    /// misses (older reports predate what was sent since, and would ask for it again).
+    pub(crate) fn needs(&self, chunks: u32, end: RoundEnd) -> Vec<u16> {
         let mut most = vec![0u16; chunks as usize];
-        for r in self.listening().filter(|r| r.last_report >= since) {
+        for r in self.listening().filter(|r| r.reported_after(end)) {
             for n in &r.needs {
                 for slot in &mut most[n.first as usize..=n.last as usize] {
                     *slot = (*slot).max(n.symbols);
@@ -219,6 +241,7 @@ mod tests {
                 })
                 .collect(),
             loss: 0.0,
+            seen: None,
             verdict: Verdict::Receiving,
             message: None,
         }
@@ -237,13 +260,44 @@ mod tests {
         table
             .record(t, HOST, &report("b", &[(2, 2, 9), (9, 9, 60000)]), &g)
             .unwrap();
-        let needs = table.needs(g.chunks(), t);
+        let end = RoundEnd { at: t, sequence: 0 };
+        let needs = table.needs(g.chunks(), end);
         assert_eq!(needs, [5, 5, 9, 5, 0, 0, 0, 0, 0, 64]);
         // Reports older than the round are not counted.
-        assert_eq!(
-            table.needs(g.chunks(), t + Duration::from_millis(1)),
-            [0; 10]
-        );
+        let later = RoundEnd {
+            at: t + Duration::from_millis(1),
+            ..end
+        };
+        assert_eq!(table.needs(g.chunks(), later), [0; 10]);
+    }
+
+    #[test]
+    fn a_report_counts_once_its_receiver_read_past_the_round_wrapping_included() {
+        let g = geometry();
+        let t = Instant::now();
+        let mut table = Receivers::default();
+        let seen = |seen| Report {
+            seen: Some(seen),
+            ..report("a", &[(1, 1, 3)])
+        };
+        let end = RoundEnd {
+            at: t,
+            sequence: u32::MAX - 1,
+        };
+        for (read, counts) in [
+            (u32::MAX - 2, false),
+            (u32::MAX - 1, true),
+            (5, true),
+            (1 << 31, false),
+        ] {
+            table.record(t, HOST, &seen(read), &g).unwrap();
+            assert_eq!(table.needs(g.chunks(), end)[1] == 3, counts, "{read}");
+        }
+        // A receiver that does not say what it read is judged by the time alone.
+        table
+            .record(t, HOST, &report("a", &[(1, 1, 3)]), &g)
+            .unwrap();
+        assert_eq!(table.needs(g.chunks(), end)[1], 3);
     }
 
     #[test]

@@ -99,8 +99,10 @@ impl Sender {
     fn run(&mut self) -> io::Result<()> {
         loop {
             let now = Instant::now();
-            let Some((step, rate)) = self.session.with_machine(|m| (m.next(now), m.rate_bps()))
-            else {
+            let Some((step, rate)) = self.session.with_machine(|m| {
+                debug_assert_eq!(m.sequence(), self.sequence, "datagrams numbered as stepped");
+                (m.next(now), m.rate_bps())
+            }) else {
                 return Ok(());
             };
             if rate != self.rate {
