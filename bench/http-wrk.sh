@@ -46,14 +46,11 @@ trap cleanup EXIT
 
 mkdir -p "$work/www"
 head -c $((256 << 20)) /dev/urandom >"$work/www/range.bin"
-cat >"$work/range.lua" <<'EOF'
--- A random whole MiB of the 256 MiB file per request.
-math.randomseed(os.time())
-request = function()
-  local first = math.random(0, 255) * 1048576
-  return wrk.format("GET", wrk.path, { Range = "bytes=" .. first .. "-" .. (first + 1048575) })
-end
-EOF
+# shellcheck source=bench/lib/wrk.sh
+source "$repo/bench/lib/wrk.sh"
+# shellcheck source=bench/lib/nginx.sh
+source "$repo/bench/lib/nginx.sh"
+wrk_range_lua "$work/range.lua" 256
 
 # shellcheck source=bench/lib/cpu.sh
 source "$repo/bench/lib/cpu.sh"
@@ -89,27 +86,7 @@ start_fleetboot() { # CORES ZERO-COPY PIN...
 start_nginx() { # WORKERS PIN...
   local workers=$1 n=$work/nginx
   shift
-  mkdir -p "$n/tmp"
-  cat >"$n/nginx.conf" <<EOF
-daemon off;
-worker_processes $workers;
-worker_rlimit_nofile 40000;
-pid $n/nginx.pid;
-error_log $n/error.log;
-events { worker_connections 30000; }
-http {
-  access_log off;
-  sendfile on;
-  tcp_nopush on;
-  open_file_cache max=1000 inactive=60s;
-  keepalive_timeout 300s;
-  keepalive_requests 100000000;
-  default_type application/octet-stream;
-  client_body_temp_path $n/tmp; proxy_temp_path $n/tmp; fastcgi_temp_path $n/tmp;
-  uwsgi_temp_path $n/tmp; scgi_temp_path $n/tmp;
-  server { listen 127.0.0.1:$port reuseport backlog=16384; root $work/www; location /files/ { alias $work/www/; } }
-}
-EOF
+  nginx_conf "$n" "$workers" 127.0.0.1:$port "$work/www"
   "$@" nginx -p "$n" -e "$n/error.log" -c "$n/nginx.conf" &
   server_pid=$!
   pids+=("$server_pid")

@@ -1,15 +1,26 @@
 #!/usr/bin/env bash
 # Side-by-side load test of fleetboot and its peers on one machine, in one run, over loopback
 # (and a veth pair for proxyDHCP), every server serving the same files (hard links):
-#   TFTP   fleetboot vs atftpd vs dnsmasq    (tftp-storm)
-#   HTTP   fleetboot vs nginx (sendfile)     (http-range), beside iperf3's loopback limit
-#   DHCP   fleetboot vs dnsmasq proxyDHCP    (dhcp-storm), when fleetboot has --dhcp-mode
-# Each row is the median of RUNS runs; server CPU is utime+stime of all its threads and
-# processes from /proc/PID/stat, per GiB verified by the client. Prints a markdown table.
+#   TFTP   fleetboot vs atftpd vs tftpd-hpa vs dnsmasq    (tftp-storm)
+#   HTTP   fleetboot vs nginx (sendfile, open_file_cache, reuseport): the verifying client
+#          (http-range) and a fast one that verifies nothing (wrk); iperf3's loopback limit
+#   DHCP   fleetboot vs dnsmasq proxyDHCP    (dhcp-storm)
+#   boot   500 machines through the whole chain (boot-storm): fleetboot alone vs what users
+#          run instead, dnsmasq (proxyDHCP + TFTP) + nginx serving the ISO's extracted files
+#
+# Every section runs twice. "1 core": each server restricted to CPU 0 (`taskset -c 0`, and
+# fleetboot --cores 1, nginx one worker), the load client on CPU 1: a per-core comparison.
+# Then "N cores": nothing pinned, fleetboot on every core, nginx a worker per core.
+# Per row and server: min / median / max of RUNS runs; the server's CPU (utime+stime of its
+# processes and threads, /proc/PID/stat) and the whole machine's (/proc/stat: user + system +
+# softirq + irq) per GiB the client verified; ratios against fleetboot's row from medians.
+# A server that dies during a row gets no ratio. Raw per-run output (the client's summary,
+# the CPU samples) goes to bench/runs/peers-<date>/ (RUNS_DIR), with the table as summary.md.
 #
 #   bench/peers.sh            RUNS=5 (override with RUNS=N)
 #   bench/peers.sh --quick    RUNS=1, shorter HTTP and idle phases
-#   SECTIONS="dhcp" bench/peers.sh    only some of: tftp http dhcp (default all three)
+#   SECTIONS="dhcp boot" bench/peers.sh    only some of: tftp http dhcp boot (default all)
+#   PIN_MODES=one-core bench/peers.sh      only the pinned pass (or both-cores)
 # Needs root: it runs in network namespaces of its own.
 set -euo pipefail
 
@@ -23,33 +34,53 @@ SMALL_CLIENTS=${SMALL_CLIENTS:-10000}
 DHCP_COUNT=${DHCP_COUNT:-50000}
 DHCP_RATES=${DHCP_RATES:-25000 100000}
 BOOT_MACHINES=${BOOT_MACHINES:-500}
-SECTIONS=${SECTIONS:-tftp http dhcp}
+SECTIONS=${SECTIONS:-tftp http dhcp boot}
+PIN_MODES=${PIN_MODES:-one-core both-cores}
 want() { [[ " $SECTIONS " == *" $1 "* ]]; }
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
 bin=$repo/target/release
+# tftpd-hpa conflicts with atftpd as a Debian package: its binary is unpacked here instead.
+hpa=$repo/target/bench-peers/tftpd-hpa/usr/sbin/in.tftpd
 
 # The whole run happens in a namespace of its own: its loopback carries no one else's traffic,
 # port 69 is free for dnsmasq, and its ephemeral port range can be widened for 10,000 transfers
 # at once (client and server each take a port per transfer) without touching the host's.
 if [[ -z ${PEERS_NETNS:-} ]]; then
   [[ $(id -u) -eq 0 ]] || { echo "peers.sh: needs root (network namespaces)" >&2; exit 1; }
-  tools/install-packages.sh atftpd nginx-light iperf3 dnsmasq-base iproute2 curl procps
+  tools/install-packages.sh atftpd nginx-light iperf3 dnsmasq-base iproute2 curl procps wrk \
+    libwrap0 xorriso util-linux
+  if [[ ! -x $hpa ]]; then
+    deb=$(mktemp -d)
+    (cd "$deb" && apt-get download -q tftpd-hpa >/dev/null 2>&1)
+    mkdir -p "$repo/target/bench-peers/tftpd-hpa"
+    dpkg-deb -x "$deb"/tftpd-hpa_*.deb "$repo/target/bench-peers/tftpd-hpa"
+    rm -rf "$deb"
+  fi
   cargo build --release -q -p controlplane -p bench --bins
   tools/build-test-isos.sh target/test-assets/iso-layouts >/dev/null
+  stamp=$(date +%Y%m%d-%H%M%S)
+  export RUNS_DIR=${RUNS_DIR:-$repo/bench/runs/peers-$stamp}
+  mkdir -p "$RUNS_DIR"
   ns=fbp$$
   ip netns add "$ns"
   trap 'ip netns del "$ns"' EXIT
   trap 'exit 130' INT TERM
   ip -n "$ns" link set lo up
+  # tftpd-hpa resolves its --address with AI_ADDRCONFIG, which ignores loopback: with no other
+  # IPv4 address in the namespace it finds none and exits.
+  ip -n "$ns" link add addr0 type veth peer name addr1
+  ip -n "$ns" addr add 10.214.0.1/32 dev addr0
+  ip -n "$ns" link set addr0 up
   ip netns exec "$ns" sysctl -qw net.ipv4.ip_local_port_range="10000 65000"
-  PEERS_NETNS=$ns ip netns exec "$ns" "$repo/bench/peers.sh" "$@"
-  exit
+  PEERS_NETNS=$ns ip netns exec "$ns" "$repo/bench/peers.sh" "$@" | tee "$RUNS_DIR/summary.md"
+  exit "${PIPESTATUS[0]}"
 fi
 
+runs_dir=$RUNS_DIR
 work=$(mktemp -d /tmp/fleetboot-peers.XXXXXX)
-chmod 755 "$work" # atftpd, dnsmasq and nginx workers read as nobody
+chmod 755 "$work" # atftpd, tftpd-hpa, dnsmasq and nginx workers read as nobody
 pids=()
 netns=()
 cleanup() {
@@ -82,9 +113,15 @@ ipxe_dir=$repo/.bootloaders # the iPXE builds tools/fetch-ipxe.sh embedded
 # ---- helpers ----
 field() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" <<<"$2"; }
 num() { local v; v=$(field "$1" "$2"); echo "${v:-0}"; }
-median() { sort -g | awk '{v[NR]=$1} END {if (NR==0) print "nan"; else if (NR%2) print v[(NR+1)/2]; else printf "%.2f\n", (v[NR/2]+v[NR/2+1])/2}'; }
+median() { sort -g | awk '{v[NR]=$1} END {if (NR==0) print ""; else if (NR%2) print v[(NR+1)/2]; else printf "%.3g\n", (v[NR/2]+v[NR/2+1])/2}'; }
+spread() { sort -g | awk '{v[NR]=$1} END {if (NR) printf "%s / %s / %s", v[1], (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2), v[NR]}'; }
 # shellcheck source=bench/lib/cpu.sh
 source "$repo/bench/lib/cpu.sh"
+# shellcheck source=bench/lib/nginx.sh
+source "$repo/bench/lib/nginx.sh"
+# shellcheck source=bench/lib/wrk.sh
+source "$repo/bench/lib/wrk.sh"
+ticks_of() { local t=0 p; for p in $1; do t=$((t + $(cpu_ticks "$p"))); done; echo "$t"; }
 wait_port() { # PROTO ADDR:PORT [NETNS]
   local ns=()
   [[ -n ${3:-} ]] && ns=(ip netns exec "$3")
@@ -95,36 +132,66 @@ wait_port() { # PROTO ADDR:PORT [NETNS]
   log "nothing listens on $1 $2"
   return 1
 }
-stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
+stop() { local p; for p in "$@"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; }
 make_netns() { # NAME: a namespace with loopback up
   ip netns add "$1"
   netns+=("$1")
   ip -n "$1" link set lo up
 }
 
-# ---- measurement: RUNS runs of a client command against server PID ----
-# Appends "row|server|result|cpu_per_gib|failures|p99|note" to $work/rows.
+# ---- pinning: "one-core" (servers on CPU 0, clients on CPU 1) or "both-cores" ----
+spin=() cpin=() cores=1 label=""
+set_mode() {
+  if [[ $1 == one-core ]]; then
+    spin=(taskset -c 0) cpin=(taskset -c 1) cores=1 label="1 core"
+  else
+    spin=() cpin=() cores=$(nproc) label="$(nproc) cores"
+  fi
+}
+modes=()
+for m in $PIN_MODES; do
+  [[ $m == one-core && $(nproc) -lt 2 ]] && { log "one CPU: no pinned pass"; continue; }
+  modes+=("$m")
+done
+
+# ---- measurement: RUNS runs of a client command against server PIDS ----
+# Appends "row|server|median|spread|unit|cpu/GiB|system cpu/GiB|softirq s|failures|p99|note|died"
+# to $work/rows.
 results=$work/rows
 : >"$results"
-measure() { # ROW SERVER PID METRIC UNIT CMD... (CMD prints a key=value summary line)
-  local row=$1 server=$2 pid=$3 metric=$4 unit=$5
+measure() { # ROW SERVER "PID..." METRIC UNIT CMD... (CMD prints a key=value summary line)
+  local row="[$label] $1" server=$2 server_pids=$3 metric=$4 unit=$5
   shift 5
-  local vals=() cpus=() secs=() p99s=() fails=0 out ticks bytes note=""
+  local vals=() cpus=() syscpus=() sirqs=() secs=() syssecs=() p99s=() fails=0 died=""
+  local out ticks s0 s1 bytes note="" dir raw r
+  dir=$runs_dir/$(tr -cs 'A-Za-z0-9' '-' <<<"$row" | sed 's/^-//; s/-$//')
+  mkdir -p "$dir"
   for r in $(seq "$RUNS"); do
-    ticks=$(cpu_ticks "$pid")
-    out=$("$@" 2>>"$work/client.err" || true)
-    ticks=$(($(cpu_ticks "$pid") - ticks))
-    echo "$row | $server | run $r | $out" >>"$work/raw.log"
+    raw=$dir/$server-$r
+    ticks=$(ticks_of "$server_pids")
+    s0=$(sys_ticks)
+    out=$("$@" 2>"$raw.stderr" || true)
+    s1=$(sys_ticks)
+    ticks=$(($(ticks_of "$server_pids") - ticks))
+    [[ -s $raw.stderr ]] || rm -f "$raw.stderr"
+    printf '%s\n%s\nserver_ticks=%s clk_tck=%s\nproc_stat_before(user system softirq busy total)=%s\nproc_stat_after=%s\n' \
+      "$*" "$out" "$ticks" "$CLK_TCK" "$s0" "$s1" >"$raw.txt"
     if [[ -z $out ]]; then
       log "$row/$server run $r: no summary"
       fails=$((fails + 1))
       continue
     fi
+    local sys sirq
+    read -r sys sirq < <(awk -v a="$s0" -v b="$s1" -v h="$CLK_TCK" 'BEGIN {
+      split(a, x, " "); split(b, y, " "); printf "%.2f %.2f\n", (y[4] - x[4]) / h, (y[3] - x[3]) / h }')
     vals+=("$(field "$metric" "$out")")
     bytes=$(num bytes "$out")
     secs+=("$(awk -v t="$ticks" -v h="$CLK_TCK" 'BEGIN {printf "%.2f", t / h}')")
-    if [[ $bytes -gt 0 ]]; then
+    syssecs+=("$sys")
+    sirqs+=("$sirq")
+    if [[ ${bytes%.*} -gt 0 ]]; then
       cpus+=("$(awk -v t="$ticks" -v h="$CLK_TCK" -v b="$bytes" 'BEGIN {printf "%.3f", t / h / (b / 2^30)}')")
+      syscpus+=("$(awk -v s="$sys" -v b="$bytes" 'BEGIN {printf "%.3f", s / (b / 2^30)}')")
     fi
     p99s+=("$(field p99_ms "$out")")
     fails=$((fails + $(num failed "$out") + $(num lost "$out") + $(num wrong "$out")))
@@ -133,18 +200,26 @@ measure() { # ROW SERVER PID METRIC UNIT CMD... (CMD prints a key=value summary 
     fi
   done
   if [[ ${#cpus[@]} -eq 0 ]]; then
-    note="server CPU $(printf '%s\n' "${secs[@]}" | median) s per run"
+    note="CPU per run: server $(printf '%s\n' "${secs[@]}" | median) s, machine $(printf '%s\n' "${syssecs[@]}" | median) s"
   fi
-  if ! kill -0 "$pid" 2>/dev/null; then
-    note="the server died during the row ($(tail -1 "$work/server.err" 2>/dev/null))"
-  fi
-  printf '%s|%s|%s %s|%s|%s|%s|%s\n' "$row" "$server" \
-    "$( ((${#vals[@]})) && printf '%s\n' "${vals[@]}" | median)" "$unit" \
-    "$( ((${#cpus[@]})) && printf '%s\n' "${cpus[@]}" | median)" "$fails" \
-    "$( ((${#p99s[@]})) && printf '%s\n' "${p99s[@]}" | grep . | median)" "$note" >>"$results"
+  local pid
+  for pid in $server_pids; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      died=died
+      note="the server died during the row ($(tail -1 "$work/server.err" 2>/dev/null))"
+    fi
+  done
+  printf '%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s\n' "$row" "$server" \
+    "$(printf '%s\n' "${vals[@]}" | grep . | median)" "$(printf '%s\n' "${vals[@]}" | grep . | spread)" "$unit" \
+    "$(printf '%s\n' "${cpus[@]}" | grep . | median)" "$(printf '%s\n' "${syscpus[@]}" | grep . | median)" \
+    "$(printf '%s\n' "${sirqs[@]}" | grep . | median)" "$fails" \
+    "$(printf '%s\n' "${p99s[@]}" | grep . | median)" "$note" "$died" >>"$results"
   log "$(tail -1 "$results")"
 }
-note_row() { printf '%s\n' "$*" >>"$results"; log "$*"; } # a row measured by hand
+note_row() { # ROW SERVER VALUE FAILURES NOTE: a row measured by hand
+  printf '[%s] %s|%s|%s|%s|||||%s||%s|\n' "$label" "$1" "$2" "$3" "$3" "$4" "$5" >>"$results"
+  log "$(tail -1 "$results")"
+}
 
 # ---- servers ----
 fb_ready=""
@@ -154,8 +229,9 @@ start_fleetboot() { # extra flags...; sets fb_pid and fb_ready
   mkdir -p "$data/isos"
   link_files "$data/files"
   # Every load generator is one address: the per-address caps would measure themselves.
-  "$bin/fleetboot" serve --data-dir "$data" --tftp-listen 127.0.0.1:$port \
-    --http-listen 127.0.0.1:$((port + 1)) --admin-listen 127.0.0.1:$((port + 2)) \
+  "${spin[@]}" "$bin/fleetboot" serve --data-dir "$data" --cores "$cores" --dhcp-mode off \
+    --tftp-listen 127.0.0.1:$port --http-listen 127.0.0.1:$((port + 1)) \
+    --admin-listen 127.0.0.1:$((port + 2)) \
     --tftp-max-per-ip 1000000 --http-max-per-ip 1000000 "$@" \
     >"$work/fb.out" 2>"$work/fb.err" &
   fb_pid=$!
@@ -169,23 +245,33 @@ start_fleetboot() { # extra flags...; sets fb_pid and fb_ready
   log "fleetboot did not start:"; cat "$work/fb.err" >&2
   return 1
 }
-fb_has_dhcp() { "$bin/fleetboot" serve --help | grep -q -- --dhcp-mode; }
-fb_off_dhcp=()
-fb_has_dhcp && fb_off_dhcp=(--dhcp-mode off)
 
 start_atftpd() {
+  rm -rf "$work/atftpd"
   link_files "$work/atftpd"
-  atftpd --daemon --no-fork --port $((port + 3)) --bind-address 127.0.0.1 --maxthread 20000 \
-    --logfile /dev/null "$work/atftpd" 2>>"$work/server.err" &
+  "${spin[@]}" atftpd --daemon --no-fork --port $((port + 3)) --bind-address 127.0.0.1 \
+    --maxthread 20000 --logfile /dev/null "$work/atftpd" 2>>"$work/server.err" &
   atftpd_pid=$!
   pids+=("$atftpd_pid")
   wait_port udp 127.0.0.1:$((port + 3))
 }
 
+# tftpd-hpa: one process per transfer, forked by the listener (affinity is inherited).
+start_tftpd_hpa() {
+  rm -rf "$work/hpa"
+  link_files "$work/hpa"
+  "${spin[@]}" "$hpa" --ipv4 --foreground --listen --address 127.0.0.1:$((port + 6)) --secure \
+    "$work/hpa" 2>>"$work/server.err" &
+  hpa_pid=$!
+  pids+=("$hpa_pid")
+  wait_port udp 127.0.0.1:$((port + 6))
+}
+
 # dnsmasq's TFTP port is fixed at 69.
 start_dnsmasq_tftp() {
+  rm -rf "$work/dnsmasq"
   link_files "$work/dnsmasq"
-  dnsmasq --keep-in-foreground --conf-file=/dev/null --port=0 \
+  "${spin[@]}" dnsmasq --keep-in-foreground --conf-file=/dev/null --port=0 \
     --pid-file= --log-facility=/dev/null --enable-tftp --tftp-root="$work/dnsmasq" \
     --tftp-max=20000 --listen-address=127.0.0.1 --bind-interfaces 2>>"$work/server.err" &
   dnsmasq_pid=$!
@@ -193,79 +279,83 @@ start_dnsmasq_tftp() {
   wait_port udp 127.0.0.1:69
 }
 
-start_nginx() {
-  local n=$work/nginx
-  link_files "$n/www"
-  mkdir -p "$n/tmp"
-  cat >"$n/nginx.conf" <<EOF
-daemon off;
-worker_processes $(nproc);
-worker_rlimit_nofile 40000;
-pid $n/nginx.pid;
-error_log $n/error.log;
-events { worker_connections 30000; }
-http {
-  access_log off;
-  sendfile on;
-  tcp_nopush on;
-  keepalive_timeout 300s;
-  keepalive_requests 100000000;
-  default_type application/octet-stream;
-  client_body_temp_path $n/tmp; proxy_temp_path $n/tmp; fastcgi_temp_path $n/tmp;
-  uwsgi_temp_path $n/tmp; scgi_temp_path $n/tmp;
-  server { listen 127.0.0.1:$((port + 4)) backlog=16384; root $n/www; }
-}
-EOF
-  nginx -p "$n" -e "$n/error.log" -c "$n/nginx.conf" &
+start_nginx() { # ROOT LISTEN [NETNS]
+  local n=$work/nginx ns=()
+  [[ -n ${3:-} ]] && ns=(ip netns exec "$3")
+  nginx_conf "$n" "$cores" "$2" "$1"
+  "${ns[@]}" "${spin[@]}" nginx -p "$n" -e "$n/error.log" -c "$n/nginx.conf" &
   nginx_pid=$!
   pids+=("$nginx_pid")
-  wait_port tcp 127.0.0.1:$((port + 4))
+  wait_port tcp "$2" "${3:-}"
 }
 
 # ---- TFTP ----
 tftp_rows() { # SERVER PID TARGET PREFIX
   local server=$1 pid=$2 target=$3 prefix=$4
   measure "TFTP 32 MiB x64 clients, blksize 1468 ws16" "$server" "$pid" mib_s MiB/s \
-    "$bin/tftp-storm" "$target" --local "$files/big.bin" --file "${prefix}big.bin" \
+    "${cpin[@]}" "$bin/tftp-storm" "$target" --local "$files/big.bin" --file "${prefix}big.bin" \
     --clients 64 --blksize 1468 --windowsize 16
   measure "TFTP 32 MiB x1 client, blksize 1468 ws16" "$server" "$pid" mib_s MiB/s \
-    "$bin/tftp-storm" "$target" --local "$files/big.bin" --file "${prefix}big.bin" \
+    "${cpin[@]}" "$bin/tftp-storm" "$target" --local "$files/big.bin" --file "${prefix}big.bin" \
     --clients 1 --blksize 1468 --windowsize 16
+  # What PXE ROMs negotiate: a block size, no window.
+  measure "TFTP 32 MiB x1 client, blksize 1468, no windowsize" "$server" "$pid" mib_s MiB/s \
+    "${cpin[@]}" "$bin/tftp-storm" "$target" --local "$files/big.bin" --file "${prefix}big.bin" \
+    --clients 1 --blksize 1468
   measure "TFTP 64 KiB x$SMALL_CLIENTS at once, blksize 1468 ws16" "$server" "$pid" transfers_s transfers/s \
-    "$bin/tftp-storm" "$target" --local "$files/small.bin" --file "${prefix}small.bin" \
+    "${cpin[@]}" "$bin/tftp-storm" "$target" --local "$files/small.bin" --file "${prefix}small.bin" \
     --clients "$SMALL_CLIENTS" --blksize 1468 --windowsize 16
 }
 
-if want tftp; then
-log "TFTP: fleetboot"
-start_fleetboot "${fb_off_dhcp[@]}"
-tftp_rows fleetboot "$fb_pid" 127.0.0.1:$port files/
-log "TFTP: atftpd"
-start_atftpd
-tftp_rows atftpd "$atftpd_pid" 127.0.0.1:$((port + 3)) ""
-stop "$atftpd_pid"
-log "TFTP: dnsmasq"
-start_dnsmasq_tftp
-tftp_rows dnsmasq "$dnsmasq_pid" 127.0.0.1:69 ""
-stop "$dnsmasq_pid"
-
-# What fleetboot still holds once every TFTP transfer is over (its retries end within 6 s);
-# then HTTP starts on a fresh process, so a leak here cannot starve the HTTP rows.
-sleep 10
-note_row "fleetboot descriptors 10 s after the TFTP rows|fleetboot|$(find "/proc/$fb_pid/fd" -mindepth 1 | wc -l) open||||$(grep -c '^' <(ss -Huan state established) || true) connected UDP sockets in the namespace"
-stop "$fb_pid"
-fi
+tftp_section() {
+  log "TFTP [$label]: fleetboot"
+  start_fleetboot
+  tftp_rows fleetboot "$fb_pid" 127.0.0.1:$port files/
+  # What fleetboot still holds once its own transfers are over (its retries end within 6 s),
+  # before any peer's load runs on the machine.
+  sleep 10
+  note_row "fleetboot descriptors 10 s after its TFTP rows" fleetboot \
+    "$(find "/proc/$fb_pid/fd" -mindepth 1 | wc -l) open" 0 \
+    "$(grep -c '^' <(ss -Huan state established) || true) connected UDP sockets in the namespace"
+  stop "$fb_pid"
+  log "TFTP [$label]: atftpd"
+  start_atftpd
+  tftp_rows atftpd "$atftpd_pid" 127.0.0.1:$((port + 3)) ""
+  stop "$atftpd_pid"
+  log "TFTP [$label]: tftpd-hpa"
+  start_tftpd_hpa
+  tftp_rows tftpd-hpa "$hpa_pid" 127.0.0.1:$((port + 6)) ""
+  stop "$hpa_pid"
+  log "TFTP [$label]: dnsmasq"
+  start_dnsmasq_tftp
+  tftp_rows dnsmasq "$dnsmasq_pid" 127.0.0.1:69 ""
+  stop "$dnsmasq_pid"
+}
 
 # ---- HTTP ----
+wrk_lua=$work/range.lua
+wrk_range_lua "$wrk_lua" 256
+wrk_run() { # URL: wrk's report on stderr, its summary line on stdout
+  local out=$work/wrk.out
+  "${cpin[@]}" wrk -t"$(((cores > 1) + 1))" -c64 -d"${HTTP_SECS}s" -s "$wrk_lua" "$1" >"$out" 2>&1 || true
+  cat "$out" >&2
+  wrk_summary "$out"
+}
 http_rows() { # SERVER PID ADDR PATH-PREFIX
-  measure "HTTP 1 MiB random ranges of 256 MiB, 64 conns, ${HTTP_SECS}s" "$1" "$2" mib_s MiB/s \
-    "$bin/http-range" "$3" --path "$4range.bin" --local "$files/range.bin" \
+  measure "HTTP 1 MiB random ranges of 256 MiB, 64 conns, ${HTTP_SECS}s, verifying client" "$1" "$2" mib_s MiB/s \
+    "${cpin[@]}" "$bin/http-range" "$3" --path "$4range.bin" --local "$files/range.bin" \
     load --connections 64 --range-size $((1 << 20)) --duration "$HTTP_SECS"
+  cat "$files/range.bin" >/dev/null # warm again: the page cache is all either server reads
+  measure "HTTP 1 MiB random ranges of 256 MiB, 64 conns, ${HTTP_SECS}s, wrk" "$1" "$2" mib_s MiB/s \
+    wrk_run "http://$3$4range.bin"
+  [[ $mode == both-cores ]] || return 0
   local out
   out=$("$bin/http-range" "$3" --path "$4range.bin" --local "$files/range.bin" \
     idle --connections "$IDLE_CONNS" --hold "$IDLE_HOLD" 2>>"$work/client.err" || true)
-  echo "idle | $1 | $out" >>"$work/raw.log"
-  note_row "HTTP $IDLE_CONNS idle keep-alive conns held ${IDLE_HOLD}s|$1|$(field alive_after_hold "$out") alive||$(($(field open_failed "$out") + $(field dead_after_hold "$out")))||server RSS $(rss_of "$2")"
+  echo "$out" >"$runs_dir/idle-$1.txt"
+  note_row "HTTP $IDLE_CONNS idle keep-alive conns held ${IDLE_HOLD}s" "$1" \
+    "$(field alive_after_hold "$out") alive" \
+    "$(($(num open_failed "$out") + $(num dead_after_hold "$out")))" "server RSS $(rss_of "$2")"
 }
 rss_of() { # RSS (and its anonymous part) of a process and its children, MiB
   local rss=0 anon=0 p
@@ -276,117 +366,178 @@ rss_of() { # RSS (and its anonymous part) of a process and its children, MiB
   echo "$((rss / 1024)) MiB (anon $((anon / 1024)) MiB)"
 }
 
-if want http; then
-log "HTTP: fleetboot"
-start_fleetboot "${fb_off_dhcp[@]}"
-http_rows fleetboot "$fb_pid" 127.0.0.1:$((port + 1)) /files/
-log "HTTP: fleetboot RSS serving a 4 GiB file"
-# On a fresh process: the row is about what serving the file costs, not what the 10,000 idle
-# connections before it left behind (their RSS is in the idle row).
-stop "$fb_pid"
-start_fleetboot "${fb_off_dhcp[@]}"
-curl -sf "http://127.0.0.1:$((port + 1))/files/huge.iso" | cmp - "$files/huge.iso" && bad=0 || bad=1
-status=$(awk '/^(VmRSS|VmHWM|RssAnon|RssFile):/ {printf "%s %d MiB, ", $1, $2 / 1024}' "/proc/$fb_pid/status")
-note_row "RSS after serving a 4 GiB file over HTTP|fleetboot|$(rss_of "$fb_pid")||$bad||${status%, }"
-stop "$fb_pid"
+http_section() {
+  log "HTTP [$label]: fleetboot"
+  start_fleetboot
+  http_rows fleetboot "$fb_pid" 127.0.0.1:$((port + 1)) /files/
+  stop "$fb_pid"
+  if [[ $mode == both-cores ]]; then
+    log "HTTP: fleetboot RSS serving a 4 GiB file"
+    # On a fresh process: the row is about what serving the file costs, not what the 10,000
+    # idle connections before it left behind (their RSS is in the idle row).
+    start_fleetboot
+    local bad status
+    curl -sf "http://127.0.0.1:$((port + 1))/files/huge.iso" | cmp - "$files/huge.iso" && bad=0 || bad=1
+    status=$(awk '/^(VmRSS|VmHWM|RssAnon|RssFile):/ {printf "%s %d MiB, ", $1, $2 / 1024}' "/proc/$fb_pid/status")
+    note_row "RSS after serving a 4 GiB file over HTTP" fleetboot "$(rss_of "$fb_pid")" "$bad" "${status%, }"
+    stop "$fb_pid"
+  fi
+  log "HTTP [$label]: nginx"
+  rm -rf "$work/nginx"
+  link_files "$work/nginx/www"
+  start_nginx "$work/nginx/www" 127.0.0.1:$((port + 4))
+  http_rows nginx "$nginx_pid" 127.0.0.1:$((port + 4)) /
+  stop "$nginx_pid"
+  if [[ $mode == both-cores ]]; then
+    log "HTTP: iperf3 -P 8 loopback limit"
+    iperf3 -s -1 -B 127.0.0.1 -p $((port + 5)) >/dev/null &
+    local iperf_pid=$! mbit
+    pids+=("$iperf_pid")
+    wait_port tcp 127.0.0.1:$((port + 5))
+    mbit=$(iperf3 -c 127.0.0.1 -p $((port + 5)) -P 8 -t "$HTTP_SECS" -f m | awk '/SUM.*receiver/ {print $6}')
+    note_row "HTTP loopback limit (iperf3 -P 8, ${HTTP_SECS}s)" iperf3 \
+      "$(awk -v m="$mbit" 'BEGIN {printf "%.2f", m * 1e6 / 8 / 2^20}') MiB/s" 0 ""
+    stop "$iperf_pid"
+  fi
+}
 
-log "HTTP: nginx"
-start_nginx
-http_rows nginx "$nginx_pid" 127.0.0.1:$((port + 4)) /
-stop "$nginx_pid"
-
-log "HTTP: iperf3 -P 8 loopback limit"
-iperf3 -s -1 -B 127.0.0.1 -p $((port + 5)) >/dev/null &
-iperf_pid=$!
-pids+=("$iperf_pid")
-wait_port tcp 127.0.0.1:$((port + 5))
-mbit=$(iperf3 -c 127.0.0.1 -p $((port + 5)) -P 8 -t "$HTTP_SECS" -f m | awk '/SUM.*receiver/ {print $6}')
-note_row "HTTP loopback limit (iperf3 -P 8, ${HTTP_SECS}s)|iperf3|$(awk -v m="$mbit" 'BEGIN {printf "%.2f", m * 1e6 / 8 / 2^20}') MiB/s||0||"
-stop "$iperf_pid"
-fi
-
-# ---- proxyDHCP: server in a namespace behind a veth, dhcp-storm as the relay outside, then as
-# the clients themselves (broadcasts from port 68 on the link: one answer each, from the
-# server's link address, or the row fails) ----
-if want dhcp && fb_has_dhcp; then
-  dhcp_ns=${PEERS_NETNS}dhcp
+# ---- proxyDHCP and the boot storm: servers in a namespace behind a veth, dhcp-storm and
+# boot-storm as the relay outside, dhcp-storm also as the clients themselves (broadcasts from
+# port 68 on the link: one answer each, from the server's link address, or the row fails) ----
+dhcp_ns=${PEERS_NETNS}dhcp
+net=10.213.0
+dhcp_lab() {
+  [[ -n ${dhcp_lab_up:-} ]] && return 0
   make_netns "$dhcp_ns"
   ip link add relay type veth peer name server netns "$dhcp_ns"
-  net=10.213.0
   ip addr add "$net.1/24" dev relay
   ip link set relay up
   ip -n "$dhcp_ns" addr add "$net.2/24" dev server
   ip -n "$dhcp_ns" link set server up
-  dhcp_row() { # SERVER PID
-    local rate
-    for rate in $DHCP_RATES; do
-      measure "proxyDHCP $DHCP_COUNT relayed PXE DISCOVERs offered at $rate/s" "$1" "$2" answered_s answers/s \
-        "$bin/dhcp-storm" "$net.2:67" --relay "$net.1" --count "$DHCP_COUNT" --rate "$rate"
-      measure "proxyDHCP $DHCP_COUNT broadcast PXE DISCOVERs offered at $rate/s" "$1" "$2" answered_s answers/s \
-        "$bin/dhcp-storm" 255.255.255.255:67 --interface relay --expect-server "$net.2" \
-        --count "$DHCP_COUNT" --rate "$rate"
-    done
-  }
-  log "DHCP: fleetboot"
-  # The boot-storm row after the DHCP rows boots the casper-shaped test ISO (Debian's kernel).
-  mkdir -p "$work/fb/isos"
+  # fleetboot's: the casper-shaped test ISO (Debian's kernel) its boot scripts name.
+  mkdir -p "$work/fbd/isos"
+  ln "$iso_dir/casper.iso" "$work/fbd/isos/"
+  # The chain's: the same ISO's kernel and initrd extracted for nginx, iPXE for dnsmasq's TFTP
+  # (dnsmasq names a PXE service's file BASENAME.0), and one static boot script.
+  local www=$work/chain/www tftp=$work/chain/tftp
+  mkdir -p "$www" "$tftp"
+  xorriso -osirrox on -indev "$iso_dir/casper.iso" -extract /casper/vmlinuz "$www/vmlinuz" \
+    -extract /casper/initrd "$www/initrd" >/dev/null 2>&1
+  cp "$ipxe_dir/undionly.kpxe" "$tftp/undionly.0"
+  printf '#!ipxe\nkernel http://%s/vmlinuz boot=casper ip=dhcp\ninitrd http://%s/initrd\nboot\n' \
+    "$net.2" "$net.2" >"$www/boot.ipxe"
+  chmod -R a+rX "$work/chain"
+  dhcp_lab_up=1
+}
+start_fleetboot_dhcp() {
   # Its machines are simulated behind one relay address, as on a routed network: the server
-  # cannot confirm their MACs, hence --boot-mac-check off.
-  ln "$iso_dir/casper.iso" "$work/fb/isos/"
-  # Default network settings: the namespace has no default route, answers follow arrival.
-  ip netns exec "$dhcp_ns" "$bin/fleetboot" serve --data-dir "$work/fb" --dhcp-mode proxy \
-    --boot-mac-check off --admin-listen 127.0.0.1:8081 \
+  # cannot confirm their MACs, hence --boot-mac-check off. Default network settings: the
+  # namespace has no default route, answers follow arrival.
+  ip netns exec "$dhcp_ns" "${spin[@]}" "$bin/fleetboot" serve --data-dir "$work/fbd" \
+    --cores "$cores" --dhcp-mode proxy --boot-mac-check off --admin-listen 127.0.0.1:8081 \
     --tftp-max-per-ip 1000000 --http-max-per-ip 1000000 >"$work/fb-dhcp.out" 2>"$work/fb-dhcp.err" &
   fbd_pid=$!
   pids+=("$fbd_pid")
   wait_port udp 0.0.0.0:67 "$dhcp_ns" || cat "$work/fb-dhcp.err" >&2
-  dhcp_row fleetboot "$fbd_pid"
-  log "boot storm: fleetboot"
-  image=$("$bin/fleetboot" images list --json --data-dir "$work/fb" | sed -n 's/.*"id": *"\([^"]*\)".*/\1/p' | head -1)
-  for mac in $("$bin/boot-storm" "$net.2:67" --relay "$net.1" --machines "$BOOT_MACHINES" --list-macs); do
-    "$bin/fleetboot" clients assign "$mac" "$image" --data-dir "$work/fb" >/dev/null
-  done
-  measure "boot storm: $BOOT_MACHINES BIOS machines at once, DHCP → TFTP iPXE → script → 9 MiB kernel+initrd" \
-    fleetboot "$fbd_pid" machines_s machines/s \
-    "$bin/boot-storm" "$net.2:67" --relay "$net.1" --machines "$BOOT_MACHINES" \
-    --verify "undionly.kpxe=$ipxe_dir/undionly.kpxe" --verify "vmlinuz=$repo/target/test-assets/vmlinuz"
-  stop "$fbd_pid"
-  log "DHCP: dnsmasq"
-  ip netns exec "$dhcp_ns" dnsmasq --keep-in-foreground --conf-file=/dev/null --port=0 \
-    --pid-file= --log-facility=/dev/null --quiet-dhcp --dhcp-range="$net.0,proxy" \
-    --pxe-service=x86PC,"x",undionly &
+}
+# dnsmasq as users run it for iPXE: proxyDHCP + TFTP, the PXE ROM gets iPXE, iPXE (user class
+# "iPXE") gets the script's URL.
+start_dnsmasq_chain() {
+  ip netns exec "$dhcp_ns" "${spin[@]}" dnsmasq --keep-in-foreground --conf-file=/dev/null \
+    --port=0 --pid-file= --log-facility=/dev/null --quiet-dhcp --quiet-tftp \
+    --dhcp-range="$net.0,proxy" --dhcp-userclass=set:ipxe,iPXE \
+    --pxe-service=x86PC,"iPXE",undionly \
+    --dhcp-boot=tag:!ipxe,undionly.0,,$net.2 --dhcp-boot=tag:ipxe,http://$net.2/boot.ipxe \
+    --enable-tftp --tftp-root="$work/chain/tftp" --tftp-max=20000 2>>"$work/server.err" &
   dnsd_pid=$!
   pids+=("$dnsd_pid")
   wait_port udp 0.0.0.0:67 "$dhcp_ns"
-  dhcp_row dnsmasq "$dnsd_pid"
+}
+dhcp_rows() { # SERVER PID
+  local rate
+  for rate in $DHCP_RATES; do
+    measure "proxyDHCP $DHCP_COUNT relayed PXE DISCOVERs offered at $rate/s" "$1" "$2" answered_s answers/s \
+      "${cpin[@]}" "$bin/dhcp-storm" "$net.2:67" --relay "$net.1" --count "$DHCP_COUNT" --rate "$rate"
+    measure "proxyDHCP $DHCP_COUNT broadcast PXE DISCOVERs offered at $rate/s" "$1" "$2" answered_s answers/s \
+      "${cpin[@]}" "$bin/dhcp-storm" 255.255.255.255:67 --interface relay --expect-server "$net.2" \
+      --count "$DHCP_COUNT" --rate "$rate"
+  done
+}
+boot_row() { # SERVER "PID..." --verify...
+  local server=$1 server_pids=$2
+  shift 2
+  measure "boot storm: $BOOT_MACHINES BIOS machines at once, DHCP → TFTP iPXE → script → kernel+initrd" \
+    "$server" "$server_pids" machines_s machines/s \
+    "${cpin[@]}" "$bin/boot-storm" "$net.2:67" --relay "$net.1" --machines "$BOOT_MACHINES" \
+    --verify "vmlinuz=$work/chain/www/vmlinuz" --verify "initrd=$work/chain/www/initrd" "$@"
+}
+dhcp_section() {
+  dhcp_lab
+  log "DHCP [$label]: fleetboot"
+  start_fleetboot_dhcp
+  if want dhcp; then dhcp_rows fleetboot "$fbd_pid"; fi
+  if want boot; then
+    if [[ -z ${assigned:-} ]]; then
+      local image mac
+      image=$("$bin/fleetboot" images list --json --data-dir "$work/fbd" | sed -n 's/.*"id": *"\([^"]*\)".*/\1/p' | head -1)
+      for mac in $("$bin/boot-storm" "$net.2:67" --relay "$net.1" --machines "$BOOT_MACHINES" --list-macs); do
+        "$bin/fleetboot" clients assign "$mac" "$image" --data-dir "$work/fbd" >/dev/null
+      done
+      assigned=1
+    fi
+    boot_row fleetboot "$fbd_pid" --verify "undionly.kpxe=$ipxe_dir/undionly.kpxe"
+  fi
+  stop "$fbd_pid"
+  log "DHCP [$label]: dnsmasq (+ nginx for the boot storm)"
+  start_dnsmasq_chain
+  if want dhcp; then dhcp_rows dnsmasq "$dnsd_pid"; fi
+  if want boot; then
+    start_nginx "$work/chain/www" "$net.2:80" "$dhcp_ns"
+    boot_row "dnsmasq + nginx" "$dnsd_pid $nginx_pid" --verify "undionly.0=$ipxe_dir/undionly.kpxe"
+    stop "$nginx_pid"
+  fi
   stop "$dnsd_pid"
-else
-  log "fleetboot has no --dhcp-mode yet: proxyDHCP row skipped"
-fi
+}
 
-# ---- the table: each peer against fleetboot in the same row ----
+for mode in "${modes[@]}"; do
+  set_mode "$mode"
+  if want tftp; then tftp_section; fi
+  if want http; then http_section; fi
+  if want dhcp || want boot; then dhcp_section; fi
+done
+
+# ---- the table: each peer against fleetboot's row of the same pass ----
+echo "RUNS=$RUNS run(s) per row; fleetboot $(git -C "$repo" rev-parse --short HEAD 2>/dev/null); Linux $(uname -r), $(nproc) CPUs."
+echo "Results min / median / max; CPU per GiB verified by the client, medians: the server's own"
+echo "(utime+stime) and the whole machine's (/proc/stat busy, softirq included); ratios from medians."
 echo
-echo "| test | server | median result | server CPU s/GiB | failures | p99 ms | fleetboot ÷ server (result) | server ÷ fleetboot (CPU/GiB) | notes |"
-echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+echo "| test | server | result (min / median / max) | server CPU s/GiB | machine CPU s/GiB | softirq s | failures | p99 ms | fleetboot ÷ server (result) | server ÷ fleetboot (server CPU/GiB) | server ÷ fleetboot (machine CPU/GiB) | notes |"
+echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
 awk -F'|' '
-  $2 == "fleetboot" { fb[$1] = $3 + 0; fbcpu[$1] = $4 + 0 }
+  $2 == "fleetboot" && $12 == "" { fb[$1] = $3 + 0; fbcpu[$1] = $6 + 0; fbsys[$1] = $7 + 0 }
   { rows[NR] = $0 }
   END {
     for (i = 1; i <= NR; i++) {
       split(rows[i], f, "|")
-      r = (f[2] != "fleetboot" && (f[1] in fb) && f[3] + 0 > 0) ? sprintf("%.2f×", fb[f[1]] / f[3]) : ""
-      c = (f[2] != "fleetboot" && (f[1] in fbcpu) && fbcpu[f[1]] > 0 && f[4] != "") ? sprintf("%.2f×", f[4] / fbcpu[f[1]]) : ""
-      printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", f[1], f[2], f[3], f[4], f[5], f[6], r, c, f[7]
+      peer = f[2] != "fleetboot" && f[12] == ""
+      r = (peer && (f[1] in fb) && f[3] + 0 > 0) ? sprintf("%.2f×", fb[f[1]] / f[3]) : ""
+      c = (peer && fbcpu[f[1]] > 0 && f[6] != "") ? sprintf("%.2f×", f[6] / fbcpu[f[1]]) : ""
+      m = (peer && fbsys[f[1]] > 0 && f[7] != "") ? sprintf("%.2f×", f[7] / fbsys[f[1]]) : ""
+      v = f[4] == f[3] ? f[3] : f[4] " " f[5]
+      printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", f[1], f[2], v, f[6], f[7], f[8], f[9], f[10], r, c, m, f[11]
     }
   }' "$results"
-fb_http=$(awk -F'|' '$1 ~ /^HTTP 1 MiB/ && $2 == "fleetboot" {print $3 + 0}' "$results")
+fb_http=$(awk -F'|' '$1 ~ /HTTP 1 MiB.*verifying/ && $1 ~ /cores\]/ && $2 == "fleetboot" {print $3 + 0}' "$results")
 limit=$(awk -F'|' '$2 == "iperf3" {print $3 + 0}' "$results")
-echo
-echo "fleetboot HTTP = $(awk -v a="$fb_http" -v b="$limit" 'BEGIN {printf "%.0f", b ? 100 * a / b : 0}')% of the loopback limit; $RUNS run(s) per row."
-echo
-echo "client summaries:"
-sed 's/^/    /' "$work/raw.log"
+if [[ -n $limit && -n $fb_http ]]; then
+  echo
+  echo "fleetboot HTTP (verifying client, all cores) = $(awk -v a="$fb_http" -v b="$limit" 'BEGIN {printf "%.0f", b ? 100 * a / b : 0}')% of the loopback limit."
+fi
+cp "$results" "$runs_dir/rows.psv"
 if [[ -s $work/client.err ]]; then
+  echo
   echo "client errors (first 20):"
   head -20 "$work/client.err" | sed 's/^/    /'
 fi
+echo
+echo "raw runs: ${runs_dir#"$repo"/}"

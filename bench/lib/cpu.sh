@@ -1,11 +1,12 @@
 # CPU accounting the bench scripts share (sourced).
 
-# utime+stime (ticks) of a running process and its children (nginx workers), threads included.
+# utime+stime (ticks) of a running process and its live children (nginx workers), threads
+# included, plus cutime+cstime: the children it has reaped (tftpd-hpa's one per transfer).
 cpu_ticks() {
   local total=0 p
   for p in "$1" $(ps -o pid= --ppid "$1" 2>/dev/null); do
     [[ -r /proc/$p/stat ]] || continue
-    total=$((total + $(sed 's/^.*) //' "/proc/$p/stat" | awk '{print $12 + $13}')))
+    total=$((total + $(sed 's/^.*) //' "/proc/$p/stat" | awk '{print $12 + $13 + $14 + $15}')))
   done
   echo "$total"
 }
