@@ -12,8 +12,9 @@
 # fleetboot --cores 1, nginx one worker), the load client on CPU 1: a per-core comparison.
 # Then "N cores": nothing pinned, fleetboot on every core, nginx a worker per core.
 # Per row and server: min / median / max of RUNS runs; the server's CPU (utime+stime of its
-# processes and threads, /proc/PID/stat) and the whole machine's (/proc/stat: user + system +
-# softirq + irq) per GiB the client verified; ratios against fleetboot's row from medians.
+# processes and threads: a cpuacct cgroup per server where the machine allows, else
+# /proc/PID/stat) and the whole machine's (/proc/stat: user + system + softirq + irq) per GiB
+# the client verified; ratios against fleetboot's row from medians.
 # A server that dies during a row gets no ratio. Raw per-run output (the client's summary,
 # the CPU samples) goes to bench/runs/peers-<date>/ (RUNS_DIR), with the table as summary.md.
 #
@@ -87,6 +88,7 @@ cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   for n in "${netns[@]}"; do ip netns del "$n" 2>/dev/null || true; done
+  cpu_groups_remove
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -121,7 +123,6 @@ source "$repo/bench/lib/cpu.sh"
 source "$repo/bench/lib/nginx.sh"
 # shellcheck source=bench/lib/wrk.sh
 source "$repo/bench/lib/wrk.sh"
-ticks_of() { local t=0 p; for p in $1; do t=$((t + $(cpu_ticks "$p"))); done; echo "$t"; }
 wait_port() { # PROTO ADDR:PORT [NETNS]
   local ns=()
   [[ -n ${3:-} ]] && ns=(ip netns exec "$3")
@@ -168,11 +169,11 @@ measure() { # ROW SERVER "PID..." METRIC UNIT CMD... (CMD prints a key=value sum
   mkdir -p "$dir"
   for r in $(seq "$RUNS"); do
     raw=$dir/$server-$r
-    ticks=$(ticks_of "$server_pids")
+    ticks=$(server_ticks $server_pids)
     s0=$(sys_ticks)
     out=$("$@" 2>"$raw.stderr" || true)
     s1=$(sys_ticks)
-    ticks=$(($(ticks_of "$server_pids") - ticks))
+    ticks=$(($(server_ticks $server_pids) - ticks))
     [[ -s $raw.stderr ]] || rm -f "$raw.stderr"
     printf '%s\n%s\nserver_ticks=%s clk_tck=%s\nproc_stat_before(user system softirq busy total)=%s\nproc_stat_after=%s\n' \
       "$*" "$out" "$ticks" "$CLK_TCK" "$s0" "$s1" >"$raw.txt"
@@ -229,7 +230,8 @@ start_fleetboot() { # extra flags...; sets fb_pid and fb_ready
   mkdir -p "$data/isos"
   link_files "$data/files"
   # Every load generator is one address: the per-address caps would measure themselves.
-  "${spin[@]}" "$bin/fleetboot" serve --data-dir "$data" --cores "$cores" --dhcp-mode off \
+  cpu_group fleetboot
+  "${spin[@]}" "${grp[@]}" "$bin/fleetboot" serve --data-dir "$data" --cores "$cores" --dhcp-mode off \
     --tftp-listen 127.0.0.1:$port --http-listen 127.0.0.1:$((port + 1)) \
     --admin-listen 127.0.0.1:$((port + 2)) \
     --tftp-max-per-ip 1000000 --http-max-per-ip 1000000 "$@" \
@@ -249,7 +251,8 @@ start_fleetboot() { # extra flags...; sets fb_pid and fb_ready
 start_atftpd() {
   rm -rf "$work/atftpd"
   link_files "$work/atftpd"
-  "${spin[@]}" atftpd --daemon --no-fork --port $((port + 3)) --bind-address 127.0.0.1 \
+  cpu_group atftpd
+  "${spin[@]}" "${grp[@]}" atftpd --daemon --no-fork --port $((port + 3)) --bind-address 127.0.0.1 \
     --maxthread 20000 --logfile /dev/null "$work/atftpd" 2>>"$work/server.err" &
   atftpd_pid=$!
   pids+=("$atftpd_pid")
@@ -260,7 +263,8 @@ start_atftpd() {
 start_tftpd_hpa() {
   rm -rf "$work/hpa"
   link_files "$work/hpa"
-  "${spin[@]}" "$hpa" --ipv4 --foreground --listen --address 127.0.0.1:$((port + 6)) --secure \
+  cpu_group tftpd-hpa
+  "${spin[@]}" "${grp[@]}" "$hpa" --ipv4 --foreground --listen --address 127.0.0.1:$((port + 6)) --secure \
     "$work/hpa" 2>>"$work/server.err" &
   hpa_pid=$!
   pids+=("$hpa_pid")
@@ -271,7 +275,8 @@ start_tftpd_hpa() {
 start_dnsmasq_tftp() {
   rm -rf "$work/dnsmasq"
   link_files "$work/dnsmasq"
-  "${spin[@]}" dnsmasq --keep-in-foreground --conf-file=/dev/null --port=0 \
+  cpu_group dnsmasq
+  "${spin[@]}" "${grp[@]}" dnsmasq --keep-in-foreground --conf-file=/dev/null --port=0 \
     --pid-file= --log-facility=/dev/null --enable-tftp --tftp-root="$work/dnsmasq" \
     --tftp-max=20000 --listen-address=127.0.0.1 --bind-interfaces 2>>"$work/server.err" &
   dnsmasq_pid=$!
@@ -283,7 +288,8 @@ start_nginx() { # ROOT LISTEN [NETNS]
   local n=$work/nginx ns=()
   [[ -n ${3:-} ]] && ns=(ip netns exec "$3")
   nginx_conf "$n" "$cores" "$2" "$1"
-  "${ns[@]}" "${spin[@]}" nginx -p "$n" -e "$n/error.log" -c "$n/nginx.conf" &
+  cpu_group nginx
+  "${ns[@]}" "${spin[@]}" "${grp[@]}" nginx -p "$n" -e "$n/error.log" -c "$n/nginx.conf" &
   nginx_pid=$!
   pids+=("$nginx_pid")
   wait_port tcp "$2" "${3:-}"
@@ -368,7 +374,9 @@ rss_of() { # RSS (and its anonymous part) of a process and its children, MiB
 
 http_section() {
   log "HTTP [$label]: fleetboot"
-  start_fleetboot
+  # nginx's keep-alive time (keepalive_timeout 300s): the idle row measures holding 10,000
+  # connections, not fleetboot's default idle timeout (10 s, sized for boot clients).
+  start_fleetboot --http-idle-timeout-ms 300000
   http_rows fleetboot "$fb_pid" 127.0.0.1:$((port + 1)) /files/
   stop "$fb_pid"
   if [[ $mode == both-cores ]]; then
@@ -433,7 +441,8 @@ start_fleetboot_dhcp() {
   # Its machines are simulated behind one relay address, as on a routed network: the server
   # cannot confirm their MACs, hence --boot-mac-check off. Default network settings: the
   # namespace has no default route, answers follow arrival.
-  ip netns exec "$dhcp_ns" "${spin[@]}" "$bin/fleetboot" serve --data-dir "$work/fbd" \
+  cpu_group fleetboot
+  ip netns exec "$dhcp_ns" "${spin[@]}" "${grp[@]}" "$bin/fleetboot" serve --data-dir "$work/fbd" \
     --cores "$cores" --dhcp-mode proxy --boot-mac-check off --admin-listen 127.0.0.1:8081 \
     --tftp-max-per-ip 1000000 --http-max-per-ip 1000000 >"$work/fb-dhcp.out" 2>"$work/fb-dhcp.err" &
   fbd_pid=$!
@@ -443,7 +452,8 @@ start_fleetboot_dhcp() {
 # dnsmasq as users run it for iPXE: proxyDHCP + TFTP, the PXE ROM gets iPXE, iPXE (user class
 # "iPXE") gets the script's URL.
 start_dnsmasq_chain() {
-  ip netns exec "$dhcp_ns" "${spin[@]}" dnsmasq --keep-in-foreground --conf-file=/dev/null \
+  cpu_group dnsmasq
+  ip netns exec "$dhcp_ns" "${spin[@]}" "${grp[@]}" dnsmasq --keep-in-foreground --conf-file=/dev/null \
     --port=0 --pid-file= --log-facility=/dev/null --quiet-dhcp --quiet-tftp \
     --dhcp-range="$net.0,proxy" --dhcp-userclass=set:ipxe,iPXE \
     --pxe-service=x86PC,"iPXE",undionly \

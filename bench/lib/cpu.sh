@@ -16,3 +16,40 @@ cpu_ticks() {
 sys_ticks() {
   awk '/^cpu / {print $2 + $3, $4, $8, $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9}' /proc/stat
 }
+
+# A cpuacct cgroup (v1) per server, where the machine has one writable: it counts every
+# process the server forks, also those reaped by no one (tftpd-hpa's per-transfer children
+# with SIGCHLD ignored), which /proc/PID/stat never sees.
+cpuacct_root=/sys/fs/cgroup/cpuacct
+# cpu_group NAME: sets the array `grp` to a command prefix that runs what follows inside group
+# NAME (joined before the server starts, so every process it forks is counted), or to
+# nothing where no group can be made.
+cpu_group() {
+  local group=$cpuacct_root/fleetboot-bench-$1
+  grp=()
+  [[ -w $cpuacct_root ]] && mkdir -p "$group" 2>/dev/null || return 0
+  # shellcheck disable=SC2016 # $$ and $0 belong to the inner shell
+  grp=(bash -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$group")
+}
+# server_ticks PID...: CPU ticks of the servers: their cgroup's total where they have one,
+# else cpu_ticks.
+server_ticks() {
+  local total=0 p group ns
+  for p in "$@"; do
+    group=$(awk -F: '$2 ~ /(^|,)cpuacct(,|$)/ {print $3}' "/proc/$p/cgroup" 2>/dev/null)
+    if [[ $group == /fleetboot-bench-* && -r $cpuacct_root$group/cpuacct.usage ]]; then
+      ns=$(cat "$cpuacct_root$group/cpuacct.usage")
+      total=$((total + ns * $(getconf CLK_TCK) / 1000000000))
+    else
+      total=$((total + $(cpu_ticks "$p")))
+    fi
+  done
+  echo "$total"
+}
+# cpu_groups_remove: deletes the groups once their processes are gone.
+cpu_groups_remove() {
+  local g
+  for g in "$cpuacct_root"/fleetboot-bench-*; do
+    [[ -d $g ]] && rmdir "$g" 2>/dev/null || true
+  done
+}

@@ -1,5 +1,5 @@
 //! A minimal level-triggered epoll: the TFTP storm drives thousands of UDP sockets from a few
-//! threads, and std has no readiness API. The only `unsafe` in the load generators.
+//! threads, and std has no readiness API.
 #![allow(unsafe_code)]
 
 use std::io;

@@ -9,7 +9,7 @@ import { h, fill, field, badge, bytes, dialog, toast } from './dom.js';
 const POLL_MS = 2000;
 const ACTIVE = new Set(['preparing', 'waiting', 'sending']);
 const STATES = { preparing: 'info', waiting: 'warn', sending: 'info', finished: 'ok', failed: 'err' };
-const VERDICTS = { receiving: 'info', done: 'ok', failed: 'err' };
+const VERDICTS = { receiving: 'info', fetching: 'warn', done: 'ok', failed: 'err' };
 const enc = encodeURIComponent;
 
 export const isActive = (s) => ACTIVE.has(s.state);

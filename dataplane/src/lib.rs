@@ -8,6 +8,7 @@
 
 pub mod blob;
 pub mod boot;
+mod busy;
 pub mod catalog;
 pub mod dhcp;
 pub mod events;

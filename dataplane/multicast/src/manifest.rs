@@ -97,6 +97,9 @@ pub enum Verdict {
     Done,
     /// Gave up (`message` says why).
     Failed,
+    /// Stopped waiting for the group (it does not reach the receiver, or the sender said
+    /// so) and fetches what it misses over HTTP: nothing more to send it.
+    Fetching,
 }
 
 /// The sender's answer to a report.

@@ -291,6 +291,13 @@ impl Receiver {
             "fleetboot-receive: fetching {} chunks over HTTP",
             missing.len()
         );
+        if matches!(
+            self.session.state,
+            SessionState::Waiting | SessionState::Sending
+        ) {
+            // Best effort: the sender stops counting us among the receivers it waits for.
+            let _ = self.server.report(&self.report(Verdict::Fetching, None));
+        }
         self.loss = 0.0;
         for chunk in missing {
             let range = self.session.geometry.chunk_range(chunk);

@@ -21,6 +21,7 @@ use super::write::write_answer;
 use super::{boot_script, install, mime, Config};
 use crate::blob::BlobSlice;
 use crate::boot::Use;
+use crate::busy::Busy;
 use crate::events::{BootEvent, Detail, Outcome, Protocol};
 use crate::path::{self, PathError};
 use crate::per_source::SourceGuard;
@@ -137,6 +138,7 @@ async fn connection(
                 let started = head_started.take().unwrap_or_else(Instant::now);
                 let _inflight =
                     GaugeGuard::try_acquire(&core.stats, |s| &s.http_inflight, usize::MAX);
+                let _busy = Busy::start();
                 let requester = Requester {
                     peer: peer.ip(),
                     check: config.boot_mac_check,

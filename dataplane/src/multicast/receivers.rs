@@ -147,6 +147,9 @@ impl Receivers {
         receiver.needs = needs;
         receiver.loss = report.loss;
         receiver.verdict = report.verdict;
+        if report.verdict == Verdict::Fetching {
+            receiver.unicast = true;
+        }
         receiver.message = message;
         receiver.last_report = now;
         receiver.seen = report.seen;
@@ -332,6 +335,31 @@ mod tests {
         };
         let kept = table.record(t, HOST, &long, &g).unwrap();
         assert!(kept.message.as_ref().unwrap().len() <= MAX_MESSAGE);
+    }
+
+    #[test]
+    fn a_receiver_fetching_over_http_is_no_longer_waited_for() {
+        let g = geometry();
+        let t = Instant::now();
+        let mut table = Receivers::default();
+        table
+            .record(t, HOST, &report("deaf", &[(0, 9, 64)]), &g)
+            .unwrap();
+        assert_eq!(table.listening().count(), 1);
+        let fetching = Report {
+            verdict: Verdict::Fetching,
+            ..report("deaf", &[])
+        };
+        table.record(t, HOST, &fetching, &g).unwrap();
+        assert_eq!(table.listening().count(), 0);
+        assert!(table.get("deaf").unwrap().unicast);
+        assert_eq!(table.settled(), 0, "not done yet");
+        let done = Report {
+            verdict: Verdict::Done,
+            ..report("deaf", &[])
+        };
+        table.record(t, HOST, &done, &g).unwrap();
+        assert_eq!(table.settled(), 1);
     }
 
     #[test]

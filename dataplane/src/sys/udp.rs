@@ -81,6 +81,21 @@ fn datagram_iovecs<const H: usize>(
     ])
 }
 
+/// Reads one datagram from a connected UDP socket without waiting.
+///
+/// # Errors
+/// `WouldBlock` when none is queued; otherwise the kernel's (`ECONNREFUSED` after an ICMP
+/// port unreachable).
+pub fn recv_nowait(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: `buf` is a live, writable slice of `buf.len()` bytes for the whole call, and
+    // MSG_DONTWAIT keeps the call from blocking.
+    let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(n as usize)
+}
+
 /// Most segments the kernel accepts in one UDP GSO send (`UDP_MAX_SEGMENTS`).
 pub const MAX_SEGMENTS: usize = 64;
 /// The largest UDP payload over IPv4: the GSO super-datagram must fit in one.

@@ -10,6 +10,7 @@ pub mod netascii;
 pub mod options;
 pub mod server;
 pub mod session;
+mod spin;
 
 /// TFTP settings.
 #[derive(Debug, Clone)]

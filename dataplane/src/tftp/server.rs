@@ -18,6 +18,8 @@ use monoio::net::udp::UdpSocket;
 use super::netascii::NetasciiError;
 use super::options::{negotiate, Negotiated, NegotiationError};
 use super::session::{self, Status, Transfer, Transmit};
+use super::spin;
+use crate::busy::Busy;
 use super::Config;
 use crate::blob::BlobSlice;
 use crate::events::{BootEvent, Detail, Outcome, Protocol};
@@ -296,6 +298,8 @@ async fn transfer(
 /// that arrives as the timer fires, and a receive abandoned without cancellation would hold
 /// the socket open after the transfer.
 ///
+/// The core's only transfer polls for each ACK a moment before it sleeps ([`spin`]).
+///
 /// An ICMP port unreachable (`ECONNREFUSED` on the connected socket, from a send or the
 /// receive) ends the transfer at once: nobody listens there, and a forged RRQ must not make
 /// us send a whole file's retransmissions at a victim whose port is closed.
@@ -310,9 +314,14 @@ async fn drive(
     if let Some(acked) = &negotiated.oack {
         wire::emit_oack(acked, &mut oack);
     }
+    let running = Busy::start();
     let mut buf = vec![0u8; 1024];
+    let mut polled = [0u8; 1024];
     loop {
         let mut receive = pin!(socket.recv(buf));
+        // Until `receive` is first polled no read is posted in the ring, so a spin's
+        // non-blocking read cannot race one.
+        let mut posted = false;
         let (result, back) = loop {
             if let Err(e) = transmit(socket, slice, machine, &mut oack).await {
                 if e.kind() == io::ErrorKind::ConnectionRefused {
@@ -330,22 +339,44 @@ async fn drive(
             let Some(deadline) = machine.poll_at() else {
                 return Outcome::Failed("no deadline");
             };
+            if !posted && running.alone() {
+                if let Some(result) = spin::poll(socket.as_raw_fd(), &mut polled, deadline) {
+                    if let Some(outcome) = take_reply(stats, machine, &polled, result) {
+                        return outcome;
+                    }
+                    continue;
+                }
+            }
+            posted = true;
             monoio::select! {
                 received = &mut receive => break received,
                 _ = monoio::time::sleep_until(deadline.into()) => machine.on_timeout(Instant::now()),
             }
         };
         buf = back;
-        match result {
-            Ok(n) => match Packet::parse(&buf[..n.min(buf.len())]) {
-                Ok(Packet::Ack { block }) => machine.on_ack(block, Instant::now()),
-                Ok(Packet::Error { .. }) => machine.on_peer_error(),
-                _ => {}
-            },
-            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => return unreachable(stats),
-            Err(e) => tracing::trace!(error = %e, "tftp recv"),
+        if let Some(outcome) = take_reply(stats, machine, &buf, result) {
+            return outcome;
         }
     }
+}
+
+/// Feeds what a read returned to the state machine; the outcome when it ends the transfer.
+fn take_reply(
+    stats: &Stats,
+    machine: &mut Transfer,
+    buf: &[u8],
+    result: io::Result<usize>,
+) -> Option<Outcome> {
+    match result {
+        Ok(n) => match Packet::parse(&buf[..n.min(buf.len())]) {
+            Ok(Packet::Ack { block }) => machine.on_ack(block, Instant::now()),
+            Ok(Packet::Error { .. }) => machine.on_peer_error(),
+            _ => {}
+        },
+        Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => return Some(unreachable(stats)),
+        Err(e) => tracing::trace!(error = %e, "tftp recv"),
+    }
+    None
 }
 
 /// The client's port is closed (ICMP port unreachable): counted, and the transfer is over.
