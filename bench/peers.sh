@@ -89,6 +89,7 @@ cleanup() {
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   for n in "${netns[@]}"; do ip netns del "$n" 2>/dev/null || true; done
   cpu_groups_remove
+  umount "$work/cpuacct" 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -119,6 +120,11 @@ median() { sort -g | awk '{v[NR]=$1} END {if (NR==0) print ""; else if (NR%2) pr
 spread() { sort -g | awk '{v[NR]=$1} END {if (NR) printf "%s / %s / %s", v[1], (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2), v[NR]}'; }
 # shellcheck source=bench/lib/cpu.sh
 source "$repo/bench/lib/cpu.sh"
+# `ip netns exec` mounts a fresh /sys without the cgroup hierarchies: the cpuacct one is
+# mounted again for this run, for the servers' CPU (lib/cpu.sh); without it, /proc/PID/stat.
+cpuacct_root=$work/cpuacct
+mkdir -p "$cpuacct_root"
+mount -t cgroup -o cpuacct cpuacct "$cpuacct_root" 2>/dev/null || cpuacct_root=$work/no-cpuacct
 # shellcheck source=bench/lib/nginx.sh
 source "$repo/bench/lib/nginx.sh"
 # shellcheck source=bench/lib/wrk.sh

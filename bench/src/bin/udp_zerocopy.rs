@@ -105,7 +105,12 @@ fn sink(listen: SocketAddr, idle: Duration) -> io::Result<()> {
                 datagrams += 1;
                 socket.set_read_timeout(Some(idle))?;
             }
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
                 break
             }
             Err(e) => return Err(e),
