@@ -322,6 +322,7 @@ async fn drive(
         // Until `receive` is first polled no read is posted in the ring, so a spin's
         // non-blocking read cannot race one.
         let mut posted = false;
+        let mut spun = 0;
         let (result, back) = loop {
             if let Err(e) = transmit(socket, slice, machine, &mut oack).await {
                 if e.kind() == io::ErrorKind::ConnectionRefused {
@@ -339,12 +340,21 @@ async fn drive(
             let Some(deadline) = machine.poll_at() else {
                 return Outcome::Failed("no deadline");
             };
-            if !posted && running.alone() {
-                if let Some(result) = spin::poll(socket.as_raw_fd(), &mut polled, deadline) {
-                    if let Some(outcome) = take_reply(stats, machine, &polled, result) {
-                        return outcome;
+            if !posted && spun < spin::MAX_READS && running.alone() {
+                match spin::poll(socket.as_raw_fd(), &mut polled, deadline) {
+                    Some(Ok(n)) => {
+                        spun += 1;
+                        take_reply(stats, machine, &polled, Ok(n));
+                        continue;
                     }
-                    continue;
+                    // An error ends the spinning for this read: timeouts are only kept by
+                    // the ring's wait below, so a failing read must not loop here.
+                    Some(Err(e)) => {
+                        if let Some(outcome) = take_reply(stats, machine, &polled, Err(e)) {
+                            return outcome;
+                        }
+                    }
+                    None => {}
                 }
             }
             posted = true;

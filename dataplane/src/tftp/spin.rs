@@ -16,6 +16,11 @@ use crate::sys;
 /// Longest poll for an ACK before sleeping: a few of this machine's loopback round trips.
 pub(crate) const SPIN: Duration = Duration::from_micros(200);
 
+/// Reads by polling before the task waits in the ring once anyway: the wait is where the
+/// runtime runs other tasks (a new request on the listener) and timeouts fire, so a peer
+/// that keeps datagrams coming cannot keep the core to itself.
+pub(crate) const MAX_READS: u32 = 64;
+
 /// Reads one datagram from `fd` if one arrives within [`SPIN`] (or by `deadline`, if
 /// sooner); `None` when none did.
 pub(crate) fn poll(fd: RawFd, buf: &mut [u8], deadline: Instant) -> Option<io::Result<usize>> {
