@@ -126,12 +126,16 @@ struct Receiver {
 
 impl Receiver {
     fn start(lab: &Lab, role: &str, url: &str, output: &Path, name: &str) -> Receiver {
+        Receiver::start_with(lab, role, url, output, &["--name", name, "--timeout", "60"])
+    }
+
+    fn start_with(lab: &Lab, role: &str, url: &str, output: &Path, args: &[&str]) -> Receiver {
         let mut child = lab
             .exec(role, receiver_binary().to_str().unwrap())
             .arg(url)
             .arg("--output")
             .arg(output)
-            .args(["--name", name, "--timeout", "60"])
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -290,15 +294,34 @@ fn send(server: &Server, min_receivers: &str) -> String {
     url.trim().to_string()
 }
 
-/// The chunks a receiver's resume record at `state` says are done (0 without a record).
-fn chunks_recorded(state: &Path, url: &str, file: &[u8]) -> u32 {
-    let Ok(bytes) = std::fs::read(state) else {
-        return 0;
-    };
+/// A receiver's resume record at `state`, if it has written one.
+fn resume_record(state: &Path, url: &str, file: &[u8]) -> Option<ResumeRecord> {
+    let bytes = std::fs::read(state).ok()?;
     let session = u32::from_str_radix(url.rsplit('/').next().unwrap(), 16).unwrap();
     let sha: [u8; 32] = sha2::Sha256::digest(file).into();
     let chunks = Geometry::for_size(file.len() as u64).chunks();
-    ResumeRecord::decode(&bytes, session, &sha, chunks).map_or(0, |r| r.done.count())
+    ResumeRecord::decode(&bytes, session, &sha, chunks).ok()
+}
+
+/// The chunks a receiver's resume record at `state` says are done (0 without a record).
+fn chunks_recorded(state: &Path, url: &str, file: &[u8]) -> u32 {
+    resume_record(state, url, file).map_or(0, |r| r.done.count())
+}
+
+/// Flips a byte of the first chunk the resume record says is done: the disk lost a write.
+fn damage_a_recorded_chunk(output: &Path, state: &Path, url: &str, file: &[u8]) {
+    let record = resume_record(state, url, file).expect("a resume record");
+    let chunk = record.done.ones().next().expect("a chunk recorded done");
+    let at = Geometry::for_size(file.len() as u64)
+        .chunk_range(chunk)
+        .start
+        + 100;
+    let out = std::fs::OpenOptions::new()
+        .write(true)
+        .open(output)
+        .unwrap();
+    let flipped = [!file[at as usize]];
+    std::os::unix::fs::FileExt::write_all_at(&out, &flipped, at).unwrap();
 }
 
 #[test]
@@ -322,7 +345,14 @@ fn four_receivers_rebuild_the_file_whatever_befalls_them() {
         FILE_SIZE as u64 + (1 << 20),
     );
     let steady_out = PathBuf::from(&disk.0);
-    let steady = Receiver::start(&lab, "steady", &url, &steady_out, "steady");
+    // Checks the device's bytes, not what it was given.
+    let steady = Receiver::start_with(
+        &lab,
+        "steady",
+        &url,
+        &steady_out,
+        &["--name", "steady", "--timeout", "60", "--read-back"],
+    );
     let lossy_out = dir.path().join("lossy.img");
     let lossy = Receiver::start(&lab, "lossy", &url, &lossy_out, "lossy");
     let restarted_out = dir.path().join("restarted.img");
@@ -335,6 +365,7 @@ fn four_receivers_rebuild_the_file_whatever_befalls_them() {
     });
     let recorded = chunks_recorded(&restarted_state, &url, &file);
     first_run.kill();
+    damage_a_recorded_chunk(&restarted_out, &restarted_state, &url, &file);
     let late_out = dir.path().join("late.img");
     let late = Receiver::start(&lab, "late", &url, &late_out, "late");
     let second_run = Receiver::start(&lab, "restarted", &url, &restarted_out, "restarted");
@@ -349,20 +380,33 @@ fn four_receivers_rebuild_the_file_whatever_befalls_them() {
         lossy.2
     );
     // The default policy waits for slow receivers: the group repaired every one of them.
-    for (who, run) in [
-        ("steady", &steady),
-        ("lossy", &lossy),
-        ("late", &late),
-        ("restarted", &second_run),
-    ] {
+    for (who, run) in [("steady", &steady), ("lossy", &lossy), ("late", &late)] {
         assert!(
             !run.2.contains("over HTTP"),
             "{who} fell back to HTTP:\n{}",
             run.2
         );
     }
+    // Whole-file hashes: taken in passing, but read back where asked (`--read-back`).
+    assert!(steady.2.contains("back to check it"), "{}", steady.2);
+    for (who, run) in [("lossy", &lossy), ("late", &late)] {
+        assert!(!run.2.contains("back to check it"), "{who}:\n{}", run.2);
+    }
+    // The restarted receiver resumed, found the chunk its disk lost, and fetched only it.
     let resumed = format!("resuming with {recorded} of ");
     assert!(second_run.2.contains(&resumed), "{}", second_run.2);
+    for line in [
+        "fleetboot-receive: 1 chunks damaged in the output",
+        "fleetboot-receive: fetching 1 chunks over HTTP",
+    ] {
+        assert!(second_run.2.contains(line), "{line}:\n{}", second_run.2);
+    }
+    assert_eq!(
+        second_run.2.matches("over HTTP").count(),
+        1,
+        "{}",
+        second_run.2
+    );
     assert_received("steady", steady, &steady_out, &file);
     assert_received("lossy", lossy, &lossy_out, &file);
     assert_received("late", late, &late_out, &file);
@@ -458,4 +502,42 @@ fn a_receiver_pointed_wrong_fails_clearly() {
             output.display()
         );
     }
+}
+
+#[test]
+fn a_receiver_whose_server_dies_gives_up_after_its_timeout() {
+    let file = random_bytes(1 << 20, 18);
+    let (lab, mut server) = lab_with_server(&file);
+    add_receiver_host(&lab, "orphan", 11);
+    let dir = TempDir::new("multicast-orphan");
+    // The session waits for two receivers; one comes, is told to wait, then the server dies.
+    let url = send(&server, "2");
+    let out = dir.path().join("orphan.img");
+    let orphan = Receiver::start_with(&lab, "orphan", &url, &out, &["--timeout", "3"]);
+    let id = url.rsplit('/').next().unwrap();
+    let deadline = Instant::now() + RECEIVE_TIMEOUT;
+    loop {
+        let view: serde_json::Value =
+            serde_json::from_str(&cli(&server, &["multicast", "show", id, "--json"])).unwrap();
+        if view["receivers"].as_array().is_some_and(|r| !r.is_empty()) {
+            assert_eq!(view["state"], "waiting", "{view:#}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the receiver never reported");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    server.kill9();
+    let died = Instant::now();
+    let (status, _, stderr) = orphan.finish();
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    let last = stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("fleetboot-receive: error: no progress for 3 s from group "),
+        "{stderr}"
+    );
+    assert!(
+        died.elapsed() < Duration::from_secs(15),
+        "gave up {:?} after the server died",
+        died.elapsed()
+    );
 }

@@ -12,7 +12,8 @@
 //! systematic), or when source plus repair symbols reach its source count and RaptorQ
 //! decodes it; a decode that fails waits for one more symbol. A completed chunk is checked
 //! against its SHA-256 from the manifest and written with one write at its offset; one that
-//! does not match is dropped whole and received again.
+//! does not match is dropped whole and received again. Completed chunks also feed the whole
+//! file's SHA-256 in file order ([`FileDigest`]).
 //!
 //! The output is reached through [`Output`], so this module does no I/O of its own.
 
@@ -22,6 +23,7 @@ use sha2::{Digest, Sha256};
 
 use crate::bitmap::Bitmap;
 use crate::fec::ChunkDecoder;
+use crate::file_digest::FileDigest;
 use crate::geometry::Geometry;
 use crate::manifest::Need;
 
@@ -103,6 +105,7 @@ pub struct Assembly {
     clock: u64,
     done: u32,
     rejected: u32,
+    digest: FileDigest,
 }
 
 impl Assembly {
@@ -127,6 +130,7 @@ impl Assembly {
             clock: 0,
             done: 0,
             rejected: 0,
+            digest: FileDigest::new(),
         }
     }
 
@@ -272,8 +276,18 @@ impl Assembly {
             .is_some_and(|h| Sha256::digest(bytes).as_slice() == h)
     }
 
+    /// The whole file's SHA-256 as its chunks were written, once every chunk is written and
+    /// hashed in order; `None` when some chunk was never written here (a resumed run that
+    /// completed nothing) or a hashed one was forgotten: then only reading back tells.
+    pub fn sha256(&self) -> Option<[u8; 32]> {
+        self.digest.finish(self.geometry.chunks())
+    }
+
     /// Takes back a chunk taken as done that turned out damaged in the output.
     pub fn forget(&mut self, chunk: u32) {
+        if chunk < self.digest.next() {
+            self.digest.reset();
+        }
         if let Some(slot) = self.slots.get_mut(chunk as usize) {
             if matches!(slot, Slot::Done) {
                 self.done -= 1;
@@ -391,8 +405,29 @@ impl Assembly {
             return Ok(Received::Rejected(chunk));
         }
         out.write_at(self.geometry.chunk_range(chunk).start, bytes)?;
+        self.catch_up(out)?;
+        self.digest.take(chunk, bytes);
         self.mark_done(chunk);
+        self.catch_up(out)?;
         Ok(Received::Completed(chunk))
+    }
+
+    /// Hashes the done chunks the file digest has not taken yet because a chunk before them
+    /// was missing, reading them back, up to the next chunk not done.
+    fn catch_up(&mut self, out: &mut impl Output) -> io::Result<()> {
+        let mut buffer = None;
+        while let Some(Slot::Done) = self.slots.get(self.digest.next() as usize) {
+            let chunk = self.digest.next();
+            let range = self.geometry.chunk_range(chunk);
+            let bytes = buffer.get_or_insert_with(|| self.spare.pop().unwrap_or_default());
+            bytes.resize((range.end - range.start) as usize, 0);
+            out.read_at(range.start, bytes)?;
+            self.digest.take(chunk, bytes);
+        }
+        if let Some(bytes) = buffer {
+            self.recycle(bytes);
+        }
+        Ok(())
     }
 
     fn recycle(&mut self, data: Vec<u8>) {

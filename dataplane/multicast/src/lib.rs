@@ -16,7 +16,8 @@
 //! too far behind is told to fetch what it misses over HTTP ranges instead (unicast repair).
 //!
 //! Every chunk has its own SHA-256 in the [`manifest::Manifest`], so a damaged chunk is
-//! received again rather than the whole file; the whole file's SHA-256 is checked at the end.
+//! received again rather than the whole file; the whole file's SHA-256 is checked at the end,
+//! taken in passing as chunks complete ([`file_digest`]).
 //!
 //! The receiver's side, still without I/O: [`assembly`] rebuilds chunks in bounded memory,
 //! [`needs`] and [`loss`] make its reports, [`resume`] lets a restarted receiver go on.
@@ -25,6 +26,7 @@
 pub mod assembly;
 pub mod bitmap;
 pub mod fec;
+pub mod file_digest;
 pub mod geometry;
 pub mod loss;
 pub mod manifest;
@@ -34,6 +36,7 @@ pub mod wire;
 
 pub use assembly::{Assembly, Output, Received};
 pub use bitmap::Bitmap;
+pub use file_digest::FileDigest;
 pub use geometry::Geometry;
 pub use loss::LossMeter;
 pub use manifest::{Manifest, Need, Report, ReportAnswer, SessionState, Verdict};

@@ -45,6 +45,11 @@ struct Args {
     /// Give up after this many seconds without progress.
     #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..))]
     timeout: u64,
+    /// Check the whole file's SHA-256 as read back from the device, its cache dropped,
+    /// rather than as written (which catches a disk that loses writes, at the cost of reading
+    /// the whole image again).
+    #[arg(long)]
+    read_back: bool,
 }
 
 fn main() -> ExitCode {
@@ -64,6 +69,7 @@ fn main() -> ExitCode {
         state: args.state,
         interface: args.interface,
         timeout: Duration::from_secs(args.timeout),
+        read_back: args.read_back,
     };
     match receive::run(&options) {
         Ok(done) => {

@@ -9,6 +9,7 @@ use std::io::{self, Read, Seek, SeekFrom};
 use std::os::unix::fs::{FileExt, FileTypeExt};
 use std::path::{Path, PathBuf};
 
+use nix::fcntl::{posix_fadvise, PosixFadviseAdvice};
 use sha2::{Digest, Sha256};
 
 /// The output, open for reading and writing.
@@ -77,8 +78,10 @@ impl Disk {
         self.file.sync_all()
     }
 
-    /// SHA-256 of the first `size` bytes, read back from the output.
+    /// SHA-256 of the first `size` bytes, read back from the device: the output's cached
+    /// pages are dropped first (call [`Disk::sync`] before, or dirty pages stay cached).
     pub(crate) fn sha256(&self, size: u64) -> io::Result<[u8; 32]> {
+        posix_fadvise(&self.file, 0, 0, PosixFadviseAdvice::POSIX_FADV_DONTNEED)?;
         let mut file = &self.file;
         file.seek(SeekFrom::Start(0))?;
         let mut reader = file.take(size);

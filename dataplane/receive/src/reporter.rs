@@ -12,7 +12,7 @@ use crate::server::Server;
 /// What the two threads share.
 #[derive(Default)]
 struct Shared {
-    /// The sender's latest answer.
+    /// The sender's latest answer, until the receiving loop takes it.
     answer: Option<ReportAnswer>,
     /// Why the latest report failed, cleared by an answer.
     error: Option<String>,
@@ -65,10 +65,12 @@ impl Reporter {
         let _ = self.reports.send(report);
     }
 
-    /// The sender's latest answer, and why the latest report failed if it did.
+    /// The sender's answer since the last call, if any, and why the latest report failed if
+    /// it did. Taken, not peeked: an old "waiting" answer must not keep a receiver whose
+    /// server died from timing out.
     pub(crate) fn answer(&self) -> (Option<ReportAnswer>, Option<String>) {
-        let shared = lock(&self.shared);
-        (shared.answer.clone(), shared.error.clone())
+        let mut shared = lock(&self.shared);
+        (shared.answer.take(), shared.error.clone())
     }
 
     /// Stops the thread (after the report in flight, if any).

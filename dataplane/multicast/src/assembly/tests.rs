@@ -50,6 +50,10 @@ impl Fixture {
         }
     }
 
+    fn sha256(&self) -> [u8; 32] {
+        Sha256::digest(&self.file).into()
+    }
+
     fn assembly(&self, max_open: usize) -> Assembly {
         Assembly::new(self.geometry, self.hashes.clone(), max_open)
     }
@@ -137,6 +141,11 @@ fn all_source_symbols_complete_every_chunk_without_decoding() {
     assert!(a.needs().is_empty());
     assert_eq!(out.bytes, f.file);
     assert_eq!(out.reads, 0, "nothing was parked");
+    assert_eq!(
+        a.sha256(),
+        Some(f.sha256()),
+        "hashed in passing, nothing read back"
+    );
     // The sender's carousel goes round again: all duplicates now.
     let again = f.first_pass(&mut a, &mut out, |c, esi| c > 0 || esi > 2);
     assert_eq!(again, vec![Received::Duplicate; 3]);
@@ -204,6 +213,34 @@ fn a_chunk_parked_incomplete_is_read_back_and_repaired() {
     assert!(out.reads >= 1, "the parked symbols were read back");
     assert!(a.is_complete());
     assert_eq!(out.bytes, f.file);
+    // Chunks 1 to 5 waited in the output for chunk 0, then were read back for the digest.
+    assert_eq!(a.sha256(), Some(f.sha256()));
+}
+
+#[test]
+fn the_file_digest_reads_back_only_chunks_completed_ahead_of_a_gap() {
+    let f = Fixture::new();
+    let mut a = f.assembly(2);
+    let mut out = f.output();
+    let accept = |a: &mut Assembly, out: &mut Memory, c: u32| {
+        let bytes = chunk_of(&f.geometry, &f.file, c);
+        assert_eq!(
+            a.accept_chunk(c, bytes, out).unwrap(),
+            Received::Completed(c)
+        );
+    };
+    for c in [2, 0, 3] {
+        accept(&mut a, &mut out, c);
+    }
+    assert_eq!(out.reads, 0, "0 hashed in hand; 2 and 3 wait for 1");
+    accept(&mut a, &mut out, 1);
+    assert_eq!(out.reads, 2, "2 and 3 read back once 1 closed the gap");
+    assert_eq!(a.sha256(), None);
+    for c in [4, 5] {
+        accept(&mut a, &mut out, c);
+    }
+    assert_eq!(out.reads, 2);
+    assert_eq!(a.sha256(), Some(f.sha256()));
 }
 
 #[test]
@@ -281,6 +318,12 @@ fn resumed_chunks_are_not_asked_for_and_unicast_chunks_are_verified() {
     assert_eq!(a.done(), done);
     assert_eq!(a.missing().collect::<Vec<_>>(), vec![1, 2, 3, 5]);
     let mut out = f.output();
+    // What the earlier run wrote.
+    for c in [0, 4] {
+        let range = f.geometry.chunk_range(c);
+        out.write_at(range.start, chunk_of(&f.geometry, &f.file, c))
+            .unwrap();
+    }
     assert_eq!(
         a.receive(0, 3, &f.source(0, 3), &mut out).unwrap(),
         Received::Duplicate
@@ -297,6 +340,8 @@ fn resumed_chunks_are_not_asked_for_and_unicast_chunks_are_verified() {
         );
     }
     assert!(a.is_complete());
+    assert_eq!(a.sha256(), Some(f.sha256()), "resumed chunks read back");
     a.forget(3);
     assert_eq!(a.missing().collect::<Vec<_>>(), vec![3]);
+    assert_eq!(a.sha256(), None, "a forgotten chunk voids the digest");
 }
