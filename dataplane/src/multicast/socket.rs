@@ -67,7 +67,22 @@ pub(crate) fn open(to: &Destination) -> io::Result<UdpSocket> {
     let _ = socket.set_send_buffer_size(SEND_BUFFER);
     // Connected: sends need no address (the GSO and sendmmsg paths expect it), and the source
     // address is the chosen interface's.
-    socket.connect(&group.into())?;
+    socket.connect(&group.into()).map_err(|e| {
+        if group.is_ipv6() && e.raw_os_error() == Some(libc::EADDRNOTAVAIL) {
+            // Seen on an interface just brought up: its link-local address is still
+            // tentative for a second or two of duplicate address detection.
+            io::Error::new(
+                e.kind(),
+                format!(
+                    "interface {} has no usable IPv6 address (is it still in duplicate \
+                     address detection?): {e}",
+                    to.interface
+                ),
+            )
+        } else {
+            e
+        }
+    })?;
     Ok(socket.into())
 }
 
