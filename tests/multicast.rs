@@ -1,7 +1,8 @@
 //! Multicast mass reinstall end to end: `fleetboot serve` sends a file to a group in a
 //! namespace lab and real `fleetboot-receive` processes, each in its own namespace, rebuild
 //! it — one losing 2 % of its datagrams, one joining late, one killed and restarted (its disk
-//! having lost a write), one writing to a block device, two from an IPv6 group — and
+//! having lost a write), one writing to a block device, two from an IPv6 group, two
+//! unpacking a zstd image onto a file and a disk — and
 //! receivers pointed at a wrong URL, or whose server dies, fail clearly.
 //! Needs root, nftables and losetup.
 
@@ -483,6 +484,70 @@ fn two_receivers_rebuild_the_file_from_an_ipv6_group_one_losing_datagrams() {
             assert!(worst_loss(&run.2) > 0.5, "lossy lost nothing:\n{}", run.2);
         }
         assert_received(role, run, out, &file);
+    }
+}
+
+/// `bytes` compressed by the zstd command line tool.
+fn zstd(bytes: &[u8], dir: &Path, name: &str) -> Vec<u8> {
+    let raw = dir.join(name);
+    std::fs::write(&raw, bytes).unwrap();
+    let out = run(
+        Command::new("zstd").args(["-q", "-f", "--rm"]).arg(&raw),
+        30,
+    );
+    assert!(out.status.success(), "zstd: {out:?}");
+    std::fs::read(dir.join(format!("{name}.zst"))).unwrap()
+}
+
+#[test]
+fn a_zstd_image_crosses_compressed_and_lands_unpacked_on_a_file_and_a_disk() {
+    let dir = TempDir::new("multicast-zstd");
+    // A disk image's shape: data, a long run of zeros, data. Two zstd frames, as `cat` of
+    // two compressed pieces (or a parallel compressor) makes.
+    let image = [
+        random_bytes(3 << 20, 20),
+        vec![0; 8 << 20],
+        random_bytes(1 << 20, 21),
+    ]
+    .concat();
+    let half = image.len() / 2;
+    let sent = [
+        zstd(&image[..half], dir.path(), "a.img"),
+        zstd(&image[half..], dir.path(), "b.img"),
+    ]
+    .concat();
+    assert!(sent.len() < image.len() * 2 / 3, "{} bytes", sent.len());
+    let (lab, server) = lab_with_server(&sent);
+    for (role, host) in [("file", 11), ("disk", 12)] {
+        add_receiver_host(&lab, role, host);
+    }
+    let url = send(&server, "2");
+    let manifest = run(lab.exec("file", "curl").args(["-sSf", &url]), 10);
+    let manifest = String::from_utf8_lossy(&manifest.stdout);
+    assert!(manifest.contains(r#""encoding":"zstd""#), "{manifest}");
+    let disk = LoopDevice::new(&dir.path().join("disk.backing"), image.len() as u64 + 4096);
+    let outputs = [dir.path().join("out.img"), PathBuf::from(&disk.0)];
+    let receivers = [("file", &outputs[0]), ("disk", &outputs[1])]
+        .map(|(role, out)| (role, Receiver::start(&lab, role, &url, out, role)));
+    for ((role, receiver), out) in receivers.into_iter().zip(&outputs) {
+        let (status, stdout, stderr) = receiver.finish();
+        assert!(status.success(), "{role}:\n{stderr}");
+        let done = format!(
+            "fleetboot-receive: done {} {} bytes in ",
+            sha256(&sent),
+            sent.len()
+        );
+        let unpacked = format!("fleetboot-receive: unpacked {} bytes", image.len());
+        assert!(
+            stdout.starts_with(&done) && stdout.contains(&unpacked),
+            "{role}: {stdout}\n{stderr}"
+        );
+        let got = std::fs::read(out).unwrap();
+        assert!(got[..image.len()] == image[..], "{role}: not the image");
+        if role == "file" {
+            assert_eq!(got.len(), image.len());
+            assert!(!dir.path().join("out.img.fleetboot-spool.zst").exists());
+        }
     }
 }
 

@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-run}
 run_pkgs=(ipxe ca-certificates)
-test_pkgs=(tftp-hpa atftp curl xorriso busybox-static cpio iproute2 nftables ethtool procps qemu-system-x86 ipxe-qemu ovmf dnsmasq-base kea-admin
+test_pkgs=(tftp-hpa atftp curl xorriso busybox-static cpio iproute2 nftables ethtool procps zstd qemu-system-x86 ipxe-qemu ovmf dnsmasq-base kea-admin
   chromium python3-venv fonts-dejavu-core)
 bench_pkgs=(atftpd nginx-light iperf3 dnsmasq-base udpcast uftp curl nftables iproute2 ethtool procps time)
 case $what in

@@ -25,6 +25,7 @@
 
 pub mod assembly;
 pub mod bitmap;
+pub mod encoding;
 pub mod fec;
 pub mod file_digest;
 pub mod geometry;
@@ -36,6 +37,7 @@ pub mod wire;
 
 pub use assembly::{Assembly, Output, Received};
 pub use bitmap::Bitmap;
+pub use encoding::Encoding;
 pub use file_digest::FileDigest;
 pub use geometry::Geometry;
 pub use loss::LossMeter;

@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::encoding::Encoding;
 use crate::geometry::Geometry;
 
 /// Longest report body a sender reads; a report lists runs of chunks, not chunks.
@@ -22,6 +23,9 @@ pub struct Manifest {
     /// How the file is cut.
     #[serde(flatten)]
     pub geometry: Geometry,
+    /// How the file is stored; the hashes and sizes are of the file as sent.
+    #[serde(default, skip_serializing_if = "Encoding::is_raw")]
+    pub encoding: Encoding,
     /// SHA-256 of the whole file, lowercase hex.
     pub sha256: String,
     /// SHA-256 of every chunk, lowercase hex, in order.
@@ -200,6 +204,7 @@ mod tests {
             session: 1,
             name: "disk.img".into(),
             geometry: Geometry::for_size(5),
+            encoding: Encoding::Raw,
             sha256: String::new(),
             chunk_sha256: vec![],
             group: "239.255.70.66".into(),
@@ -209,6 +214,14 @@ mod tests {
         };
         let json = serde_json::to_value(&m).unwrap();
         assert_eq!(json["symbol_size"], 1344);
+        assert!(json.get("encoding").is_none(), "raw is left out: {json}");
         assert_eq!(serde_json::from_value::<Manifest>(json).unwrap(), m);
+        let zstd = Manifest {
+            encoding: Encoding::Zstd,
+            ..m
+        };
+        let json = serde_json::to_value(&zstd).unwrap();
+        assert_eq!(json["encoding"], "zstd");
+        assert_eq!(serde_json::from_value::<Manifest>(json).unwrap(), zstd);
     }
 }

@@ -86,7 +86,7 @@ fn save(path: &Path, record: &ResumeRecord) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use multicast::{Geometry, SessionState};
+    use multicast::{Encoding, Geometry, SessionState};
 
     fn session(id: u32) -> Session {
         let geometry = Geometry::for_size(20 * 1344 * 512);
@@ -94,6 +94,7 @@ mod tests {
             id,
             name: "disk.img".into(),
             geometry,
+            encoding: Encoding::Raw,
             sha256: [3; 32],
             chunk_sha256: vec![[0; 32]; 20],
             group: "239.255.70.66:7000".parse().unwrap(),

@@ -4,7 +4,7 @@
 //! The protocol is the `multicast` crate's; this binary adds the I/O: HTTP for the manifest,
 //! reports and unicast repair ([`server`]), the group socket ([`group`], with recvmmsg in
 //! [`sys`]), the output
-//! ([`output`]), and a resume record ([`checkpoint`]).
+//! ([`output`]), a resume record ([`checkpoint`]), and unpacking zstd images ([`unpack`]).
 
 mod checkpoint;
 mod group;
@@ -15,6 +15,7 @@ mod reporter;
 mod server;
 mod session;
 mod sys;
+mod unpack;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -50,6 +51,11 @@ struct Args {
     /// the whole image again).
     #[arg(long)]
     read_back: bool,
+    /// Where a zstd image is received before it is unpacked onto OUTPUT (it needs room for
+    /// the compressed image) [default: OUTPUT.fleetboot-spool.zst beside a regular file,
+    /// the temporary directory for a block device].
+    #[arg(long)]
+    spool: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -70,6 +76,7 @@ fn main() -> ExitCode {
         interface: args.interface,
         timeout: Duration::from_secs(args.timeout),
         read_back: args.read_back,
+        spool: args.spool,
     };
     match receive::run(&options) {
         Ok(done) => {
@@ -80,6 +87,9 @@ fn main() -> ExitCode {
                 done.bytes,
                 progress::mbit_per_s(done.bytes, done.elapsed),
             );
+            if let Some(unpacked) = done.unpacked {
+                println!("fleetboot-receive: unpacked {unpacked} bytes");
+            }
             ExitCode::SUCCESS
         }
         Err(e) => {

@@ -2,13 +2,14 @@
 //! rest, then the whole file's SHA-256 checked: as hashed in passing while chunks were
 //! written, or read back from the output (after a resume, on a mismatch, or when asked).
 
+use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use multicast::resume::ResumeRecord;
 use multicast::{
-    Assembly, Header, Kind, LossMeter, Output, Received, Report, SessionState, Verdict,
+    Assembly, Encoding, Header, Kind, LossMeter, Output, Received, Report, SessionState, Verdict,
 };
 
 use crate::checkpoint::{self, Checkpoints};
@@ -19,6 +20,7 @@ use crate::reporter::Reporter;
 use crate::server::Server;
 use crate::session::{hex, Session, Target};
 use crate::sys::Batch;
+use crate::unpack;
 
 /// Chunks held in memory at once (≈ 0.7 MiB each with default geometry, twice that while
 /// repair symbols pile up): a few dozen MiB, which a deploy agent with 1 GiB can spare.
@@ -45,12 +47,16 @@ pub(crate) struct Options {
     pub(crate) timeout: Duration,
     /// Check the whole file as read back from the device rather than as written.
     pub(crate) read_back: bool,
+    /// Where a compressed image is received before it is unpacked onto the output.
+    pub(crate) spool: Option<PathBuf>,
 }
 
 /// A verified copy.
 pub(crate) struct Outcome {
     pub(crate) sha256: [u8; 32],
     pub(crate) bytes: u64,
+    /// Bytes unpacked onto the output, for a compressed image.
+    pub(crate) unpacked: Option<u64>,
     pub(crate) elapsed: Duration,
 }
 
@@ -63,18 +69,26 @@ pub(crate) fn run(options: &Options) -> Result<Outcome, String> {
     let target = Target::parse(&options.url)?;
     let server = Arc::new(Server::new(&target.url, options.timeout));
     let session = Session::from_manifest(server.manifest(options.timeout)?, &target)?;
-    let disk = Disk::open(&options.output, session.geometry.size)?;
+    // A compressed image is received as sent, into a spool, and unpacked once verified.
+    let spool = (session.encoding == Encoding::Zstd).then(|| {
+        options
+            .spool
+            .clone()
+            .unwrap_or_else(|| default_spool(&options.output, session.id))
+    });
+    let received_into = spool.as_deref().unwrap_or(&options.output);
+    let disk = Disk::open(received_into, session.geometry.size)?;
     eprintln!(
         "fleetboot-receive: {} ({} bytes, {} chunks) from group {} into {}",
         session.name,
         session.geometry.size,
         session.geometry.chunks(),
         session.group,
-        options.output.display()
+        received_into.display()
     );
     let state = options.state.clone().or_else(|| {
         // A block device has no "beside" to keep a state file in: only when asked.
-        (!disk.is_block_device()).then(|| beside(&options.output, ".fleetboot-receive"))
+        (!disk.is_block_device()).then(|| beside(received_into, ".fleetboot-receive"))
     });
     let mut assembly = Assembly::new(
         session.geometry,
@@ -122,9 +136,22 @@ pub(crate) fn run(options: &Options) -> Result<Outcome, String> {
         .checkpoints
         .take()
         .map_or(Ok(()), Checkpoints::finish);
-    let result = verified.and_then(|sha256| saved.map(|()| sha256));
+    let result = verified
+        .and_then(|sha256| saved.map(|()| sha256))
+        .and_then(|sha256| {
+            let Some(spool) = &spool else {
+                return Ok((sha256, None));
+            };
+            eprintln!(
+                "fleetboot-receive: unpacking zstd onto {}",
+                options.output.display()
+            );
+            let unpacked = unpack::zstd_onto(spool, &options.output)?;
+            let _ = std::fs::remove_file(spool);
+            Ok((sha256, Some(unpacked)))
+        });
     match result {
-        Ok(sha256) => {
+        Ok((sha256, unpacked)) => {
             if let Err(e) = receiver
                 .server
                 .report(&receiver.report(Verdict::Done, None))
@@ -137,6 +164,7 @@ pub(crate) fn run(options: &Options) -> Result<Outcome, String> {
             Ok(Outcome {
                 sha256,
                 bytes: receiver.session.geometry.size,
+                unpacked,
                 elapsed: started.elapsed(),
             })
         }
@@ -430,6 +458,17 @@ fn beside(path: &Path, suffix: &str) -> PathBuf {
     let mut name = path.as_os_str().to_owned();
     name.push(suffix);
     PathBuf::from(name)
+}
+
+/// Where a compressed image waits to be unpacked: beside a regular output, in the temporary
+/// directory for a block device (a deploy agent's is in memory).
+fn default_spool(output: &Path, session: u32) -> PathBuf {
+    let block_device = std::fs::metadata(output).is_ok_and(|m| m.file_type().is_block_device());
+    if block_device {
+        std::env::temp_dir().join(format!("fleetboot-receive-{session:08x}.zst"))
+    } else {
+        beside(output, ".fleetboot-spool.zst")
+    }
 }
 
 /// The host's name and the output, unique per receiver and stable across restarts.

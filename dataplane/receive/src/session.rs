@@ -4,7 +4,7 @@
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
-use multicast::{Geometry, Manifest, SessionState};
+use multicast::{Encoding, Geometry, Manifest, SessionState};
 use ureq::http::Uri;
 
 /// The manifest URL: `http://SERVER:PORT/multicast/<session hex>`.
@@ -65,6 +65,7 @@ pub(crate) struct Session {
     pub(crate) id: u32,
     pub(crate) name: String,
     pub(crate) geometry: Geometry,
+    pub(crate) encoding: Encoding,
     pub(crate) sha256: [u8; 32],
     pub(crate) chunk_sha256: Vec<[u8; 32]>,
     pub(crate) group: SocketAddr,
@@ -118,6 +119,7 @@ impl Session {
             id: manifest.session,
             name: manifest.name,
             geometry,
+            encoding: manifest.encoding,
             sha256,
             chunk_sha256,
             group: SocketAddr::new(group, manifest.port),
@@ -174,6 +176,7 @@ mod tests {
             session: 7,
             name: "disk.img".into(),
             geometry,
+            encoding: Encoding::Raw,
             sha256: "ab".repeat(32),
             chunk_sha256: vec!["0F".repeat(32), "00".repeat(32)],
             group: "239.255.70.66".into(),

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use multicast::{Geometry, Manifest, Report, SessionState};
+use multicast::{Encoding, Geometry, Manifest, Report, SessionState};
 
 use super::machine::{Machine, Params};
 use super::prepare::Hashes;
@@ -94,10 +94,13 @@ impl Session {
 
     /// Publishes the manifest and starts the machine: receivers may come.
     pub(crate) fn announce(&self, hashes: &Hashes, report_interval: Duration) {
+        let mut head = [0u8; 4];
+        let read = self.blob.read_at(0, &mut head).unwrap_or(0);
         let manifest = Manifest {
             session: self.id,
             name: self.name.clone(),
             geometry: self.geometry,
+            encoding: Encoding::sniff(&head[..read]),
             sha256: hashes.sha256.clone(),
             chunk_sha256: hashes.chunks.clone(),
             group: self.destination.group.ip().to_string(),
