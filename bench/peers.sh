@@ -361,20 +361,40 @@ http_rows() { # SERVER PID ADDR PATH-PREFIX
   measure "HTTP 1 MiB random ranges of 256 MiB, 64 conns, ${HTTP_SECS}s, wrk" "$1" "$2" mib_s MiB/s \
     wrk_run "http://$3$4range.bin"
   [[ $mode == both-cores ]] || return 0
-  local out
-  out=$("$bin/http-range" "$3" --path "$4range.bin" --local "$files/range.bin" \
-    idle --connections "$IDLE_CONNS" --hold "$IDLE_HOLD" 2>>"$work/client.err" || true)
+  # The server's memory while it holds the connections, against just before: the rows above
+  # leave it with mapped file pages and allocator caches that are not the connections' cost.
+  local out client anon rss anon0 rss0 peak_anon=0 peak_rss=0
+  read -r rss0 anon0 < <(rss_kib "$2")
+  "$bin/http-range" "$3" --path "$4range.bin" --local "$files/range.bin" \
+    idle --connections "$IDLE_CONNS" --hold "$IDLE_HOLD" >"$work/idle.out" 2>>"$work/client.err" &
+  client=$!
+  while kill -0 "$client" 2>/dev/null; do
+    read -r rss anon < <(rss_kib "$2")
+    ((rss > peak_rss)) && peak_rss=$rss
+    ((anon > peak_anon)) && peak_anon=$anon
+    sleep 0.5
+  done
+  wait "$client" || true
+  out=$(cat "$work/idle.out")
   echo "$out" >"$runs_dir/idle-$1.txt"
+  echo "server RSS before ${rss0} KiB (anon ${anon0}), peak while held ${peak_rss} KiB (anon ${peak_anon})" \
+    >>"$runs_dir/idle-$1.txt"
   note_row "HTTP $IDLE_CONNS idle keep-alive conns held ${IDLE_HOLD}s" "$1" \
     "$(field alive_after_hold "$out") alive" \
-    "$(($(num open_failed "$out") + $(num dead_after_hold "$out")))" "server RSS $(rss_of "$2")"
+    "$(($(num open_failed "$out") + $(num dead_after_hold "$out")))" \
+    "server anon memory +$(((peak_anon - anon0) / 1024)) MiB while held ($(((peak_anon - anon0) * 1024 / IDLE_CONNS)) B/conn; RSS $((rss0 / 1024)) → $((peak_rss / 1024)) MiB)"
 }
-rss_of() { # RSS (and its anonymous part) of a process and its children, MiB
+rss_kib() { # "RSS anon" of a process and its children (nginx's workers), KiB
   local rss=0 anon=0 p
   for p in "$1" $(ps -o pid= --ppid "$1" 2>/dev/null); do
-    rss=$((rss + $(awk '/^VmRSS/ {print $2}' "/proc/$p/status")))
-    anon=$((anon + $(awk '/^RssAnon/ {print $2}' "/proc/$p/status")))
+    rss=$((rss + $(awk '/^VmRSS/ {print $2}' "/proc/$p/status" 2>/dev/null || echo 0)))
+    anon=$((anon + $(awk '/^RssAnon/ {print $2}' "/proc/$p/status" 2>/dev/null || echo 0)))
   done
+  echo "$rss $anon"
+}
+rss_of() { # RSS (and its anonymous part) of a process and its children, MiB
+  local rss anon
+  read -r rss anon < <(rss_kib "$1")
   echo "$((rss / 1024)) MiB (anon $((anon / 1024)) MiB)"
 }
 

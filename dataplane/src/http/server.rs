@@ -126,7 +126,7 @@ async fn connection(
         max_head: config.max_head,
         max_headers: 64,
     };
-    let mut buf: Vec<u8> = Vec::with_capacity(4096);
+    let mut buf: Vec<u8> = Vec::new();
     let mut scratch = Scratch::default();
     // The address this client reached us at (one of several on a multi-homed server).
     let local = stream.local_addr().ok();
@@ -154,7 +154,8 @@ async fn connection(
                         quiet = multicast::is_path(&callback.key);
                         // The body is part of the request: the head's time limit covers it.
                         let deadline = started + config.head_timeout;
-                        let Some(filled) = fill(&mut stream, buf, callback.len, deadline).await
+                        let Some(filled) =
+                            Box::pin(fill(&mut stream, buf, callback.len, deadline)).await
                         else {
                             Stats::bump(&core.stats.http_timeouts);
                             return;
@@ -168,7 +169,15 @@ async fn connection(
                 };
                 Stats::bump(&core.stats.http_requests);
                 let keep_alive = answer.keep_alive && !core.drain.is_draining();
-                let written = write_answer(&mut stream, answer.pieces, &config, &core.stats).await;
+                // Boxed, like every other await of a request: the connection's own future then
+                // holds only what an idle keep-alive connection needs.
+                let written = Box::pin(write_answer(
+                    &mut stream,
+                    answer.pieces,
+                    &config,
+                    &core.stats,
+                ))
+                .await;
                 let outcome = match (&written, answer.outcome) {
                     (Ok(_), outcome) => outcome,
                     (Err(_), _) => Outcome::Failed("client went away"),
@@ -190,7 +199,7 @@ async fn connection(
                     return;
                 }
                 if answer.unread_body {
-                    lingering_close(&mut stream, buf).await;
+                    Box::pin(lingering_close(&mut stream, buf)).await;
                     return;
                 }
                 if !keep_alive {
@@ -215,11 +224,11 @@ async fn connection(
                     }
                 };
                 let pieces = error_response(status, Version::Http11, false, why);
-                if write_answer(&mut stream, pieces, &config, &core.stats)
+                if Box::pin(write_answer(&mut stream, pieces, &config, &core.stats))
                     .await
                     .is_ok()
                 {
-                    lingering_close(&mut stream, buf).await;
+                    Box::pin(lingering_close(&mut stream, buf)).await;
                 }
                 return;
             }
@@ -234,6 +243,20 @@ async fn connection(
                 now + config.head_timeout
             }
         };
+        if head_started.is_none() && buf.is_empty() {
+            // Between requests a connection holds no buffer: it waits for readiness first, so
+            // 10,000 idle keep-alive connections do not pin 10,000 read buffers.
+            buf = Vec::new();
+            let wait = deadline.saturating_duration_since(Instant::now());
+            match monoio::time::timeout(wait, stream.readable(false)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => return,
+                Err(_elapsed) => {
+                    Stats::bump(&core.stats.http_timeouts);
+                    return;
+                }
+            }
+        }
         if buf.capacity() - buf.len() < 1024 {
             buf.reserve(4096.max(buf.len()));
         }
