@@ -61,6 +61,7 @@ struct Sender {
     socket: UdpSocket,
     tail: Option<Arc<Blob>>,
     file: BlobSlice,
+    /// The next datagram's sequence number, within the machine's current step.
     sequence: u32,
     bucket: Bucket,
     rate: u64,
@@ -99,12 +100,14 @@ impl Sender {
     fn run(&mut self) -> io::Result<()> {
         loop {
             let now = Instant::now();
-            let Some((step, rate)) = self.session.with_machine(|m| {
-                debug_assert_eq!(m.sequence(), self.sequence, "datagrams numbered as stepped");
-                (m.next(now), m.rate_bps())
-            }) else {
+            let Some((first, step, rate)) = self
+                .session
+                .with_machine(|m| (m.sequence(), m.next(now), m.rate_bps()))
+            else {
                 return Ok(());
             };
+            // The machine numbers every step's datagrams (its repair rounds count on it).
+            self.sequence = first;
             if rate != self.rate {
                 self.rate = rate;
                 self.bucket.set_rate(rate, now);

@@ -341,20 +341,17 @@ async fn drive(
                 return Outcome::Failed("no deadline");
             };
             if !posted && spun < spin::MAX_READS && running.alone() {
-                match spin::poll(socket.as_raw_fd(), &mut polled, deadline) {
-                    Some(Ok(n)) => {
-                        spun += 1;
-                        take_reply(stats, machine, &polled, Ok(n));
-                        continue;
+                if let Some(result) = spin::poll(socket.as_raw_fd(), &mut polled, deadline) {
+                    let read = result.is_ok();
+                    if let Some(outcome) = take_reply(stats, machine, &polled, result) {
+                        return outcome;
                     }
                     // An error ends the spinning for this read: timeouts are only kept by
                     // the ring's wait below, so a failing read must not loop here.
-                    Some(Err(e)) => {
-                        if let Some(outcome) = take_reply(stats, machine, &polled, Err(e)) {
-                            return outcome;
-                        }
+                    if read {
+                        spun += 1;
+                        continue;
                     }
-                    None => {}
                 }
             }
             posted = true;
