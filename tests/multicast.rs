@@ -420,8 +420,8 @@ fn four_receivers_rebuild_the_file_whatever_befalls_them() {
     let resumed = format!("resuming with {recorded} of ");
     assert!(second_run.2.contains(&resumed), "{}", second_run.2);
     for line in [
-        "fleetboot-receive: 1 chunks damaged in the output",
-        "fleetboot-receive: fetching 1 chunks over HTTP",
+        "fleetboot-receive: 1 chunk damaged in the output",
+        "fleetboot-receive: fetching 1 chunk over HTTP",
     ] {
         assert!(second_run.2.contains(line), "{line}:\n{}", second_run.2);
     }

@@ -319,8 +319,8 @@ impl Receiver {
             return Ok(());
         }
         eprintln!(
-            "fleetboot-receive: fetching {} chunks over HTTP",
-            missing.len()
+            "fleetboot-receive: fetching {} over HTTP",
+            chunks(missing.len())
         );
         if matches!(
             self.session.state,
@@ -407,7 +407,10 @@ impl Receiver {
                 damaged += 1;
             }
         }
-        eprintln!("fleetboot-receive: {damaged} chunks damaged in the output");
+        eprintln!(
+            "fleetboot-receive: {} damaged in the output",
+            chunks(damaged as usize)
+        );
         Ok(damaged)
     }
 
@@ -451,6 +454,11 @@ impl Receiver {
     fn write_error(&self, e: &std::io::Error) -> String {
         format!("cannot write {}: {e}", self.disk.path().display())
     }
+}
+
+/// "1 chunk", "2 chunks".
+fn chunks(n: usize) -> String {
+    format!("{n} chunk{}", if n == 1 { "" } else { "s" })
 }
 
 /// `path` with `suffix` added to its file name.
