@@ -12,6 +12,11 @@ use std::path::{Path, PathBuf};
 use nix::fcntl::{posix_fadvise, PosixFadviseAdvice};
 use sha2::{Digest, Sha256};
 
+/// Whether `path` is a block device (a disk) rather than a file, or nothing yet.
+pub(crate) fn is_block_device(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| m.file_type().is_block_device())
+}
+
 /// The output, open for reading and writing.
 pub(crate) struct Disk {
     file: File,
@@ -24,7 +29,7 @@ impl Disk {
     /// is created if need be and sized to it (keeping what a previous run wrote).
     pub(crate) fn open(path: &Path, size: u64) -> Result<Disk, String> {
         let shown = path.display();
-        let block_device = std::fs::metadata(path).is_ok_and(|m| m.file_type().is_block_device());
+        let block_device = is_block_device(path);
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)

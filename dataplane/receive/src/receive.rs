@@ -2,7 +2,6 @@
 //! rest, then the whole file's SHA-256 checked: as hashed in passing while chunks were
 //! written, or read back from the output (after a resume, on a mismatch, or when asked).
 
-use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,7 +13,7 @@ use multicast::{
 
 use crate::checkpoint::{self, Checkpoints};
 use crate::group::Group;
-use crate::output::Disk;
+use crate::output::{self, Disk};
 use crate::progress::Progress;
 use crate::reporter::Reporter;
 use crate::server::Server;
@@ -471,8 +470,7 @@ fn beside(path: &Path, suffix: &str) -> PathBuf {
 /// Where a compressed image waits to be unpacked: beside a regular output, in the temporary
 /// directory for a block device (a deploy agent's is in memory).
 fn default_spool(output: &Path, session: u32) -> PathBuf {
-    let block_device = std::fs::metadata(output).is_ok_and(|m| m.file_type().is_block_device());
-    if block_device {
+    if output::is_block_device(output) {
         std::env::temp_dir().join(format!("fleetboot-receive-{session:08x}.zst"))
     } else {
         beside(output, ".fleetboot-spool.zst")

@@ -7,11 +7,12 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
-use std::os::unix::fs::FileTypeExt;
 use std::path::Path;
 
 use ruzstd::decoding::errors::{FrameDecoderError, ReadFrameHeaderError};
 use ruzstd::decoding::StreamingDecoder;
+
+use crate::output;
 
 /// Unpacks the zstd file `spool` onto `output` (a regular file, created or truncated, or a
 /// block device, written from its start): the bytes written.
@@ -20,7 +21,7 @@ use ruzstd::decoding::StreamingDecoder;
 /// For people: what could not be read, decoded or written.
 pub(crate) fn zstd_onto(spool: &Path, output: &Path) -> Result<u64, String> {
     let source = File::open(spool).map_err(|e| format!("cannot open {}: {e}", spool.display()))?;
-    let block_device = std::fs::metadata(output).is_ok_and(|m| m.file_type().is_block_device());
+    let block_device = output::is_block_device(output);
     let out = OpenOptions::new()
         .write(true)
         .create(!block_device)
@@ -47,10 +48,11 @@ pub(crate) fn zstd_onto(spool: &Path, output: &Path) -> Result<u64, String> {
 fn unzstd(mut source: impl BufRead, out: &mut impl Write) -> io::Result<u64> {
     let mut written = 0;
     let mut frames = 0u32;
+    let mut buffer = vec![0u8; 1 << 20];
     while !source.fill_buf()?.is_empty() {
         match StreamingDecoder::new(&mut source) {
             Ok(mut frame) => {
-                written += copy_frame(&mut frame, out, frames)?;
+                written += copy_frame(&mut frame, out, &mut buffer, frames)?;
                 let decoder = &frame.decoder;
                 if let (Some(stored), Some(computed)) = (
                     decoder.get_checksum_from_data(),
@@ -82,12 +84,16 @@ fn unzstd(mut source: impl BufRead, out: &mut impl Write) -> io::Result<u64> {
 
 /// Copies one frame's content; a read error is the frame's (bad data, or the spool cut
 /// short), a write error the output's.
-fn copy_frame(frame: &mut impl Read, out: &mut impl Write, index: u32) -> io::Result<u64> {
-    let mut buffer = vec![0u8; 1 << 20];
+fn copy_frame(
+    frame: &mut impl Read,
+    out: &mut impl Write,
+    buffer: &mut [u8],
+    index: u32,
+) -> io::Result<u64> {
     let mut copied = 0;
     loop {
         let n = frame
-            .read(&mut buffer)
+            .read(buffer)
             .map_err(|e| invalid(format!("frame {index}: {e}")))?;
         if n == 0 {
             return Ok(copied);
