@@ -59,6 +59,8 @@ if [[ -z ${PEERS_NETNS:-} ]]; then
     dpkg-deb -x "$deb"/tftpd-hpa_*.deb "$repo/target/bench-peers/tftpd-hpa"
     rm -rf "$deb"
   fi
+  # The build embeds iPXE from .bootloaders/, and the boot storm's chain serves the same file.
+  [[ -f .bootloaders/undionly.kpxe ]] || tools/fetch-ipxe.sh >/dev/null
   cargo build --release -q -p controlplane -p bench --bins
   tools/build-test-isos.sh target/test-assets/iso-layouts >/dev/null
   stamp=$(date +%Y%m%d-%H%M%S)

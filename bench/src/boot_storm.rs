@@ -2,16 +2,21 @@
 //! fleetboot, one thread per machine, every step checked:
 //!
 //! 1. the PXE ROM's DISCOVER (relayed) → a proxy OFFER naming a TFTP bootfile and next-server;
-//! 2. the bootfile over TFTP (hashed);
+//! 2. the bootfile over TFTP;
 //! 3. iPXE's DISCOVER (user class `iPXE`) → an OFFER naming the boot script's URL;
 //! 4. the script over HTTP, `chain`s followed with the machine's MAC and inventory expanded;
 //! 5. the kernel and initrds the script names, each over a fresh connection, as iPXE does.
+//!
+//! Each file with a local copy ([`Copies`]) is compared with it byte for byte as it arrives,
+//! which costs the client a small part of what hashing every byte does and so leaves its
+//! core to receiving; other files are hashed, to be compared across machines.
 //!
 //! All machines share one relay socket (answers to a relay come back to its port 67); a
 //! dispatcher thread hands each OFFER to its machine by xid. Machine `i`'s ROM DISCOVER has
 //! xid `base + i`, its iPXE DISCOVER `base + machines + i`.
 
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
@@ -71,8 +76,88 @@ pub struct Fetched {
     pub name: String,
     /// Bytes received.
     pub bytes: u64,
-    /// Their SHA-256.
-    pub digest: Sha256Digest,
+    /// What the machine could tell about them.
+    pub check: Check,
+}
+
+/// What a machine can tell about a file it fetched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Check {
+    /// It had a local copy: were the bytes exactly the copy's?
+    AgainstCopy { equal: bool },
+    /// No local copy: the bytes' SHA-256, to compare across machines.
+    Digest(Sha256Digest),
+}
+
+/// Local copies of files the machines fetch (`--verify NAME=FILE`), held in memory.
+#[derive(Debug, Default)]
+pub struct Copies(Vec<LocalCopy>);
+
+#[derive(Debug)]
+struct LocalCopy {
+    name: String,
+    bytes: Vec<u8>,
+    /// For TFTP, whose client hashes as it receives.
+    digest: Sha256Digest,
+}
+
+impl Copies {
+    /// Reads each NAME=FILE pair.
+    ///
+    /// # Errors
+    /// A file could not be read.
+    pub fn load(pairs: &[(String, PathBuf)]) -> std::io::Result<Copies> {
+        pairs
+            .iter()
+            .map(|(name, file)| {
+                let bytes = std::fs::read(file)?;
+                let digest = Sha256::digest(&bytes).into();
+                Ok(LocalCopy {
+                    name: name.clone(),
+                    bytes,
+                    digest,
+                })
+            })
+            .collect::<std::io::Result<_>>()
+            .map(Copies)
+    }
+
+    /// The copy of a fetched file: one whose NAME is the file's name or its last part.
+    fn of(&self, fetched: &str) -> Option<&LocalCopy> {
+        self.0.iter().find(|c| {
+            fetched == c.name
+                || fetched
+                    .strip_suffix(c.name.as_str())
+                    .is_some_and(|head| head.ends_with('/'))
+        })
+    }
+}
+
+/// A download compared with its local copy piece by piece.
+struct Comparison<'a> {
+    copy: &'a [u8],
+    at: usize,
+    equal: bool,
+}
+
+impl<'a> Comparison<'a> {
+    fn new(copy: &'a [u8]) -> Self {
+        Comparison {
+            copy,
+            at: 0,
+            equal: true,
+        }
+    }
+
+    fn feed(&mut self, piece: &[u8]) {
+        let end = self.at + piece.len();
+        self.equal &= self.copy.get(self.at..end) == Some(piece);
+        self.at = end;
+    }
+
+    fn equal(&self) -> bool {
+        self.equal && self.at == self.copy.len()
+    }
 }
 
 /// A machine that reached its kernel.
@@ -163,6 +248,7 @@ impl Relay {
 pub fn boot(
     i: u32,
     plan: &Plan,
+    copies: &Copies,
     relay: &Relay,
     inbox: &Receiver<Offer>,
     started: &AtomicU32,
@@ -172,6 +258,7 @@ pub fn boot(
     let mut m = Machine {
         i,
         plan,
+        copies,
         relay,
         inbox,
         dhcp_retries: 0,
@@ -226,6 +313,7 @@ pub fn boot(
 struct Machine<'a> {
     i: u32,
     plan: &'a Plan,
+    copies: &'a Copies,
     relay: &'a Relay,
     inbox: &'a Receiver<Offer>,
     dhcp_retries: u32,
@@ -296,10 +384,16 @@ impl Machine<'_> {
             }
             if let Step::SendAndFinish(done) = step {
                 self.tftp_timeouts += done.timeouts;
+                let check = match self.copies.of(file) {
+                    Some(copy) => Check::AgainstCopy {
+                        equal: done.digest == copy.digest,
+                    },
+                    None => Check::Digest(done.digest),
+                };
                 self.files.push(Fetched {
                     name: file.to_owned(),
                     bytes: done.bytes,
-                    digest: done.digest,
+                    check,
                 });
                 return Ok(());
             }
@@ -358,12 +452,23 @@ impl Machine<'_> {
     }
 
     fn http_file(&mut self, url: &str) -> std::io::Result<()> {
-        let mut hasher = Sha256::new();
-        let bytes = fetch(url, |piece| hasher.update(piece))?;
+        let (bytes, check) = match self.copies.of(url) {
+            Some(copy) => {
+                let mut comparison = Comparison::new(&copy.bytes);
+                let bytes = fetch(url, |piece| comparison.feed(piece))?;
+                let equal = comparison.equal();
+                (bytes, Check::AgainstCopy { equal })
+            }
+            None => {
+                let mut hasher = Sha256::new();
+                let bytes = fetch(url, |piece| hasher.update(piece))?;
+                (bytes, Check::Digest(hasher.finalize().into()))
+            }
+        };
         self.files.push(Fetched {
             name: url.to_owned(),
             bytes,
-            digest: hasher.finalize().into(),
+            check,
         });
         Ok(())
     }
@@ -378,4 +483,42 @@ fn fetch(url: &str, sink: impl FnMut(&[u8])) -> std::io::Result<u64> {
         )
     })?;
     Connection::open(server)?.get(&path, sink)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn compare(copy: &[u8], pieces: &[&[u8]]) -> bool {
+        let mut c = Comparison::new(copy);
+        for piece in pieces {
+            c.feed(piece);
+        }
+        c.equal()
+    }
+
+    #[test]
+    fn comparison_wants_every_byte_in_place_and_nothing_more() {
+        assert!(compare(b"kernel", &[b"ker", b"", b"nel"]));
+        assert!(!compare(b"kernel", &[b"ker", b"nal"]));
+        assert!(!compare(b"kernel", &[b"kern"]), "short");
+        assert!(!compare(b"kernel", &[b"kernel", b"!"]), "long");
+        assert!(!compare(b"kernel", &[b"nel", b"ker"]), "out of order");
+        assert!(compare(b"", &[]));
+    }
+
+    #[test]
+    fn a_copy_matches_its_name_or_a_path_ending_in_it() {
+        let copy = |name: &str| LocalCopy {
+            name: name.into(),
+            bytes: Vec::new(),
+            digest: [0; 32],
+        };
+        let copies = Copies(vec![copy("vmlinuz"), copy("undionly.kpxe")]);
+        let named = |f: &str| copies.of(f).map(|c| c.name.as_str());
+        assert_eq!(named("undionly.kpxe"), Some("undionly.kpxe"));
+        assert_eq!(named("http://10.0.0.2/iso/x/vmlinuz"), Some("vmlinuz"));
+        assert_eq!(named("http://10.0.0.2/iso/x/myvmlinuz"), None);
+        assert_eq!(named("http://10.0.0.2/iso/x/initrd"), None);
+    }
 }

@@ -15,8 +15,8 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use bench::boot_storm::{self, Booted, Plan, Relay, STAGES};
-use bench::digest::{self, Sha256Digest};
+use bench::boot_storm::{self, Booted, Check, Copies, Plan, Relay, STAGES};
+use bench::digest::Sha256Digest;
 use bench::report::{Latencies, Summary, MIB};
 use clap::Parser;
 
@@ -96,11 +96,7 @@ fn run(args: &Args) -> std::io::Result<bool> {
         }
         return Ok(true);
     }
-    let expected = args
-        .verify
-        .iter()
-        .map(|(name, file)| Ok((name.clone(), digest::of_file(file)?)))
-        .collect::<std::io::Result<Vec<_>>>()?;
+    let copies = Copies::load(&args.verify)?;
     let relay = Relay::bind(plan.relay)?;
     let (inboxes, outboxes): (Vec<_>, Vec<_>) = (0..plan.machines).map(|_| mpsc::channel()).unzip();
     let done = AtomicBool::new(false);
@@ -112,13 +108,13 @@ fn run(args: &Args) -> std::io::Result<bool> {
             .into_iter()
             .enumerate()
             .map(|(i, inbox)| {
-                let (plan, relay, powered) = (&plan, &relay, &powered);
+                let (plan, copies, relay, powered) = (&plan, &copies, &relay, &powered);
                 let power_on = started + plan.spread.mul_f64(i as f64 / f64::from(plan.machines));
                 std::thread::Builder::new()
                     .stack_size(256 << 10)
                     .spawn_scoped(s, move || {
                         std::thread::sleep(power_on.saturating_duration_since(Instant::now()));
-                        boot_storm::boot(i as u32, plan, relay, &inbox, powered)
+                        boot_storm::boot(i as u32, plan, copies, relay, &inbox, powered)
                     })
             })
             .collect::<std::io::Result<_>>()?;
@@ -134,7 +130,7 @@ fn run(args: &Args) -> std::io::Result<bool> {
         Ok::<_, std::io::Error>((results, counts))
     })?;
     let all_done = started.elapsed();
-    Ok(report(&plan, &results, &expected, &relay_counts, all_done))
+    Ok(report(&plan, &results, &relay_counts, all_done))
 }
 
 /// Prints the summary line (and the first failures to stderr); true when every machine
@@ -142,7 +138,6 @@ fn run(args: &Args) -> std::io::Result<bool> {
 fn report(
     plan: &Plan,
     results: &[Result<Booted, String>],
-    expected: &[(String, Sha256Digest)],
     relay: &boot_storm::RelayCounts,
     all_done: Duration,
 ) -> bool {
@@ -151,7 +146,7 @@ fn report(
     for why in results.iter().filter_map(|r| r.as_ref().err()) {
         *failures.entry(why.as_str()).or_default() += 1;
     }
-    let check = check_files(&booted, expected);
+    let check = check_files(&booted);
     let mut total = Latencies::default();
     let mut stages: [Latencies; 4] = Default::default();
     for b in &booted {
@@ -213,18 +208,15 @@ struct FileCheck {
     first_problems: Vec<String>,
 }
 
-fn check_files(booted: &[&Booted], expected: &[(String, Sha256Digest)]) -> FileCheck {
+fn check_files(booted: &[&Booted]) -> FileCheck {
     let mut check = FileCheck::default();
     let mut first_seen: HashMap<&str, Sha256Digest> = HashMap::new();
     for f in booted.iter().flat_map(|b| &b.files) {
-        let wanted = expected
-            .iter()
-            .find(|(name, _)| f.name == *name || f.name.ends_with(&format!("/{name}")));
-        let ok = match wanted {
-            Some((_, d)) => f.digest == *d,
-            None => *first_seen.entry(&f.name).or_insert(f.digest) == f.digest,
+        let (ok, against_copy) = match f.check {
+            Check::AgainstCopy { equal } => (equal, true),
+            Check::Digest(d) => (*first_seen.entry(&f.name).or_insert(d) == d, false),
         };
-        match (ok, wanted.is_some()) {
+        match (ok, against_copy) {
             (true, true) => check.verified += 1,
             (true, false) => check.agreed += 1,
             (false, _) => {
