@@ -21,10 +21,8 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
-use sha2::{Digest, Sha256};
-
+use crate::content::{Check, Verifier};
 use crate::dhcp_relay::{self, Client, Offer};
-use crate::digest::Sha256Digest;
 use crate::http_client::{self, Connection};
 use crate::ipxe_script::{self, Next, Settings};
 use crate::tftp_client::{self, Step, Transfer};
@@ -79,27 +77,9 @@ pub struct Fetched {
     /// What the machine could tell about them.
     pub check: Check,
 }
-
-/// What a machine can tell about a file it fetched.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Check {
-    /// It had a local copy: were the bytes exactly the copy's?
-    AgainstCopy { equal: bool },
-    /// No local copy: the bytes' SHA-256, to compare across machines.
-    Digest(Sha256Digest),
-}
-
 /// Local copies of files the machines fetch (`--verify NAME=FILE`), held in memory.
 #[derive(Debug, Default)]
-pub struct Copies(Vec<LocalCopy>);
-
-#[derive(Debug)]
-struct LocalCopy {
-    name: String,
-    bytes: Vec<u8>,
-    /// For TFTP, whose client hashes as it receives.
-    digest: Sha256Digest,
-}
+pub struct Copies(Vec<(String, Vec<u8>)>);
 
 impl Copies {
     /// Reads each NAME=FILE pair.
@@ -109,54 +89,21 @@ impl Copies {
     pub fn load(pairs: &[(String, PathBuf)]) -> std::io::Result<Copies> {
         pairs
             .iter()
-            .map(|(name, file)| {
-                let bytes = std::fs::read(file)?;
-                let digest = Sha256::digest(&bytes).into();
-                Ok(LocalCopy {
-                    name: name.clone(),
-                    bytes,
-                    digest,
-                })
-            })
+            .map(|(name, file)| Ok((name.clone(), std::fs::read(file)?)))
             .collect::<std::io::Result<_>>()
             .map(Copies)
     }
 
-    /// The copy of a fetched file: one whose NAME is the file's name or its last part.
-    fn of(&self, fetched: &str) -> Option<&LocalCopy> {
-        self.0.iter().find(|c| {
-            fetched == c.name
+    /// How to check a fetched file: against the copy whose NAME is its name or its path's
+    /// last part, else by hashing.
+    fn verifier(&self, fetched: &str) -> Verifier<'_> {
+        let copy = self.0.iter().find(|(name, _)| {
+            fetched == name
                 || fetched
-                    .strip_suffix(c.name.as_str())
+                    .strip_suffix(name.as_str())
                     .is_some_and(|head| head.ends_with('/'))
-        })
-    }
-}
-
-/// A download compared with its local copy piece by piece.
-struct Comparison<'a> {
-    copy: &'a [u8],
-    at: usize,
-    equal: bool,
-}
-
-impl<'a> Comparison<'a> {
-    fn new(copy: &'a [u8]) -> Self {
-        Comparison {
-            copy,
-            at: 0,
-            equal: true,
-        }
-    }
-
-    fn feed(&mut self, piece: &[u8]) {
-        let end = self.at + piece.len();
-        self.equal &= self.copy.get(self.at..end) == Some(piece);
-        self.at = end;
-    }
-
-    fn equal(&self) -> bool {
-        self.equal && self.at == self.copy.len()
+        });
+        copy.map_or_else(Verifier::hashing, |(_, bytes)| Verifier::against(bytes))
     }
 }
 
@@ -368,7 +315,7 @@ impl Machine<'_> {
             retries: 5,
         };
         let socket = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).map_err(|e| e.to_string())?;
-        let mut t = Transfer::new(&request, Instant::now());
+        let mut t = Transfer::new(&request, self.copies.verifier(file), Instant::now());
         let mut buf = vec![0u8; 65536];
         let mut step = Step::Send;
         loop {
@@ -384,16 +331,10 @@ impl Machine<'_> {
             }
             if let Step::SendAndFinish(done) = step {
                 self.tftp_timeouts += done.timeouts;
-                let check = match self.copies.of(file) {
-                    Some(copy) => Check::AgainstCopy {
-                        equal: done.digest == copy.digest,
-                    },
-                    None => Check::Digest(done.digest),
-                };
                 self.files.push(Fetched {
                     name: file.to_owned(),
                     bytes: done.bytes,
-                    check,
+                    check: done.check,
                 });
                 return Ok(());
             }
@@ -452,23 +393,12 @@ impl Machine<'_> {
     }
 
     fn http_file(&mut self, url: &str) -> std::io::Result<()> {
-        let (bytes, check) = match self.copies.of(url) {
-            Some(copy) => {
-                let mut comparison = Comparison::new(&copy.bytes);
-                let bytes = fetch(url, |piece| comparison.feed(piece))?;
-                let equal = comparison.equal();
-                (bytes, Check::AgainstCopy { equal })
-            }
-            None => {
-                let mut hasher = Sha256::new();
-                let bytes = fetch(url, |piece| hasher.update(piece))?;
-                (bytes, Check::Digest(hasher.finalize().into()))
-            }
-        };
+        let mut verifier = self.copies.verifier(url);
+        let bytes = fetch(url, |piece| verifier.feed(piece))?;
         self.files.push(Fetched {
             name: url.to_owned(),
             bytes,
-            check,
+            check: verifier.check(),
         });
         Ok(())
     }
@@ -489,36 +419,13 @@ fn fetch(url: &str, sink: impl FnMut(&[u8])) -> std::io::Result<u64> {
 mod tests {
     use super::*;
 
-    fn compare(copy: &[u8], pieces: &[&[u8]]) -> bool {
-        let mut c = Comparison::new(copy);
-        for piece in pieces {
-            c.feed(piece);
-        }
-        c.equal()
-    }
-
-    #[test]
-    fn comparison_wants_every_byte_in_place_and_nothing_more() {
-        assert!(compare(b"kernel", &[b"ker", b"", b"nel"]));
-        assert!(!compare(b"kernel", &[b"ker", b"nal"]));
-        assert!(!compare(b"kernel", &[b"kern"]), "short");
-        assert!(!compare(b"kernel", &[b"kernel", b"!"]), "long");
-        assert!(!compare(b"kernel", &[b"nel", b"ker"]), "out of order");
-        assert!(compare(b"", &[]));
-    }
-
     #[test]
     fn a_copy_matches_its_name_or_a_path_ending_in_it() {
-        let copy = |name: &str| LocalCopy {
-            name: name.into(),
-            bytes: Vec::new(),
-            digest: [0; 32],
-        };
-        let copies = Copies(vec![copy("vmlinuz"), copy("undionly.kpxe")]);
-        let named = |f: &str| copies.of(f).map(|c| c.name.as_str());
-        assert_eq!(named("undionly.kpxe"), Some("undionly.kpxe"));
-        assert_eq!(named("http://10.0.0.2/iso/x/vmlinuz"), Some("vmlinuz"));
-        assert_eq!(named("http://10.0.0.2/iso/x/myvmlinuz"), None);
-        assert_eq!(named("http://10.0.0.2/iso/x/initrd"), None);
+        let copies = Copies(vec![("vmlinuz".into(), b"k".to_vec())]);
+        let compared = |f: &str| matches!(copies.verifier(f), Verifier::Compare { .. });
+        assert!(compared("vmlinuz"));
+        assert!(compared("http://10.0.0.2/iso/x/vmlinuz"));
+        assert!(!compared("http://10.0.0.2/iso/x/myvmlinuz"));
+        assert!(!compared("http://10.0.0.2/iso/x/initrd"));
     }
 }

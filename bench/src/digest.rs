@@ -1,29 +1,7 @@
-//! SHA-256 digests: what a transfer's bytes are checked against.
-
-use std::io::{self, Read};
-use std::path::Path;
-
-use sha2::{Digest, Sha256};
+//! SHA-256 digests, written and read as hex.
 
 /// A SHA-256 digest.
 pub type Sha256Digest = [u8; 32];
-
-/// The digest of a local file, read in 1 MiB chunks.
-///
-/// # Errors
-/// Opening or reading the file.
-pub fn of_file(path: &Path) -> io::Result<Sha256Digest> {
-    let mut file = std::fs::File::open(path)?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = file.read(&mut buf)?;
-        if n == 0 {
-            return Ok(hasher.finalize().into());
-        }
-        hasher.update(&buf[..n]);
-    }
-}
 
 /// Parses 64 hex digits.
 pub fn parse_hex(s: &str) -> Option<Sha256Digest> {
@@ -46,6 +24,7 @@ pub fn hex(d: &Sha256Digest) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sha2::{Digest, Sha256};
 
     #[test]
     fn hex_round_trip_of_known_digest() {

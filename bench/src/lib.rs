@@ -5,6 +5,7 @@
 //! `bench/peers.sh` parses.
 
 pub mod boot_storm;
+pub mod content;
 pub mod dhcp_relay;
 pub mod digest;
 pub mod epoll;

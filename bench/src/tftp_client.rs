@@ -1,5 +1,5 @@
 //! One TFTP read as a client state machine without I/O (the storm loop owns sockets and
-//! clocks): RRQ with options; OACK answered with ACK 0; DATA hashed in order; the last block of
+//! clocks): RRQ with options; OACK answered with ACK 0; DATA checked in order; the last block of
 //! each window acknowledged (RFC 7440); a gap or a stale block answered once with an ACK of the
 //! last good block, so the server resumes there; the last packet resent on timeout, a bounded
 //! number of times.
@@ -7,9 +7,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use sha2::{Digest, Sha256};
-
-use crate::digest::Sha256Digest;
+use crate::content::{Check, Verifier};
 use crate::tftp_packet::{self, Reply};
 
 /// RFC 1350 block size, in effect when the server accepts no options.
@@ -35,8 +33,8 @@ pub struct Request {
 pub struct Finished {
     /// Payload bytes received.
     pub bytes: u64,
-    /// Their SHA-256.
-    pub digest: Sha256Digest,
+    /// What they were found to be.
+    pub check: Check,
     /// From the first RRQ to the last block.
     pub elapsed: Duration,
     /// Block size in effect (the server may grant less than asked, or nothing).
@@ -65,7 +63,7 @@ pub enum Step {
 
 /// One read in progress.
 #[derive(Debug)]
-pub struct Transfer {
+pub struct Transfer<'a> {
     timeout: Duration,
     retries: u32,
     peer: Option<SocketAddr>,
@@ -76,7 +74,7 @@ pub struct Transfer {
     next: u64,
     in_window: u16,
     gap_acked: bool,
-    hasher: Sha256,
+    verifier: Verifier<'a>,
     bytes: u64,
     started: Instant,
     deadline: Instant,
@@ -85,9 +83,10 @@ pub struct Transfer {
     gaps: u32,
 }
 
-impl Transfer {
-    /// Starts a read: [`Transfer::outgoing`] is the RRQ, to send to the server now.
-    pub fn new(request: &Request, now: Instant) -> Transfer {
+impl<'a> Transfer<'a> {
+    /// Starts a read whose bytes `verifier` checks: [`Transfer::outgoing`] is the RRQ, to
+    /// send to the server now.
+    pub fn new(request: &Request, verifier: Verifier<'a>, now: Instant) -> Transfer<'a> {
         let options: Vec<(&str, u32)> = [
             ("blksize", request.blksize),
             ("windowsize", request.windowsize),
@@ -105,7 +104,7 @@ impl Transfer {
             next: 1,
             in_window: 0,
             gap_acked: false,
-            hasher: Sha256::new(),
+            verifier,
             bytes: 0,
             started: now,
             deadline: now + request.timeout,
@@ -174,7 +173,7 @@ impl Transfer {
             self.gaps += 1;
             return self.ack_last_good();
         }
-        self.hasher.update(payload);
+        self.verifier.feed(payload);
         self.bytes += payload.len() as u64;
         self.next += 1;
         self.in_window += 1;
@@ -184,7 +183,7 @@ impl Transfer {
             self.outgoing = tftp_packet::ack(block).to_vec();
             return Step::SendAndFinish(Finished {
                 bytes: self.bytes,
-                digest: self.hasher.clone().finalize().into(),
+                check: self.verifier.check(),
                 elapsed: now - self.started,
                 blksize: self.blksize,
                 windowsize: self.windowsize,
@@ -231,6 +230,7 @@ impl Transfer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sha2::{Digest, Sha256};
 
     fn data(block: u16, payload: &[u8]) -> Vec<u8> {
         let mut p = vec![0, 3];
@@ -253,7 +253,7 @@ mod tests {
     fn windowed_read_with_a_lost_block() {
         let now = Instant::now();
         let server: SocketAddr = "127.0.0.1:4000".parse().unwrap();
-        let mut t = Transfer::new(&request(), now);
+        let mut t = Transfer::new(&request(), Verifier::hashing(), now);
         assert_eq!(
             t.outgoing(),
             b"\x00\x01f\x00octet\x00blksize\x004\x00windowsize\x002\x00"
@@ -279,15 +279,15 @@ mod tests {
         assert_eq!(t.outgoing(), [0, 4, 0, 5]);
         assert_eq!(done.bytes, 17);
         assert_eq!(
-            done.digest,
-            <[u8; 32]>::from(Sha256::digest(b"abcdefghijklmnopq"))
+            done.check,
+            Check::Digest(Sha256::digest(b"abcdefghijklmnopq").into())
         );
     }
 
     #[test]
     fn resends_then_gives_up_and_reports_errors() {
         let now = Instant::now();
-        let mut t = Transfer::new(&request(), now);
+        let mut t = Transfer::new(&request(), Verifier::hashing(), now);
         assert_eq!(t.on_timeout(now), Step::Wait);
         let later = now + Duration::from_secs(1);
         assert_eq!(t.on_timeout(later), Step::Send);
@@ -297,7 +297,7 @@ mod tests {
             Step::Fail(_)
         ));
         let server: SocketAddr = "127.0.0.1:4000".parse().unwrap();
-        let mut t = Transfer::new(&request(), now);
+        let mut t = Transfer::new(&request(), Verifier::hashing(), now);
         assert_eq!(
             t.on_datagram(server, b"\x00\x05\x00\x01nope\x00", now),
             Step::Fail("ERROR 1 nope".into())
@@ -308,7 +308,7 @@ mod tests {
     fn server_without_options_sends_512_byte_blocks() {
         let now = Instant::now();
         let server: SocketAddr = "127.0.0.1:4000".parse().unwrap();
-        let mut t = Transfer::new(&request(), now);
+        let mut t = Transfer::new(&request(), Verifier::hashing(), now);
         assert_eq!(t.on_datagram(server, &data(1, &[7; 512]), now), Step::Send);
         assert_eq!(t.outgoing(), [0, 4, 0, 1]);
         assert!(matches!(

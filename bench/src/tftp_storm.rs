@@ -9,6 +9,7 @@ use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
+use crate::content::{Check, Verifier};
 use crate::digest::Sha256Digest;
 use crate::epoll::Epoll;
 use crate::report::Latencies;
@@ -24,8 +25,8 @@ pub struct Plan {
     pub server: SocketAddr,
     /// The read every client performs.
     pub request: Request,
-    /// What every read must hash to.
-    pub expected: Sha256Digest,
+    /// What every read must deliver.
+    pub expected: Expected,
     /// Reads in flight at once.
     pub clients: usize,
     /// Reads each client performs one after the other.
@@ -34,10 +35,36 @@ pub struct Plan {
     pub threads: usize,
 }
 
+/// What every read must deliver.
+#[derive(Debug, Clone)]
+pub enum Expected {
+    /// The bytes of a local copy, compared as they arrive.
+    Copy(Vec<u8>),
+    /// Bytes with this SHA-256.
+    Digest(Sha256Digest),
+}
+
+impl Expected {
+    fn verifier(&self) -> Verifier<'_> {
+        match self {
+            Expected::Copy(bytes) => Verifier::against(bytes),
+            Expected::Digest(_) => Verifier::hashing(),
+        }
+    }
+
+    fn met_by(&self, check: Check) -> bool {
+        match (self, check) {
+            (Expected::Copy(_), Check::AgainstCopy { equal }) => equal,
+            (Expected::Digest(want), Check::Digest(got)) => *want == got,
+            _ => false,
+        }
+    }
+}
+
 /// What happened.
 #[derive(Debug, Default)]
 pub struct Totals {
-    /// Reads whose bytes hashed to the expected digest.
+    /// Reads that delivered the expected bytes.
     pub ok: u64,
     /// Reads that failed or delivered wrong bytes.
     pub failed: u64,
@@ -67,9 +94,9 @@ impl Totals {
         self.negotiated = self.negotiated.or(other.negotiated);
     }
 
-    fn record(&mut self, outcome: Result<Finished, String>, expected: &Sha256Digest) {
+    fn record(&mut self, outcome: Result<Finished, String>, expected: &Expected) {
         match outcome {
-            Ok(f) if f.digest == *expected => {
+            Ok(f) if expected.met_by(f.check) => {
                 self.ok += 1;
                 self.bytes += f.bytes;
                 self.latencies.push(f.elapsed);
@@ -77,7 +104,7 @@ impl Totals {
                 self.gaps += u64::from(f.gaps);
                 self.negotiated.get_or_insert((f.blksize, f.windowsize));
             }
-            Ok(f) => self.fail(format!("sha256 mismatch after {} bytes", f.bytes)),
+            Ok(f) => self.fail(format!("wrong bytes ({} received)", f.bytes)),
             Err(e) => self.fail(e),
         }
     }
@@ -109,16 +136,16 @@ pub fn run(plan: &Plan) -> io::Result<Totals> {
     })
 }
 
-struct Client {
+struct Client<'p> {
     socket: UdpSocket,
-    transfer: Transfer,
+    transfer: Transfer<'p>,
     rounds_left: usize,
 }
 
 struct Worker<'p> {
     plan: &'p Plan,
     epoll: Epoll,
-    clients: Vec<Option<Client>>,
+    clients: Vec<Option<Client<'p>>>,
     live: usize,
     totals: Totals,
 }
@@ -148,7 +175,11 @@ impl<'p> Worker<'p> {
         let socket = UdpSocket::bind(local)?;
         socket.set_nonblocking(true)?;
         self.epoll.add(socket.as_raw_fd(), i as u64)?;
-        let transfer = Transfer::new(&self.plan.request, Instant::now());
+        let transfer = Transfer::new(
+            &self.plan.request,
+            self.plan.expected.verifier(),
+            Instant::now(),
+        );
         // A full send buffer only delays the RRQ to the first resend.
         let _ = socket.send_to(transfer.outgoing(), self.plan.server);
         self.clients[i] = Some(Client {

@@ -15,7 +15,8 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use bench::boot_storm::{self, Booted, Check, Copies, Plan, Relay, STAGES};
+use bench::boot_storm::{self, Booted, Copies, Plan, Relay, STAGES};
+use bench::content::Check;
 use bench::digest::Sha256Digest;
 use bench::report::{Latencies, Summary, MIB};
 use clap::Parser;

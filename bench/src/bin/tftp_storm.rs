@@ -1,4 +1,5 @@
-//! `tftp-storm`: many concurrent TFTP reads of one file, each verified by SHA-256; prints
+//! `tftp-storm`: many concurrent TFTP reads of one file, each verified (byte for byte against
+//! `--local`, or by SHA-256 against `--sha256`); prints
 //! aggregate MiB/s, transfers/s, failures and p50/p99 transfer time.
 
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -8,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use bench::report::{Summary, MIB};
 use bench::tftp_client::Request;
+use bench::tftp_storm::Expected;
 use bench::{digest, tftp_storm};
 use clap::Parser;
 
@@ -22,7 +24,7 @@ struct Args {
     /// Expected SHA-256 of the file (hex).
     #[arg(long, conflicts_with = "local", required_unless_present = "local")]
     sha256: Option<String>,
-    /// Local copy of the file to hash for the expected digest.
+    /// Local copy of the file, compared with every read byte for byte.
     #[arg(long)]
     local: Option<PathBuf>,
     /// Reads in flight at once.
@@ -68,9 +70,11 @@ fn run(args: &Args) -> Result<bool, String> {
         .next()
         .ok_or("target resolves to nothing")?;
     let expected = match (&args.sha256, &args.local) {
-        (Some(hex), _) => digest::parse_hex(hex).ok_or("--sha256 wants 64 hex digits")?,
+        (Some(hex), _) => {
+            Expected::Digest(digest::parse_hex(hex).ok_or("--sha256 wants 64 hex digits")?)
+        }
         (None, Some(path)) => {
-            digest::of_file(path).map_err(|e| format!("{}: {e}", path.display()))?
+            Expected::Copy(std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?)
         }
         (None, None) => unreachable!("clap requires one"),
     };
