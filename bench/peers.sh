@@ -22,6 +22,7 @@
 #   bench/peers.sh --quick    RUNS=1, shorter HTTP and idle phases
 #   SECTIONS="dhcp boot" bench/peers.sh    only some of: tftp http dhcp boot (default all)
 #   PIN_MODES=one-core bench/peers.sh      only the pinned pass (or both-cores)
+#   ZERO_COPY=on bench/peers.sh            fleetboot's --zero-copy (default auto), for an A/B
 # Needs root: it runs in network namespaces of its own.
 set -euo pipefail
 
@@ -36,6 +37,7 @@ DHCP_COUNT=${DHCP_COUNT:-50000}
 DHCP_RATES=${DHCP_RATES:-25000 100000}
 BOOT_MACHINES=${BOOT_MACHINES:-500}
 SECTIONS=${SECTIONS:-tftp http dhcp boot}
+ZERO_COPY=${ZERO_COPY:-auto}
 PIN_MODES=${PIN_MODES:-one-core both-cores}
 want() { [[ " $SECTIONS " == *" $1 "* ]]; }
 
@@ -242,7 +244,7 @@ start_fleetboot() { # extra flags...; sets fb_pid and fb_ready
   "${spin[@]}" "${grp[@]}" "$bin/fleetboot" serve --data-dir "$data" --cores "$cores" --dhcp-mode off \
     --tftp-listen 127.0.0.1:$port --http-listen 127.0.0.1:$((port + 1)) \
     --admin-listen 127.0.0.1:$((port + 2)) \
-    --tftp-max-per-ip 1000000 --http-max-per-ip 1000000 "$@" \
+    --tftp-max-per-ip 1000000 --http-max-per-ip 1000000 --zero-copy "$ZERO_COPY" "$@" \
     >"$work/fb.out" 2>"$work/fb.err" &
   fb_pid=$!
   pids+=("$fb_pid")
@@ -472,7 +474,7 @@ start_fleetboot_dhcp() {
   cpu_group fleetboot
   ip netns exec "$dhcp_ns" "${spin[@]}" "${grp[@]}" "$bin/fleetboot" serve --data-dir "$work/fbd" \
     --cores "$cores" --dhcp-mode proxy --boot-mac-check off --admin-listen 127.0.0.1:8081 \
-    --tftp-max-per-ip 1000000 --http-max-per-ip 1000000 >"$work/fb-dhcp.out" 2>"$work/fb-dhcp.err" &
+    --tftp-max-per-ip 1000000 --http-max-per-ip 1000000 --zero-copy "$ZERO_COPY" >"$work/fb-dhcp.out" 2>"$work/fb-dhcp.err" &
   fbd_pid=$!
   pids+=("$fbd_pid")
   wait_port udp 0.0.0.0:67 "$dhcp_ns" || cat "$work/fb-dhcp.err" >&2

@@ -1,6 +1,7 @@
 //! Multicast deploys in the namespace lab: four BIOS machines with blank disks boot fleetboot's
-//! deploy agent at once, receive one disk image from one multicast session straight to disk,
-//! report done, and then boot that disk. Needs root, QEMU, dnsmasq, and the deploy agent
+//! deploy agent at once, receive a disk image from a multicast session straight to disk (two
+//! deploys side by side: the raw image to two machines, the same image zstd-compressed to the
+//! other two, which unpack it onto their disks), report done, and then boot that disk. Needs root, QEMU, dnsmasq, and the deploy agent
 //! (`tools/build-deploy-agent.sh`, cached).
 
 use std::path::Path;
@@ -48,7 +49,7 @@ fn wait_all(guests: &mut [Guest<'_>], pattern: &str, limit: Duration, s: &Server
 }
 
 #[test]
-fn four_machines_receive_one_image_at_once_then_boot_it() {
+fn four_machines_receive_a_raw_and_a_zstd_image_at_once_then_boot_them() {
     let lab = Lab::new();
     // A site's shape: the server also has an uplink with the default route; nothing tells
     // fleetboot which interface is the boot network.
@@ -57,7 +58,16 @@ fn four_machines_receive_one_image_at_once_then_boot_it() {
     let prepare = |data: &Path| {
         build_agent(&data.join("agent"));
         std::fs::create_dir_all(data.join("disks")).unwrap();
-        std::fs::write(data.join("disks/test.img"), &image).unwrap();
+        let raw = data.join("disks/test.img");
+        std::fs::write(&raw, &image).unwrap();
+        let o = run(
+            Command::new("zstd")
+                .args(["-q", "-3", "-o"])
+                .arg(data.join("disks/test.img.zst"))
+                .arg(&raw),
+            60,
+        );
+        assert!(o.status.success(), "zstd: {o:?}");
     };
     let s = Server::start_in_netns(
         &lab.netns("server"),
@@ -81,28 +91,39 @@ fn four_machines_receive_one_image_at_once_then_boot_it() {
         let body = serde_json::json!({ "name": format!("node-{}", i + 1) });
         control(&s, "PATCH", &format!("/api/v1/clients/{m}"), &body);
     }
-    let out = cli(
-        &s,
-        &[
-            "deploy",
-            "create",
-            "disks/test.img",
-            "--clients",
-            &macs.join(","),
-            // Four TCG guests on two shared cores take far less than the default ceiling;
-            // at it, their first pass mostly overflows receive buffers and the test would
-            // measure repair rounds rather than the deploy.
-            "--rate",
-            "100",
-        ],
-    );
-    assert!(out.starts_with("deploy 1 started"), "{out}");
-    let d = deploy_json(&s, 1);
-    assert_eq!(d["state"], "running", "{d:#}");
-    assert_eq!(d["disk"], "/dev/sda", "{d:#}");
-    // The one interface without the default route: the boot network.
-    assert_eq!(d["multicast"]["interface"], "fb0", "{d:#}");
-    assert_eq!(d["counts"]["pending"], 4, "{d:#}");
+    // Two deploys at once: the raw image to machines 1-2, the zstd one to 3-4.
+    let (raw_macs, zstd_macs) = macs.split_at(2);
+    for (id, (image, machines)) in [
+        ("disks/test.img", raw_macs),
+        ("disks/test.img.zst", zstd_macs),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let id = id as u64 + 1;
+        let out = cli(
+            &s,
+            &[
+                "deploy",
+                "create",
+                image,
+                "--clients",
+                &machines.join(","),
+                // Four TCG guests on two shared cores take far less than the default
+                // ceiling; at it, their first pass mostly overflows receive buffers and the
+                // test would measure repair rounds rather than the deploy.
+                "--rate",
+                "50",
+            ],
+        );
+        assert!(out.starts_with(&format!("deploy {id} started")), "{out}");
+        let d = deploy_json(&s, id);
+        assert_eq!(d["state"], "running", "{d:#}");
+        assert_eq!(d["disk"], "/dev/sda", "{d:#}");
+        // The one interface without the default route: the boot network.
+        assert_eq!(d["multicast"]["interface"], "fb0", "{d:#}");
+        assert_eq!(d["counts"]["pending"], 2, "{d:#}");
+    }
 
     let dir = TempDir::new("deploy-lab");
     let disks: Vec<_> = (1..=4)
@@ -122,7 +143,7 @@ fn four_machines_receive_one_image_at_once_then_boot_it() {
         .map(|(m, disk)| lab.boot_with_disk(Firmware::Bios, m, disk))
         .collect();
     wait_all(&mut guests, "FLEETBOOT-DEPLOY-", DEPLOY_TIMEOUT, &s);
-    for g in &mut guests {
+    for (i, g) in guests.iter_mut().enumerate() {
         let out = g.serial();
         assert!(
             out.contains("FLEETBOOT-DEPLOY-DONE"),
@@ -130,6 +151,8 @@ fn four_machines_receive_one_image_at_once_then_boot_it() {
             g.mac,
             s.log()
         );
+        let unpacked = format!("fleetboot-receive: unpacked {IMAGE_LEN} bytes");
+        assert_eq!(out.contains(&unpacked), i >= 2, "{}:\n{out}", g.mac);
         // The agent syncs and reboots; QEMU (-no-reboot) then exits and the disk is closed.
         assert!(g.wait_exit(Duration::from_secs(60)), "{}: no reboot", g.mac);
     }
@@ -145,13 +168,15 @@ fn four_machines_receive_one_image_at_once_then_boot_it() {
         );
     }
 
-    // Recorded: every machine done, the deploy done, each machine sent to its disk.
-    let d = deploy_json(&s, 1);
-    assert_eq!(d["state"], "done", "{d:#}");
-    assert_eq!(d["counts"]["done"], 4, "{d:#}");
+    // Recorded: every machine done, both deploys done, each machine sent to its disk.
+    for id in [1, 2] {
+        let d = deploy_json(&s, id);
+        assert_eq!(d["state"], "done", "{d:#}");
+        assert_eq!(d["counts"]["done"], 2, "{d:#}");
+    }
     let clients: serde_json::Value =
         serde_json::from_str(&cli(&s, &["clients", "list", "--json"])).unwrap();
-    for m in &macs {
+    for (i, m) in macs.iter().enumerate() {
         let c = clients
             .as_array()
             .unwrap()
@@ -159,7 +184,8 @@ fn four_machines_receive_one_image_at_once_then_boot_it() {
             .find(|c| c["mac"] == m.as_str())
             .unwrap_or_else(|| panic!("no client {m} in {clients:#}"));
         assert_eq!(c["local_boot"], true, "{c:#}");
-        assert_eq!(c["last_boot"], "deploy-1", "{c:#}");
+        let deploy = if i < 2 { "deploy-1" } else { "deploy-2" };
+        assert_eq!(c["last_boot"], deploy, "{c:#}");
     }
 
     // Each boots its disk: iPXE gets the local-disk script, SeaBIOS the disk's boot sector.

@@ -1,7 +1,7 @@
 //! What a load client checks the bytes it received against. With a local copy of the file,
 //! each piece is compared with the copy's bytes at its offset as it arrives: a memcmp costs a
 //! small part of what SHA-256 does per byte, and hashing was what bounded the clients' core
-//! in the storms (80 % of `boot-storm`'s time), so the client, not the server, set the
+//! in the storms (three quarters of `boot-storm`'s time), so the client, not the server, set the
 //! result. Without a copy, the bytes are hashed, to compare with a given digest or across
 //! clients.
 
