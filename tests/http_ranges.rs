@@ -196,6 +196,40 @@ fn validators_and_head() {
 }
 
 #[test]
+fn head_answers_carry_no_body_even_when_refused() {
+    // RFC 9110 §9.3.2: no content after a HEAD's head, whatever the status. On a kept-alive
+    // connection a body would be read as the start of the next answer; curl notices and says
+    // "Excess found", other clients take it for the next status line.
+    let s = Server::start(&[("a.txt", b"aaa")]);
+    let o = curl(&[
+        "-v",
+        "-I",
+        &s.url("files/missing.txt"),
+        &s.url("files/..%2f..%2fetc%2fpasswd"),
+        &s.url("files/a.txt"),
+    ]);
+    assert!(o.status.success(), "{o:?}");
+    let out = String::from_utf8_lossy(&o.stdout).to_lowercase();
+    let statuses: Vec<&str> = out.lines().filter(|l| l.starts_with("http/")).collect();
+    assert_eq!(
+        statuses,
+        [
+            "http/1.1 404 not found",
+            "http/1.1 400 bad request",
+            "http/1.1 200 ok"
+        ],
+        "{out}"
+    );
+    let verbose = String::from_utf8_lossy(&o.stderr);
+    assert!(!verbose.contains("Excess found"), "{verbose}");
+    assert_eq!(
+        verbose.matches("Re-using existing connection").count(),
+        2,
+        "{verbose}"
+    );
+}
+
+#[test]
 fn keep_alive_reuses_one_connection() {
     let s = Server::start(&[("a.txt", b"aaa"), ("b.txt", b"bbbb")]);
     let o = curl(&[

@@ -3,12 +3,15 @@
 //! install files and callbacks in [`install`], multicast sessions in [`multicast`]). The head codecs are [`crate::wire::http`] (requests)
 //! and [`crate::wire::http_response`], HTTP-dates [`crate::wire::date`]; range and
 //! conditional logic in [`range`], multipart/byteranges layout in [`multipart`], the pace a
-//! reader must keep in [`pace`]; [`server`] owns connections, buffers and timeouts, and writes
-//! answers through `write`.
+//! reader must keep in [`pace`]; [`server`] owns connections, buffers and timeouts, routes
+//! each request to its answer (`answer`: heads and bodies; `callback`: requests with a
+//! body), and writes answers through `write`.
 
 use std::time::Duration;
 
+mod answer;
 pub mod boot_script;
+mod callback;
 pub mod install;
 pub mod mac_check;
 pub mod mime;

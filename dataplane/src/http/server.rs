@@ -13,13 +13,13 @@ use monoio::buf::IoBufMut;
 use monoio::io::{AsyncReadRent, AsyncWriteRent};
 use monoio::net::{TcpListener, TcpStream};
 
+use super::answer::{error_response, generated_answer, in_memory, multicast_answer, serve_slice};
+use super::answer::{Answer, TEXT};
+use super::callback::{callback, finish_callback, Callback};
 use super::mac_check::Requester;
-use super::multicast::{self, Reply};
-use super::multipart::plan_multipart;
-use super::range::{self, Selection, Validators};
+use super::multicast;
 use super::write::write_answer;
-use super::{boot_script, install, mime, Config};
-use crate::blob::BlobSlice;
+use super::{boot_script, install, Config};
 use crate::boot::Use;
 use crate::busy::Busy;
 use crate::events::{BootEvent, Detail, Outcome, Protocol};
@@ -27,14 +27,8 @@ use crate::path::{self, PathError};
 use crate::per_source::SourceGuard;
 use crate::runtime::Core;
 use crate::stats::{GaugeGuard, Stats};
-use crate::sys::Piece;
-use crate::wire::date::http_date;
-use crate::wire::http::{self as wire, BodyFraming, Method, ParseError, RequestHead, Version};
-use crate::wire::http_response::{render_response, ContentRange, ResponseHead, Status};
-
-/// Boundary of multipart/byteranges bodies. Fixed: a client needs nothing else, and it is long
-/// and odd enough not to occur in a boot file by accident.
-const BOUNDARY: &str = "fleetboot-3f8a9c1e7b2d4605-byteranges";
+use crate::wire::http::{self as wire, Method, ParseError, RequestHead, Version};
+use crate::wire::http_response::{ResponseHead, Status};
 
 /// Runs the accept loop until the data plane drains.
 pub(crate) async fn serve(
@@ -85,33 +79,12 @@ pub(crate) async fn serve(
     }
 }
 
-/// One answered request, ready to write.
-struct Answer {
-    pieces: Vec<Piece>,
-    keep_alive: bool,
-    /// The request's body was left unread: close gently (see [`lingering_close`]).
-    unread_body: bool,
-    body_bytes: u64,
-    object: String,
-    outcome: Outcome,
-    detail: Detail,
-}
-
 /// What a request head leads to: an answer, or first its body.
-enum Step {
+pub(super) enum Step {
     Answer(Answer),
     /// An install callback or a multicast report: read `len` body bytes, then
     /// [`finish_callback`].
     ReadBody(Callback),
-}
-
-/// A `POST` (install callback, multicast report) whose body is still to be read.
-struct Callback {
-    /// The normalised path.
-    key: String,
-    len: usize,
-    version: Version,
-    keep_alive: bool,
 }
 
 async fn connection(
@@ -223,7 +196,7 @@ async fn connection(
                         (Status::BadRequest400, "bad request\n")
                     }
                 };
-                let pieces = error_response(status, Version::Http11, false, why);
+                let pieces = error_response(status, Version::Http11, false, false, why);
                 if Box::pin(write_answer(&mut stream, pieces, &config, &core.stats))
                     .await
                     .is_ok()
@@ -300,9 +273,10 @@ fn answer(
         Version::Http11 => !head.connection_close,
         Version::Http10 => head.connection_keep_alive && !head.connection_close,
     };
+    let is_head = head.method == Method::Head;
     let refuse = |status, why: &'static str, keep_alive, outcome, object: String| {
         Step::Answer(Answer {
-            pieces: error_response(status, version, keep_alive, why),
+            pieces: error_response(status, version, keep_alive, is_head, why),
             keep_alive,
             unread_body: false,
             body_bytes: 0,
@@ -336,27 +310,14 @@ fn answer(
         return step;
     }
     if !matches!(head.method, Method::Get | Method::Head) {
-        let mut out = Vec::with_capacity(160);
-        let body = b"only GET and HEAD\n";
-        render_response(
-            &ResponseHead {
-                status: Status::MethodNotAllowed405,
-                version,
-                content_type: Some("text/plain; charset=utf-8"),
-                content_length: body.len() as u64,
-                content_range: None,
-                etag: None,
-                last_modified: None,
-                accept_ranges: false,
-                keep_alive,
-                allow: Some("GET, HEAD"),
-                extra: &[],
-            },
-            &mut out,
-        );
-        out.extend_from_slice(body);
+        let response = ResponseHead {
+            content_type: Some(TEXT),
+            allow: Some("GET, HEAD"),
+            ..ResponseHead::new(Status::MethodNotAllowed405, version, keep_alive)
+        };
+        let (pieces, _) = in_memory(response, b"only GET and HEAD\n", false);
         return Step::Answer(Answer {
-            pieces: vec![Piece::Owned(out)],
+            pieces,
             keep_alive,
             unread_body: false,
             body_bytes: 0,
@@ -410,8 +371,7 @@ fn answer(
         }
         let body = script.into_bytes();
         let object = boot_script::PATH.to_owned();
-        let text = "text/plain; charset=utf-8";
-        return Step::Answer(generated_answer(head, keep_alive, body, text, object, seen));
+        return Step::Answer(generated_answer(head, keep_alive, body, TEXT, object, seen));
     }
     if install::is_install_path(&scratch.key) {
         let object = install::reported(&scratch.key);
@@ -481,111 +441,6 @@ fn normalize(head: &RequestHead<'_>, scratch: &mut Scratch) -> Result<(), PathEr
         .and_then(|()| path::normalize_into(&scratch.decoded, &mut scratch.key))
 }
 
-/// A `POST` under `t/` or a multicast report: its body framed by a bounded `Content-Length`
-/// is read, whatever the token or session, so a wrong token costs the same as a right one;
-/// anything else is refused and the connection closed (its body is not read).
-fn callback(head: &RequestHead<'_>, keep_alive: bool, key: String) -> Step {
-    let most = if multicast::is_path(&key) {
-        multicast::MAX_REPORT_BYTES as u64
-    } else {
-        install::MAX_BODY
-    };
-    let refuse = |status, why: &str, outcome: &'static str| {
-        Step::Answer(Answer {
-            pieces: error_response(status, head.version, false, why),
-            keep_alive: false,
-            unread_body: true,
-            body_bytes: 0,
-            object: install::reported(&key),
-            outcome: Outcome::Refused(outcome),
-            detail: Detail::Transfer,
-        })
-    };
-    let len = match head.body() {
-        BodyFraming::None => 0,
-        BodyFraming::Length(n) if n <= most => usize::try_from(n).unwrap_or(0),
-        BodyFraming::Length(_) => {
-            return refuse(
-                Status::PayloadTooLarge413,
-                "body too large\n",
-                "body too large",
-            )
-        }
-        // RFC 9112 §6.3: a server may ask for a length instead of decoding a transfer coding.
-        BodyFraming::Coded => {
-            return refuse(
-                Status::LengthRequired411,
-                "send Content-Length\n",
-                "no length",
-            )
-        }
-    };
-    Step::ReadBody(Callback {
-        key,
-        len,
-        version: head.version,
-        keep_alive,
-    })
-}
-
-/// The answer to an install callback whose body has been read (204 for a known token and
-/// callback name, else the ordinary 404), or to a multicast report (see [`multicast`]).
-fn finish_callback(core: &Core, callback: Callback, peer: SocketAddr, body: &[u8]) -> Answer {
-    let Callback {
-        key,
-        version,
-        keep_alive,
-        ..
-    } = callback;
-    if multicast::is_path(&key) {
-        let reply = multicast::report(&core.shared.multicast, &key, peer.ip(), body);
-        return multicast_answer_parts(version, keep_alive, false, reply, key);
-    }
-    let object = install::reported(&key);
-    let detail = install::callback(
-        core.catalog.borrow_mut().current().boot().installs(),
-        &key,
-        body,
-    );
-    let Some(detail) = detail else {
-        return Answer {
-            pieces: error_response(Status::NotFound404, version, keep_alive, "not found\n"),
-            keep_alive,
-            unread_body: false,
-            body_bytes: 0,
-            object,
-            outcome: Outcome::NotFound,
-            detail: Detail::Transfer,
-        };
-    };
-    let mut out = Vec::with_capacity(96);
-    render_response(
-        &ResponseHead {
-            status: Status::NoContent204,
-            version,
-            content_type: None,
-            content_length: 0,
-            content_range: None,
-            etag: None,
-            last_modified: None,
-            accept_ranges: false,
-            keep_alive,
-            allow: None,
-            extra: &[],
-        },
-        &mut out,
-    );
-    Answer {
-        pieces: vec![Piece::Owned(out)],
-        keep_alive,
-        unread_body: false,
-        body_bytes: 0,
-        object,
-        outcome: Outcome::Complete,
-        detail,
-    }
-}
-
 /// Reads until `buf` holds at least `want` bytes, by `deadline`; `None` when the client
 /// closed, failed or was too slow (the connection is then over).
 async fn fill(
@@ -607,247 +462,6 @@ async fn fill(
         }
     }
     Some(buf)
-}
-
-/// The answer to a multicast `GET` or `HEAD` (see [`multicast`]).
-fn multicast_answer(
-    head: &RequestHead<'_>,
-    keep_alive: bool,
-    reply: Reply,
-    object: String,
-) -> Answer {
-    if let Reply::Data(slice) = &reply {
-        let mut answer = serve_slice(head, slice, &object, keep_alive);
-        answer.object = object;
-        return answer;
-    }
-    let is_head = head.method == Method::Head;
-    multicast_answer_parts(head.version, keep_alive, is_head, reply, object)
-}
-
-/// A multicast JSON answer or refusal.
-fn multicast_answer_parts(
-    version: Version,
-    keep_alive: bool,
-    is_head: bool,
-    reply: Reply,
-    object: String,
-) -> Answer {
-    let (status, body, content_type) = match reply {
-        Reply::Json(json) => (Status::Ok200, json, "application/json"),
-        Reply::Refuse(status, why) => (status, why.into_bytes(), "text/plain; charset=utf-8"),
-        Reply::Data(_) => (Status::InternalError500, Vec::new(), "text/plain"),
-    };
-    let outcome = match status {
-        Status::Ok200 if is_head => Outcome::NoBody,
-        Status::Ok200 => Outcome::Complete,
-        Status::NotFound404 => Outcome::NotFound,
-        Status::ServiceUnavailable503 => Outcome::Refused("session preparing"),
-        _ => Outcome::Refused("bad report"),
-    };
-    // 503 says when to come back: a session is announced within seconds.
-    let retry: &[(&str, &str)] = if status == Status::ServiceUnavailable503 {
-        &[("Cache-Control", "no-store"), ("Retry-After", "1")]
-    } else {
-        &[("Cache-Control", "no-store")]
-    };
-    let mut out = Vec::with_capacity(256 + body.len());
-    render_response(
-        &ResponseHead {
-            status,
-            version,
-            content_type: Some(content_type),
-            content_length: body.len() as u64,
-            content_range: None,
-            etag: None,
-            last_modified: None,
-            accept_ranges: false,
-            keep_alive,
-            allow: None,
-            extra: retry,
-        },
-        &mut out,
-    );
-    let body_bytes = if is_head {
-        0
-    } else {
-        out.extend_from_slice(&body);
-        body.len() as u64
-    };
-    Answer {
-        pieces: vec![Piece::Owned(out)],
-        keep_alive,
-        unread_body: false,
-        body_bytes,
-        object,
-        outcome,
-        detail: Detail::Transfer,
-    }
-}
-
-/// A generated object (iPXE script, install file): never cached, by the client or on the way
-/// (it changes with assignments, and an install file may hold secrets); HEAD supported.
-fn generated_answer(
-    head: &RequestHead<'_>,
-    keep_alive: bool,
-    body: Vec<u8>,
-    content_type: &str,
-    object: String,
-    detail: Detail,
-) -> Answer {
-    let mut out = Vec::with_capacity(256 + body.len());
-    render_response(
-        &ResponseHead {
-            status: Status::Ok200,
-            version: head.version,
-            content_type: Some(content_type),
-            content_length: body.len() as u64,
-            content_range: None,
-            etag: None,
-            last_modified: None,
-            accept_ranges: false,
-            keep_alive,
-            allow: None,
-            extra: &[("Cache-Control", "no-store")],
-        },
-        &mut out,
-    );
-    let body_bytes = if head.method == Method::Head {
-        0
-    } else {
-        out.extend_from_slice(&body);
-        body.len() as u64
-    };
-    Answer {
-        pieces: vec![Piece::Owned(out)],
-        keep_alive,
-        unread_body: false,
-        body_bytes,
-        object,
-        outcome: Outcome::Complete,
-        detail,
-    }
-}
-
-/// Builds the response for a found object: 200, 206 (single or multipart), 304 or 416.
-fn serve_slice(head: &RequestHead<'_>, slice: &BlobSlice, key: &str, keep_alive: bool) -> Answer {
-    let len = slice.len() as u64;
-    let blob = slice.blob();
-    let validators = Validators {
-        etag: blob.etag(),
-        last_modified: blob.modified(),
-    };
-    let mut date = [0u8; 29];
-    let last_modified = http_date(blob.modified(), &mut date);
-    let content_type = mime::content_type(key);
-    let is_head = head.method == Method::Head;
-    let mut response = ResponseHead {
-        status: Status::Ok200,
-        version: head.version,
-        content_type: Some(content_type),
-        content_length: len,
-        content_range: None,
-        etag: Some(blob.etag()),
-        last_modified: Some(last_modified),
-        accept_ranges: true,
-        keep_alive,
-        allow: None,
-        extra: &[],
-    };
-    let mut body: Vec<Piece> = Vec::new();
-    let mut body_bytes = 0;
-    let mut outcome = Outcome::Complete;
-    let multipart_type;
-    match range::select(head, len, &validators) {
-        Selection::Full => {
-            body.push(Piece::Blob(slice.clone()));
-            body_bytes = len;
-        }
-        Selection::NotModified => {
-            response.status = Status::NotModified304;
-            response.content_length = 0;
-            response.content_type = None;
-            outcome = Outcome::NoBody;
-        }
-        Selection::Single {
-            start,
-            end_exclusive,
-        } => {
-            response.status = Status::PartialContent206;
-            response.content_length = end_exclusive - start;
-            response.content_range = Some(ContentRange::Bytes {
-                first: start,
-                last: end_exclusive - 1,
-                complete: len,
-            });
-            if let Some(part) = slice.sub(start, end_exclusive - start) {
-                body.push(Piece::Blob(part));
-            }
-            body_bytes = end_exclusive - start;
-        }
-        Selection::Multi(ranges) => {
-            let plan = plan_multipart(&ranges, len, content_type, BOUNDARY);
-            response.status = Status::PartialContent206;
-            response.content_length = plan.content_length;
-            multipart_type = format!("multipart/byteranges; boundary={BOUNDARY}");
-            response.content_type = Some(&multipart_type);
-            for (part_head, start, end) in plan.parts {
-                body.push(Piece::Owned(part_head));
-                if let Some(part) = slice.sub(start, end - start) {
-                    body.push(Piece::Blob(part));
-                }
-                body_bytes += end - start;
-            }
-            body.push(Piece::Owned(plan.trailer));
-        }
-        Selection::Unsatisfiable => {
-            response.status = Status::RangeNotSatisfiable416;
-            response.content_length = 0;
-            response.content_type = None;
-            response.content_range = Some(ContentRange::Unsatisfied { complete: len });
-            outcome = Outcome::Refused("range not satisfiable");
-        }
-    }
-    let mut out = Vec::with_capacity(320);
-    render_response(&response, &mut out);
-    let mut pieces = vec![Piece::Owned(out)];
-    if is_head {
-        body_bytes = 0;
-        outcome = Outcome::NoBody;
-    } else {
-        pieces.extend(body);
-    }
-    Answer {
-        pieces,
-        keep_alive,
-        unread_body: false,
-        body_bytes,
-        object: String::new(),
-        outcome,
-        detail: Detail::Transfer,
-    }
-}
-
-fn error_response(status: Status, version: Version, keep_alive: bool, why: &str) -> Vec<Piece> {
-    let mut out = Vec::with_capacity(200);
-    render_response(
-        &ResponseHead {
-            status,
-            version,
-            content_type: Some("text/plain; charset=utf-8"),
-            content_length: why.len() as u64,
-            content_range: None,
-            etag: None,
-            last_modified: None,
-            accept_ranges: false,
-            keep_alive,
-            allow: None,
-            extra: &[],
-        },
-        &mut out,
-    );
-    out.extend_from_slice(why.as_bytes());
-    vec![Piece::Owned(out)]
 }
 
 /// Closing with unread request bytes in the socket makes the kernel send a reset, which can

@@ -129,6 +129,26 @@ pub struct ResponseHead<'a> {
     pub extra: &'a [(&'a str, &'a str)],
 }
 
+impl ResponseHead<'static> {
+    /// A head with a status and nothing else (no body, no optional fields): the start of a
+    /// struct update for the fields a response sets.
+    pub fn new(status: Status, version: Version, keep_alive: bool) -> Self {
+        ResponseHead {
+            status,
+            version,
+            content_type: None,
+            content_length: 0,
+            content_range: None,
+            etag: None,
+            last_modified: None,
+            accept_ranges: false,
+            keep_alive,
+            allow: None,
+            extra: &[],
+        }
+    }
+}
+
 /// Appends the response head, through its final empty line, to `out`. Fields whose name or
 /// value contains CR or LF are dropped rather than allowed to inject lines.
 pub fn render_response(head: &ResponseHead<'_>, out: &mut Vec<u8>) {
@@ -208,19 +228,7 @@ pub(crate) mod tests {
     use super::*;
 
     pub(crate) fn response(status: Status) -> ResponseHead<'static> {
-        ResponseHead {
-            status,
-            version: Version::Http11,
-            content_type: None,
-            content_length: 0,
-            content_range: None,
-            etag: None,
-            last_modified: None,
-            accept_ranges: false,
-            keep_alive: true,
-            allow: None,
-            extra: &[],
-        }
+        ResponseHead::new(status, Version::Http11, true)
     }
 
     #[test]
