@@ -33,6 +33,29 @@ pub(super) struct Answer {
     pub(super) detail: Detail,
 }
 
+impl Answer {
+    /// An answer to a request read whole: `written` is the pieces and the body bytes they
+    /// carry, as [`in_memory`] returns them.
+    fn read_whole(
+        written: (Vec<Piece>, u64),
+        keep_alive: bool,
+        object: String,
+        outcome: Outcome,
+        detail: Detail,
+    ) -> Answer {
+        let (pieces, body_bytes) = written;
+        Answer {
+            pieces,
+            keep_alive,
+            unread_body: false,
+            body_bytes,
+            object,
+            outcome,
+            detail,
+        }
+    }
+}
+
 /// A plain-text refusal, `why` its body (left out for HEAD).
 pub(super) fn error_response(
     status: Status,
@@ -116,16 +139,8 @@ pub(super) fn multicast_answer_parts(
         extra,
         ..ResponseHead::new(status, version, keep_alive)
     };
-    let (pieces, body_bytes) = in_memory(response, &body, is_head);
-    Answer {
-        pieces,
-        keep_alive,
-        unread_body: false,
-        body_bytes,
-        object,
-        outcome,
-        detail: Detail::Transfer,
-    }
+    let written = in_memory(response, &body, is_head);
+    Answer::read_whole(written, keep_alive, object, outcome, Detail::Transfer)
 }
 
 /// A generated object (iPXE script, install file): never cached, by the client or on the way
@@ -143,16 +158,8 @@ pub(super) fn generated_answer(
         extra: &[("Cache-Control", "no-store")],
         ..ResponseHead::new(Status::Ok200, head.version, keep_alive)
     };
-    let (pieces, body_bytes) = in_memory(response, &body, head.method == Method::Head);
-    Answer {
-        pieces,
-        keep_alive,
-        unread_body: false,
-        body_bytes,
-        object,
-        outcome: Outcome::Complete,
-        detail,
-    }
+    let written = in_memory(response, &body, head.method == Method::Head);
+    Answer::read_whole(written, keep_alive, object, Outcome::Complete, detail)
 }
 
 /// Builds the response for a found object: 200, 206 (single or multipart), 304 or 416.
@@ -248,13 +255,12 @@ pub(super) fn serve_slice(
     } else {
         pieces.extend(body);
     }
-    Answer {
-        pieces,
+    let written = (pieces, body_bytes);
+    Answer::read_whole(
+        written,
         keep_alive,
-        unread_body: false,
-        body_bytes,
-        object: String::new(),
+        String::new(),
         outcome,
-        detail: Detail::Transfer,
-    }
+        Detail::Transfer,
+    )
 }
