@@ -77,6 +77,7 @@ pub struct Fetched {
     /// What the machine could tell about them.
     pub check: Check,
 }
+
 /// Local copies of files the machines fetch (`--verify NAME=FILE`), held in memory.
 #[derive(Debug, Default)]
 pub struct Copies(Vec<(String, Vec<u8>)>);

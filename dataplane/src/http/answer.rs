@@ -36,7 +36,7 @@ pub(super) struct Answer {
 impl Answer {
     /// An answer to a request read whole: `written` is the pieces and the body bytes they
     /// carry, as [`in_memory`] returns them.
-    fn read_whole(
+    pub(super) fn read_whole(
         written: (Vec<Piece>, u64),
         keep_alive: bool,
         object: String,

@@ -93,31 +93,23 @@ pub(super) fn finish_callback(
         body,
     );
     let Some(detail) = detail else {
-        return Answer {
-            pieces: error_response(
-                Status::NotFound404,
-                version,
-                keep_alive,
-                false,
-                "not found\n",
-            ),
+        let pieces = error_response(
+            Status::NotFound404,
+            version,
             keep_alive,
-            unread_body: false,
-            body_bytes: 0,
+            false,
+            "not found\n",
+        );
+        let written = (pieces, 0);
+        return Answer::read_whole(
+            written,
+            keep_alive,
             object,
-            outcome: Outcome::NotFound,
-            detail: Detail::Transfer,
-        };
+            Outcome::NotFound,
+            Detail::Transfer,
+        );
     };
     let response = ResponseHead::new(Status::NoContent204, version, keep_alive);
-    let (pieces, _) = in_memory(response, b"", false);
-    Answer {
-        pieces,
-        keep_alive,
-        unread_body: false,
-        body_bytes: 0,
-        object,
-        outcome: Outcome::Complete,
-        detail,
-    }
+    let written = in_memory(response, b"", false);
+    Answer::read_whole(written, keep_alive, object, Outcome::Complete, detail)
 }

@@ -275,15 +275,15 @@ fn answer(
     };
     let is_head = head.method == Method::Head;
     let refuse = |status, why: &'static str, keep_alive, outcome, object: String| {
-        Step::Answer(Answer {
-            pieces: error_response(status, version, keep_alive, is_head, why),
+        let pieces = error_response(status, version, keep_alive, is_head, why);
+        let written = (pieces, 0);
+        Step::Answer(Answer::read_whole(
+            written,
             keep_alive,
-            unread_body: false,
-            body_bytes: 0,
             object,
             outcome,
-            detail: Detail::Transfer,
-        })
+            Detail::Transfer,
+        ))
     };
     // Reported names never carry an install token (see `install`).
     let raw_target = || install::reported_target(head.target);
@@ -315,16 +315,17 @@ fn answer(
             allow: Some("GET, HEAD"),
             ..ResponseHead::new(Status::MethodNotAllowed405, version, keep_alive)
         };
+        // The refusal's text is not counted as file bytes sent.
         let (pieces, _) = in_memory(response, b"only GET and HEAD\n", false);
-        return Step::Answer(Answer {
-            pieces,
+        let (object, outcome) = (raw_target(), Outcome::Refused("method"));
+        let written = (pieces, 0);
+        return Step::Answer(Answer::read_whole(
+            written,
             keep_alive,
-            unread_body: false,
-            body_bytes: 0,
-            object: raw_target(),
-            outcome: Outcome::Refused("method"),
-            detail: Detail::Transfer,
-        });
+            object,
+            outcome,
+            Detail::Transfer,
+        ));
     }
     match normalize(head, scratch) {
         Ok(()) => {}
