@@ -542,6 +542,14 @@ fn a_zstd_image_crosses_compressed_and_lands_unpacked_on_a_file_and_a_disk() {
             stdout.starts_with(&done) && stdout.contains(&unpacked),
             "{role}: {stdout}\n{stderr}"
         );
+        assert!(stderr.contains("as it arrives"), "{role}: {stderr}");
+        assert!(!stderr.contains("the spool keeps"), "{role}: {stderr}");
+        // The disk keeps no resume record, so its spool is freed as it is unpacked.
+        assert_eq!(
+            stdout.contains("(the spool held at most "),
+            role == "disk",
+            "{role}: {stdout}"
+        );
         let got = std::fs::read(out).unwrap();
         assert!(got[..image.len()] == image[..], "{role}: not the image");
         if role == "file" {

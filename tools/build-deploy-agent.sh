@@ -71,6 +71,8 @@ export PATH=/bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
+# A zstd image's spool: tmpfs frees what is already unpacked (the initramfs root may not).
+mount -t tmpfs -o mode=1777 tmpfs /tmp
 say() {
   for tty in /dev/ttyS0 /dev/console; do
     printf '%s\n' "$@" >"$tty" 2>/dev/null

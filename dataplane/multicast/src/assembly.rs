@@ -167,6 +167,16 @@ impl Assembly {
         map
     }
 
+    /// How many leading chunks are written and verified: chunks `0..n`, read in order.
+    pub fn done_prefix(&self) -> u32 {
+        let n = self
+            .slots
+            .iter()
+            .take_while(|s| matches!(s, Slot::Done))
+            .count();
+        u32::try_from(n).unwrap_or(u32::MAX)
+    }
+
     /// Chunks not yet written and verified, in order.
     pub fn missing(&self) -> impl Iterator<Item = u32> + '_ {
         (0..)

@@ -4,7 +4,8 @@
 //! The protocol is the `multicast` crate's; this binary adds the I/O: HTTP for the manifest,
 //! reports and unicast repair ([`server`]), the group socket ([`group`], with recvmmsg in
 //! [`sys`]), the output
-//! ([`output`]), a resume record ([`checkpoint`]), and unpacking zstd images ([`unpack`]).
+//! ([`output`]), a resume record ([`checkpoint`]), and unpacking zstd images while they
+//! arrive ([`unpack`], reading the [`spool`] in order).
 
 mod checkpoint;
 mod group;
@@ -14,6 +15,7 @@ mod receive;
 mod reporter;
 mod server;
 mod session;
+mod spool;
 mod sys;
 mod unpack;
 
@@ -48,12 +50,15 @@ struct Args {
     timeout: u64,
     /// Check the whole file's SHA-256 as read back from the device, its cache dropped,
     /// rather than as written (which catches a disk that loses writes, at the cost of reading
-    /// the whole image again).
+    /// the whole image again). A zstd image's spool is read back chunk by chunk as it is
+    /// unpacked, each chunk checked; without a resume record it is freed as it goes and
+    /// cannot be read back whole.
     #[arg(long)]
     read_back: bool,
-    /// Where a zstd image is received before it is unpacked onto OUTPUT (it needs room for
-    /// the compressed image) [default: OUTPUT.fleetboot-spool.zst beside a regular file,
-    /// the temporary directory for a block device].
+    /// Where a zstd image is received while it is unpacked onto OUTPUT, in file order as it
+    /// arrives: it holds the chunks received ahead of the unpacking, the whole compressed
+    /// image only when a resume record is kept [default: OUTPUT.fleetboot-spool.zst beside a
+    /// regular file, the temporary directory for a block device].
     #[arg(long)]
     spool: Option<PathBuf>,
 }
@@ -88,7 +93,11 @@ fn main() -> ExitCode {
                 progress::mbit_per_s(done.bytes, done.elapsed),
             );
             if let Some(unpacked) = done.unpacked {
-                println!("fleetboot-receive: unpacked {unpacked} bytes");
+                print!("fleetboot-receive: unpacked {} bytes", unpacked.bytes);
+                match unpacked.spool_peak {
+                    Some(peak) => println!(" (the spool held at most {peak} bytes at once)"),
+                    None => println!(),
+                }
             }
             ExitCode::SUCCESS
         }

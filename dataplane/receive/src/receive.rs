@@ -1,6 +1,8 @@
 //! One run of the receiver: manifest, the group while it serves, unicast repair for the
 //! rest, then the whole file's SHA-256 checked: as hashed in passing while chunks were
 //! written, or read back from the output (after a resume, on a mismatch, or when asked).
+//! A zstd image is unpacked onto the output while it arrives, following the chunks done in
+//! order.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -19,7 +21,7 @@ use crate::reporter::Reporter;
 use crate::server::Server;
 use crate::session::{hex, Session, Target};
 use crate::sys::Batch;
-use crate::unpack;
+use crate::unpack::{Unpacked, Unpacker};
 
 /// Chunks held in memory at once (≈ 0.7 MiB each with default geometry, twice that while
 /// repair symbols pile up): a few dozen MiB, which a deploy agent with 1 GiB can spare.
@@ -54,8 +56,8 @@ pub(crate) struct Options {
 pub(crate) struct Outcome {
     pub(crate) sha256: [u8; 32],
     pub(crate) bytes: u64,
-    /// Bytes unpacked onto the output, for a compressed image.
-    pub(crate) unpacked: Option<u64>,
+    /// What was unpacked onto the output, for a compressed image.
+    pub(crate) unpacked: Option<Unpacked>,
     pub(crate) elapsed: Duration,
 }
 
@@ -68,7 +70,8 @@ pub(crate) fn run(options: &Options) -> Result<Outcome, String> {
     let target = Target::parse(&options.url)?;
     let server = Arc::new(Server::new(&target.url, options.timeout));
     let session = Session::from_manifest(server.manifest(options.timeout)?, &target)?;
-    // A compressed image is received as sent, into a spool, and unpacked once verified.
+    // A compressed image is received as sent, into a spool, and unpacked from it as its
+    // chunks are done in order.
     let spool = (session.encoding == Encoding::Zstd).then(|| {
         options
             .spool
@@ -86,8 +89,10 @@ pub(crate) fn run(options: &Options) -> Result<Outcome, String> {
         received_into.display()
     );
     let state = options.state.clone().or_else(|| {
-        // A block device has no "beside" to keep a state file in: only when asked.
-        (!disk.is_block_device()).then(|| beside(received_into, ".fleetboot-receive"))
+        // A block device has no "beside" to keep a state file in: only when asked (also
+        // for a zstd image, whose spool then need not outlive its unpacking).
+        let onto_device = disk.is_block_device() || output::is_block_device(&options.output);
+        (!onto_device).then(|| beside(received_into, ".fleetboot-receive"))
     });
     let mut assembly = Assembly::new(
         session.geometry,
@@ -107,6 +112,25 @@ pub(crate) fn run(options: &Options) -> Result<Outcome, String> {
             session.geometry.chunks()
         );
     }
+    let unpacker = match &spool {
+        Some(spool) => {
+            eprintln!(
+                "fleetboot-receive: unpacking zstd onto {} as it arrives",
+                options.output.display()
+            );
+            // Without a resume record nothing needs the spool again once unpacked.
+            let release = state.is_none();
+            let hashes = session.chunk_sha256.clone();
+            Some(Unpacker::start(
+                spool,
+                &options.output,
+                session.geometry,
+                hashes,
+                release,
+            )?)
+        }
+        None => None,
+    };
     let checkpoints = match &state {
         Some(path) => Some(Checkpoints::start(
             path.clone(),
@@ -129,6 +153,7 @@ pub(crate) fn run(options: &Options) -> Result<Outcome, String> {
         seen: None,
         checkpoints,
         checkpointed: Instant::now(),
+        unpacker,
     };
     let verified = receiver.receive(options);
     let saved = receiver
@@ -138,15 +163,14 @@ pub(crate) fn run(options: &Options) -> Result<Outcome, String> {
     let result = verified
         .and_then(|sha256| saved.map(|()| sha256))
         .and_then(|sha256| {
-            let Some(spool) = &spool else {
+            let Some(mut unpacker) = receiver.unpacker.take() else {
                 return Ok((sha256, None));
             };
-            eprintln!(
-                "fleetboot-receive: unpacking zstd onto {}",
-                options.output.display()
-            );
-            let unpacked = unpack::zstd_onto(spool, &options.output)?;
-            let _ = std::fs::remove_file(spool);
+            unpacker.advance(receiver.assembly.done_prefix())?;
+            let unpacked = unpacker.finish()?;
+            if let Some(spool) = &spool {
+                let _ = std::fs::remove_file(spool);
+            }
             Ok((sha256, Some(unpacked)))
         });
     match result {
@@ -190,6 +214,8 @@ struct Receiver {
     seen: Option<u32>,
     checkpoints: Option<Checkpoints>,
     checkpointed: Instant,
+    /// Unpacking a compressed image as it arrives.
+    unpacker: Option<Unpacker>,
 }
 
 impl Receiver {
@@ -277,7 +303,7 @@ impl Receiver {
                 reported = now;
                 asked = false;
             }
-            self.tick(now);
+            self.tick(now)?;
             let (answer, report_error) = reporter.answer();
             if let Some(answer) = answer {
                 match answer.state {
@@ -350,7 +376,7 @@ impl Receiver {
                 }
             }
             self.progress.add(range.end - range.start);
-            self.tick(Instant::now());
+            self.tick(Instant::now())?;
         }
         Ok(())
     }
@@ -361,11 +387,21 @@ impl Receiver {
     fn verify(&mut self, read_back: bool) -> Result<[u8; 32], String> {
         let size = self.session.geometry.size;
         let mut repaired = false;
+        // A spool freed as it is unpacked cannot be read back; the unpacking checked each
+        // chunk as it read it instead.
+        let freed = self.unpacker.as_ref().is_some_and(Unpacker::frees_spool);
         loop {
             self.disk.sync().map_err(|e| self.write_error(&e))?;
-            let in_passing = self.assembly.sha256().filter(|_| !read_back && !repaired);
+            let in_passing = self
+                .assembly
+                .sha256()
+                .filter(|_| freed || (!read_back && !repaired));
             let sha256 = match in_passing {
                 Some(sha256) => sha256,
+                None if freed => return Err(
+                    "the whole image's SHA-256 was not taken in passing, and the spool is freed"
+                        .into(),
+                ),
                 None => {
                     let shown = self.disk.path().display();
                     eprintln!("fleetboot-receive: reading {shown} back to check it");
@@ -377,7 +413,7 @@ impl Receiver {
             if sha256 == self.session.sha256 {
                 return Ok(sha256);
             }
-            if repaired || self.forget_damaged()? == 0 {
+            if repaired || freed || self.forget_damaged()? == 0 {
                 return Err(format!(
                     "SHA-256 of {} is {}, the session's is {}{}",
                     self.disk.path().display(),
@@ -413,8 +449,11 @@ impl Receiver {
         Ok(damaged)
     }
 
-    /// The progress line and the resume record, when due.
-    fn tick(&mut self, now: Instant) {
+    /// The progress line and the resume record, when due; the unpacking told what is done.
+    ///
+    /// # Errors
+    /// The unpacking stopped.
+    fn tick(&mut self, now: Instant) -> Result<(), String> {
         let chunks = self.session.geometry.chunks();
         if let Some(line) = self
             .progress
@@ -431,6 +470,10 @@ impl Receiver {
                 });
                 self.checkpointed = now;
             }
+        }
+        match &mut self.unpacker {
+            Some(unpacker) => unpacker.advance(self.assembly.done_prefix()),
+            None => Ok(()),
         }
     }
 

@@ -1,46 +1,164 @@
-//! A zstd image, received and verified whole in a spool file, unpacked onto the output.
+//! A zstd image unpacked onto the output while it is still being received.
 //!
-//! The spool makes the received file what the rest of the receiver knows (chunks written at
-//! their offsets in any order, a resume record, one SHA-256 over the bytes sent); zstd must
-//! be read in order, so it is unpacked once all of it is in. ruzstd rather than the zstd C
-//! library: the receiver stays pure Rust for its static musl build.
+//! The spool is what the rest of the receiver knows (chunks written at their offsets in any
+//! order, a resume record, one SHA-256 over the bytes sent); a thread follows it in file
+//! order ([`SpoolReader`]) and decodes onto the output, so the unpacking is done when the
+//! last chunk is, and a spool in memory holds only what is ahead of it. ruzstd rather than
+//! the zstd C library: the receiver stays pure Rust for its static musl build.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
+use std::io::{self, BufRead, BufWriter, Read, Write};
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
+use std::sync::Arc;
+use std::thread::JoinHandle;
 
+use multicast::Geometry;
 use ruzstd::decoding::errors::{FrameDecoderError, ReadFrameHeaderError};
 use ruzstd::decoding::StreamingDecoder;
 
 use crate::output;
+use crate::spool::{Fill, SpoolReader};
 
-/// Unpacks the zstd file `spool` onto `output` (a regular file, created or truncated, or a
-/// block device, written from its start): the bytes written.
-///
-/// # Errors
-/// For people: what could not be read, decoded or written.
-pub(crate) fn zstd_onto(spool: &Path, output: &Path) -> Result<u64, String> {
-    let source = File::open(spool).map_err(|e| format!("cannot open {}: {e}", spool.display()))?;
-    let block_device = output::is_block_device(output);
-    let out = OpenOptions::new()
-        .write(true)
-        .create(!block_device)
-        .truncate(!block_device)
-        .open(output)
-        .map_err(|e| format!("cannot open output {}: {e}", output.display()))?;
-    let mut writer = BufWriter::with_capacity(4 << 20, &out);
-    let written = unzstd(BufReader::with_capacity(1 << 20, source), &mut writer).map_err(|e| {
-        format!(
-            "cannot unpack {} onto {}: {e}",
-            spool.display(),
-            output.display()
-        )
-    })?;
-    writer
-        .flush()
-        .and_then(|()| out.sync_all())
-        .map_err(|e| format!("cannot write {}: {e}", output.display()))?;
-    Ok(written)
+/// What an unpacking did.
+pub(crate) struct Unpacked {
+    /// Bytes written to the output.
+    pub(crate) bytes: u64,
+    /// The most the spool held at once, when it was released as unpacked.
+    pub(crate) spool_peak: Option<u64>,
+}
+
+/// The thread unpacking a spool onto the output.
+pub(crate) struct Unpacker {
+    fill: Arc<Fill>,
+    thread: Option<JoinHandle<Result<u64, String>>>,
+    /// The spool, to see how much of it is held; `None` unless released as unpacked.
+    released: Option<File>,
+    spool_peak: u64,
+    /// What the thread ended with, once joined.
+    ended: Option<Result<u64, String>>,
+}
+
+impl Unpacker {
+    /// Starts unpacking the zstd `spool` (a file cut as `geometry`, chunks hashing to
+    /// `hashes`) onto `output` (a regular file, created or truncated, or a block device,
+    /// written from its start) as [`Unpacker::advance`] says chunks are done; with
+    /// `release`, chunks are punched out of the spool once unpacked.
+    pub(crate) fn start(
+        spool: &Path,
+        output: &Path,
+        geometry: Geometry,
+        hashes: Vec<[u8; 32]>,
+        release: bool,
+    ) -> Result<Unpacker, String> {
+        // Writable when released: punching chunks out is a write.
+        let source = OpenOptions::new()
+            .read(true)
+            .write(release)
+            .open(spool)
+            .map_err(|e| format!("cannot open {}: {e}", spool.display()))?;
+        let block_device = output::is_block_device(output);
+        let out = OpenOptions::new()
+            .write(true)
+            .create(!block_device)
+            .truncate(!block_device)
+            .open(output)
+            .map_err(|e| format!("cannot open output {}: {e}", output.display()))?;
+        let released = if release {
+            Some(
+                source
+                    .try_clone()
+                    .map_err(|e| format!("cannot reopen {}: {e}", spool.display()))?,
+            )
+        } else {
+            None
+        };
+        let fill = Arc::new(Fill::default());
+        let shown = output.display().to_string();
+        let thread = {
+            let fill = Arc::clone(&fill);
+            std::thread::spawn(move || {
+                let reader = SpoolReader::new(source, geometry, &hashes, &fill, release);
+                let mut writer = BufWriter::with_capacity(4 << 20, &out);
+                let written = unzstd(reader, &mut writer)
+                    .map_err(|e| format!("cannot unpack onto {shown}: {e}"))?;
+                writer
+                    .flush()
+                    .and_then(|()| out.sync_all())
+                    .map_err(|e| format!("cannot write {shown}: {e}"))?;
+                Ok(written)
+            })
+        };
+        Ok(Unpacker {
+            fill,
+            thread: Some(thread),
+            released,
+            spool_peak: 0,
+            ended: None,
+        })
+    }
+
+    /// Whether chunks are punched out of the spool once unpacked.
+    pub(crate) fn frees_spool(&self) -> bool {
+        self.released.is_some()
+    }
+
+    /// Chunks `0..done` are written and verified in the spool.
+    ///
+    /// # Errors
+    /// Why the unpacking stopped, if it did.
+    pub(crate) fn advance(&mut self, done: u32) -> Result<(), String> {
+        self.fill.publish(done);
+        if let Some(spool) = &self.released {
+            let held = spool.metadata().map_or(0, |m| m.blocks() * 512);
+            self.spool_peak = self.spool_peak.max(held);
+        }
+        // It only ends before the last chunk on an error: say it now, not after the rest
+        // of the image has been received for nothing.
+        if self.thread.as_ref().is_some_and(JoinHandle::is_finished) {
+            self.join();
+        }
+        match &self.ended {
+            Some(Err(e)) => Err(e.clone()),
+            _ => Ok(()),
+        }
+    }
+
+    /// Waits for the unpacking of every chunk, which must all be done.
+    ///
+    /// # Errors
+    /// Why the image could not be unpacked.
+    pub(crate) fn finish(mut self) -> Result<Unpacked, String> {
+        self.join();
+        let bytes = self
+            .ended
+            .take()
+            .unwrap_or_else(|| Err("the unpacking never ran".into()))?;
+        Ok(Unpacked {
+            bytes,
+            spool_peak: self.released.is_some().then_some(self.spool_peak),
+        })
+    }
+
+    fn join(&mut self) {
+        if let Some(thread) = self.thread.take() {
+            self.ended = Some(
+                thread
+                    .join()
+                    .unwrap_or_else(|_| Err("the unpacking panicked".into())),
+            );
+        }
+    }
+}
+
+impl Drop for Unpacker {
+    /// A receiver that gives up stops the unpacking with it.
+    fn drop(&mut self) {
+        self.fill.stop();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 /// Decodes every zstd frame of `source` into `out`, skipping skippable frames and checking

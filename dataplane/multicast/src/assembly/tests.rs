@@ -218,7 +218,7 @@ fn a_chunk_parked_incomplete_is_read_back_and_repaired() {
 }
 
 #[test]
-fn the_file_digest_reads_back_only_chunks_completed_ahead_of_a_gap() {
+fn the_file_digest_and_the_done_prefix_wait_for_a_gap_to_close() {
     let f = Fixture::new();
     let mut a = f.assembly(2);
     let mut out = f.output();
@@ -229,12 +229,15 @@ fn the_file_digest_reads_back_only_chunks_completed_ahead_of_a_gap() {
             Received::Completed(c)
         );
     };
+    assert_eq!(a.done_prefix(), 0);
     for c in [2, 0, 3] {
         accept(&mut a, &mut out, c);
     }
     assert_eq!(out.reads, 0, "0 hashed in hand; 2 and 3 wait for 1");
+    assert_eq!(a.done_prefix(), 1, "only chunk 0 can be read in order");
     accept(&mut a, &mut out, 1);
     assert_eq!(out.reads, 2, "2 and 3 read back once 1 closed the gap");
+    assert_eq!(a.done_prefix(), 4);
     assert_eq!(a.sha256(), None);
     for c in [4, 5] {
         accept(&mut a, &mut out, c);
