@@ -106,6 +106,8 @@ pub struct Assembly {
     done: u32,
     rejected: u32,
     digest: FileDigest,
+    /// Chunks `0..prefix` are done: kept as chunks complete, not counted per call.
+    prefix: u32,
 }
 
 impl Assembly {
@@ -131,6 +133,7 @@ impl Assembly {
             done: 0,
             rejected: 0,
             digest: FileDigest::new(),
+            prefix: 0,
         }
     }
 
@@ -169,12 +172,7 @@ impl Assembly {
 
     /// How many leading chunks are written and verified: chunks `0..n`, read in order.
     pub fn done_prefix(&self) -> u32 {
-        let n = self
-            .slots
-            .iter()
-            .take_while(|s| matches!(s, Slot::Done))
-            .count();
-        u32::try_from(n).unwrap_or(u32::MAX)
+        self.prefix
     }
 
     /// Chunks not yet written and verified, in order.
@@ -298,6 +296,7 @@ impl Assembly {
         if chunk < self.digest.next() {
             self.digest.reset();
         }
+        self.prefix = self.prefix.min(chunk);
         if let Some(slot) = self.slots.get_mut(chunk as usize) {
             if matches!(slot, Slot::Done) {
                 self.done -= 1;
@@ -313,6 +312,9 @@ impl Assembly {
         if !matches!(slot, Slot::Done) {
             *slot = Slot::Done;
             self.done += 1;
+        }
+        while let Some(Slot::Done) = self.slots.get(self.prefix as usize) {
+            self.prefix += 1;
         }
         if let Some(i) = self.open.iter().position(|o| o.chunk == chunk) {
             let open = self.open.swap_remove(i);

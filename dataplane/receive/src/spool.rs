@@ -78,8 +78,9 @@ pub(crate) struct SpoolReader<'a> {
 }
 
 impl<'a> SpoolReader<'a> {
-    /// Reads `file` (open for writing too when `release`), a spool of a file cut as `geometry` whose chunks hash to `hashes`, as
-    /// `fill` says it is done; with `release`, each chunk is punched out once read.
+    /// Reads `file`, a spool of a file cut as `geometry` whose chunks hash to `hashes`, as
+    /// `fill` says it is done; with `release` (`file` open for writing too), each chunk is
+    /// punched out once read.
     pub(crate) fn new(
         file: File,
         geometry: Geometry,

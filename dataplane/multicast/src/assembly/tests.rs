@@ -320,6 +320,7 @@ fn resumed_chunks_are_not_asked_for_and_unicast_chunks_are_verified() {
     assert_eq!(a.chunks_done(), 2);
     assert_eq!(a.done(), done);
     assert_eq!(a.missing().collect::<Vec<_>>(), vec![1, 2, 3, 5]);
+    assert_eq!(a.done_prefix(), 1, "resumed 0, not 4 past the gap");
     let mut out = f.output();
     // What the earlier run wrote.
     for c in [0, 4] {
@@ -344,7 +345,9 @@ fn resumed_chunks_are_not_asked_for_and_unicast_chunks_are_verified() {
     }
     assert!(a.is_complete());
     assert_eq!(a.sha256(), Some(f.sha256()), "resumed chunks read back");
+    assert_eq!(a.done_prefix(), 6);
     a.forget(3);
+    assert_eq!(a.done_prefix(), 3, "a forgotten chunk ends the prefix");
     assert_eq!(a.missing().collect::<Vec<_>>(), vec![3]);
     assert_eq!(a.sha256(), None, "a forgotten chunk voids the digest");
 }
