@@ -1,7 +1,7 @@
 //! Multicast sessions through the admin API and the CLI against a real server running in a
 //! network namespace of the test's own, linked to a receiver namespace: who may start,
 //! list, show and cancel; paths escaping the data dir refused; the manifest on the boot port
-//! with the file's and every chunk's SHA-256; reports answered (and malformed ones refused
+//! with the file's SHA-256 and every chunk's XXH3; reports answered (and malformed ones refused
 //! with 400); `/data` ranges byte-exact; and a socket joined to the group in the receiver's
 //! namespace gets every source symbol of the file.
 
@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use fleetboot_tests::api::Api;
 use fleetboot_tests::mcast::{self, Link};
 use fleetboot_tests::{cli, random_bytes, run, sha256, Server};
-use multicast::{Geometry, Manifest, ReportAnswer, SessionState};
+use multicast::{chunk_hash, hex, Geometry, Manifest, ReportAnswer, SessionState};
 
 /// Two chunks and a bit.
 const SIZE: usize = 2 * 1344 * 512 + 777;
@@ -223,10 +223,10 @@ fn a_session_sends_the_file_to_the_group_and_serves_manifest_reports_and_data() 
         let chunks: Vec<String> = (0..geometry.chunks())
             .map(|c| {
                 let r = geometry.chunk_range(c);
-                sha256(&data[r.start as usize..r.end as usize])
+                hex::encode(&chunk_hash(&data[r.start as usize..r.end as usize]))
             })
             .collect();
-        assert_eq!(manifest.chunk_sha256, chunks);
+        assert_eq!(manifest.chunk_xxh3, chunks);
         let base = format!("http://{}:{}/multicast", link.sender_v4, s.http.port());
         assert_eq!(get(&format!("{base}/0badc0de"), &[]).0, 404);
 

@@ -2,7 +2,7 @@
 //! sends every source symbol of a file to an IPv4 and an IPv6 group out of the interface
 //! named (in namespaces of the test's own); the datagrams decode with
 //! `multicast::wire::Header` and carry the file's bytes, zero-padded at the end; the manifest
-//! on the boot port has the file's and every chunk's SHA-256.
+//! on the boot port has the file's SHA-256 and every chunk's XXH3.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -14,7 +14,7 @@ use dataplane::multicast::{
 use dataplane::{Catalog, CatalogHandle, Config, DataPlane, EventSink};
 use fleetboot_tests::mcast::{self, Link, Received};
 use fleetboot_tests::{random_bytes, sha256, TempDir};
-use multicast::{Geometry, Manifest, SessionState};
+use multicast::{chunk_hash, hex, Geometry, Manifest, SessionState};
 
 fn start_plane() -> DataPlane {
     let config = Config {
@@ -149,12 +149,12 @@ fn sessions_send_every_source_symbol_to_v4_and_v6_groups_out_of_the_chosen_inter
         assert_eq!(m.port, group.port());
         assert_eq!(m.geometry, geometry);
         assert_eq!(m.sha256, sha256(&data));
-        assert_eq!(m.chunk_sha256.len(), 4);
-        for (i, hash) in m.chunk_sha256.iter().enumerate() {
+        assert_eq!(m.chunk_xxh3.len(), 4);
+        for (i, hash) in m.chunk_xxh3.iter().enumerate() {
             let range = geometry.chunk_range(i as u32);
             assert_eq!(
                 hash,
-                &sha256(&data[range.start as usize..range.end as usize])
+                &hex::encode(&chunk_hash(&data[range.start as usize..range.end as usize]))
             );
         }
     }

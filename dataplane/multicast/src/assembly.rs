@@ -11,7 +11,7 @@
 //! A chunk completes when all its source symbols are in (no decoding: the code is
 //! systematic), or when source plus repair symbols reach its source count and RaptorQ
 //! decodes it; a decode that fails waits for one more symbol. A completed chunk is checked
-//! against its SHA-256 from the manifest and written with one write at its offset; one that
+//! against its hash from the manifest and written with one write at its offset; one that
 //! does not match is dropped whole and received again. Completed chunks also feed the whole
 //! file's SHA-256 in file order ([`FileDigest`]).
 //!
@@ -19,9 +19,8 @@
 
 use std::io;
 
-use sha2::{Digest, Sha256};
-
 use crate::bitmap::Bitmap;
+use crate::chunk_hash::{chunk_hash, ChunkHash};
 use crate::fec::ChunkDecoder;
 use crate::file_digest::FileDigest;
 use crate::geometry::Geometry;
@@ -53,7 +52,7 @@ pub enum Received {
     Stored,
     /// Completed this chunk: verified and written.
     Completed(u32),
-    /// Completed this chunk, but its SHA-256 did not match: the chunk starts over.
+    /// Completed this chunk, but its hash did not match: the chunk starts over.
     Rejected(u32),
 }
 
@@ -95,7 +94,7 @@ impl OpenChunk {
 /// One file being rebuilt.
 pub struct Assembly {
     geometry: Geometry,
-    hashes: Vec<[u8; 32]>,
+    hashes: Vec<ChunkHash>,
     slots: Vec<Slot>,
     open: Vec<OpenChunk>,
     /// Buffers of closed chunks, reused rather than allocated per chunk.
@@ -112,11 +111,11 @@ pub struct Assembly {
 
 impl Assembly {
     /// An empty assembly of a file cut as `geometry` (validated) whose chunks have the
-    /// SHA-256s `hashes`, holding at most `max_open` chunks (at least 1) in memory.
+    /// hashes `hashes`, holding at most `max_open` chunks (at least 1) in memory.
     ///
     /// # Panics
     /// If `hashes` does not have one hash per chunk.
-    pub fn new(geometry: Geometry, hashes: Vec<[u8; 32]>, max_open: usize) -> Assembly {
+    pub fn new(geometry: Geometry, hashes: Vec<ChunkHash>, max_open: usize) -> Assembly {
         assert_eq!(
             hashes.len(),
             geometry.chunks() as usize,
@@ -149,7 +148,7 @@ impl Assembly {
         self.done
     }
 
-    /// Chunks that failed their SHA-256 so far.
+    /// Chunks that failed their hash so far.
     pub fn chunks_rejected(&self) -> u32 {
         self.rejected
     }
@@ -281,7 +280,7 @@ impl Assembly {
     pub fn verify(&self, chunk: u32, bytes: &[u8]) -> bool {
         self.hashes
             .get(chunk as usize)
-            .is_some_and(|h| Sha256::digest(bytes).as_slice() == h)
+            .is_some_and(|h| chunk_hash(bytes) == *h)
     }
 
     /// The whole file's SHA-256 as its chunks were written, once every chunk is written and
@@ -331,12 +330,18 @@ impl Assembly {
             self.park_least_recent(out)?;
         }
         let k = self.geometry.source_symbols(chunk);
+        // A reused buffer keeps its old bytes rather than being zeroed per chunk (that was
+        // as many bytes of memset as received): only symbols `have` marks are ever read, and
+        // each is written before it is marked.
         let mut data = self.spare.pop().unwrap_or_default();
-        data.clear();
         data.resize(usize::from(k) * usize::from(self.geometry.symbol_size), 0);
         if let Slot::Parked(_) = self.slots[chunk as usize] {
             let range = self.geometry.chunk_range(chunk);
-            out.read_at(range.start, &mut data[..(range.end - range.start) as usize])?;
+            let len = (range.end - range.start) as usize;
+            out.read_at(range.start, &mut data[..len])?;
+            // The padding of the file's last symbol is not in the output: the zeros it had
+            // on the wire.
+            data[len..].fill(0);
         }
         let have = match std::mem::replace(&mut self.slots[chunk as usize], Slot::Open) {
             Slot::Parked(have) => have,

@@ -15,9 +15,9 @@
 //! implosion. A late joiner's missing chunks are a need like any other. A receiver that falls
 //! too far behind is told to fetch what it misses over HTTP ranges instead (unicast repair).
 //!
-//! Every chunk has its own SHA-256 in the [`manifest::Manifest`], so a damaged chunk is
-//! received again rather than the whole file; the whole file's SHA-256 is checked at the end,
-//! taken in passing as chunks complete ([`file_digest`]).
+//! Every chunk has its own hash in the [`manifest::Manifest`] ([`chunk_hash`]), so a damaged
+//! chunk is received again rather than the whole file; the whole file's SHA-256 is checked at
+//! the end, taken in passing as chunks complete ([`file_digest`]).
 //!
 //! The receiver's side, still without I/O: [`assembly`] rebuilds chunks in bounded memory,
 //! [`needs`] and [`loss`] make its reports, [`resume`] lets a restarted receiver go on.
@@ -25,10 +25,12 @@
 
 pub mod assembly;
 pub mod bitmap;
+pub mod chunk_hash;
 pub mod encoding;
 pub mod fec;
 pub mod file_digest;
 pub mod geometry;
+pub mod hex;
 pub mod loss;
 pub mod manifest;
 pub mod needs;
@@ -37,6 +39,7 @@ pub mod wire;
 
 pub use assembly::{Assembly, Output, Received};
 pub use bitmap::Bitmap;
+pub use chunk_hash::{chunk_hash, ChunkHash, ChunkHasher};
 pub use encoding::Encoding;
 pub use file_digest::FileDigest;
 pub use geometry::Geometry;

@@ -28,8 +28,9 @@ pub struct Manifest {
     pub encoding: Encoding,
     /// SHA-256 of the whole file, lowercase hex.
     pub sha256: String,
-    /// SHA-256 of every chunk, lowercase hex, in order.
-    pub chunk_sha256: Vec<String>,
+    /// XXH3-128 of every chunk, lowercase hex, in order: which chunk to receive again,
+    /// not what to trust ([`crate::chunk_hash`] says why).
+    pub chunk_xxh3: Vec<String>,
     /// Multicast group (IPv4 or IPv6 address) and UDP port.
     pub group: String,
     /// UDP port of the group.
@@ -206,7 +207,7 @@ mod tests {
             geometry: Geometry::for_size(5),
             encoding: Encoding::Raw,
             sha256: String::new(),
-            chunk_sha256: vec![],
+            chunk_xxh3: vec![],
             group: "239.255.70.66".into(),
             port: 7000,
             state: SessionState::Waiting,

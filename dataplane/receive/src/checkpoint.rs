@@ -96,7 +96,7 @@ mod tests {
             geometry,
             encoding: Encoding::Raw,
             sha256: [3; 32],
-            chunk_sha256: vec![[0; 32]; 20],
+            chunk_hashes: vec![[0; 16]; 20],
             group: "239.255.70.66:7000".parse().unwrap(),
             state: SessionState::Sending,
             report_interval: std::time::Duration::from_millis(500),

@@ -88,7 +88,7 @@ fn main() -> ExitCode {
             let secs = done.elapsed.as_secs_f64();
             println!(
                 "fleetboot-receive: done {} {} bytes in {secs:.1} s ({:.1} Mbit/s)",
-                session::hex(&done.sha256),
+                multicast::hex::encode(&done.sha256),
                 done.bytes,
                 progress::mbit_per_s(done.bytes, done.elapsed),
             );

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use multicast::resume::ResumeRecord;
 use multicast::{
-    Assembly, Encoding, Header, Kind, LossMeter, Output, Received, Report, SessionState, Verdict,
+    hex, Assembly, Encoding, Header, Kind, LossMeter, Output, Received, Report, SessionState,
+    Verdict,
 };
 
 use crate::checkpoint::{self, Checkpoints};
@@ -19,7 +20,7 @@ use crate::output::{self, Disk};
 use crate::progress::Progress;
 use crate::reporter::Reporter;
 use crate::server::Server;
-use crate::session::{hex, Session, Target};
+use crate::session::{Session, Target};
 use crate::sys::Batch;
 use crate::unpack::{Unpacked, Unpacker};
 
@@ -96,7 +97,7 @@ pub(crate) fn run(options: &Options) -> Result<Outcome, String> {
     });
     let mut assembly = Assembly::new(
         session.geometry,
-        session.chunk_sha256.clone(),
+        session.chunk_hashes.clone(),
         MAX_OPEN_CHUNKS,
     );
     if let Some(done) = state
@@ -120,7 +121,7 @@ pub(crate) fn run(options: &Options) -> Result<Outcome, String> {
             );
             // Without a resume record nothing needs the spool again once unpacked.
             let release = state.is_none();
-            let hashes = session.chunk_sha256.clone();
+            let hashes = session.chunk_hashes.clone();
             Some(Unpacker::start(
                 spool,
                 &options.output,
@@ -283,7 +284,7 @@ impl Receiver {
                                 self.progress.add(payload.len() as u64);
                             }
                             Received::Rejected(chunk) => eprintln!(
-                                "fleetboot-receive: chunk {chunk} failed its SHA-256: receiving it again"
+                                "fleetboot-receive: chunk {chunk} failed its hash: receiving it again"
                             ),
                             Received::Ignored | Received::Duplicate => {}
                         }
@@ -369,7 +370,7 @@ impl Receiver {
                     Received::Rejected(_) if tries < UNICAST_TRIES => {}
                     Received::Rejected(_) | Received::Ignored => {
                         return Err(format!(
-                            "chunk {chunk} from the server does not match its SHA-256"
+                            "chunk {chunk} from the server does not match its hash"
                         ))
                     }
                     Received::Completed(_) | Received::Duplicate | Received::Stored => break,
@@ -417,8 +418,8 @@ impl Receiver {
                 return Err(format!(
                     "SHA-256 of {} is {}, the session's is {}{}",
                     self.disk.path().display(),
-                    hex(&sha256),
-                    hex(&self.session.sha256),
+                    hex::encode(&sha256),
+                    hex::encode(&self.session.sha256),
                     if repaired { " after repair" } else { "" }
                 ));
             }

@@ -4,7 +4,7 @@
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
-use multicast::{Encoding, Geometry, Manifest, SessionState};
+use multicast::{hex, ChunkHash, Encoding, Geometry, Manifest, SessionState};
 use ureq::http::Uri;
 
 /// The manifest URL: `http://SERVER:PORT/multicast/<session hex>`.
@@ -67,7 +67,7 @@ pub(crate) struct Session {
     pub(crate) geometry: Geometry,
     pub(crate) encoding: Encoding,
     pub(crate) sha256: [u8; 32],
-    pub(crate) chunk_sha256: Vec<[u8; 32]>,
+    pub(crate) chunk_hashes: Vec<ChunkHash>,
     pub(crate) group: SocketAddr,
     pub(crate) state: SessionState,
     pub(crate) report_interval: Duration,
@@ -85,20 +85,20 @@ impl Session {
         }
         let geometry = manifest.geometry;
         geometry.validate().map_err(|e| bad(e.to_string()))?;
-        let sha256 = parse_digest(&manifest.sha256).ok_or_else(|| bad("sha256".into()))?;
-        if manifest.chunk_sha256.len() != geometry.chunks() as usize {
+        let sha256 = hex::decode(&manifest.sha256).ok_or_else(|| bad("sha256".into()))?;
+        if manifest.chunk_xxh3.len() != geometry.chunks() as usize {
             return Err(bad(format!(
                 "{} chunk hashes for {} chunks",
-                manifest.chunk_sha256.len(),
+                manifest.chunk_xxh3.len(),
                 geometry.chunks()
             )));
         }
-        let chunk_sha256 = manifest
-            .chunk_sha256
+        let chunk_hashes = manifest
+            .chunk_xxh3
             .iter()
-            .map(|h| parse_digest(h))
+            .map(|h| hex::decode(h))
             .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| bad("chunk_sha256".into()))?;
+            .ok_or_else(|| bad("chunk_xxh3".into()))?;
         let group: IpAddr = manifest
             .group
             .parse()
@@ -121,29 +121,12 @@ impl Session {
             geometry,
             encoding: manifest.encoding,
             sha256,
-            chunk_sha256,
+            chunk_hashes,
             group: SocketAddr::new(group, manifest.port),
             state: manifest.state,
             report_interval: Duration::from_millis(u64::from(manifest.report_interval_ms)),
         })
     }
-}
-
-/// A SHA-256 in lowercase (or uppercase) hex.
-fn parse_digest(hex: &str) -> Option<[u8; 32]> {
-    if hex.len() != 64 || !hex.is_ascii() {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (byte, pair) in out.iter_mut().zip(hex.as_bytes().chunks(2)) {
-        *byte = u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?;
-    }
-    Some(out)
-}
-
-/// Lowercase hex, as digests are printed.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
@@ -178,7 +161,7 @@ mod tests {
             geometry,
             encoding: Encoding::Raw,
             sha256: "ab".repeat(32),
-            chunk_sha256: vec!["0F".repeat(32), "00".repeat(32)],
+            chunk_xxh3: vec!["0F".repeat(16), "00".repeat(16)],
             group: "239.255.70.66".into(),
             port: 7000,
             state: SessionState::Sending,
@@ -190,13 +173,13 @@ mod tests {
     fn manifests_are_checked() {
         let target = Target::parse("http://127.0.0.1:8080/multicast/7").unwrap();
         let s = Session::from_manifest(manifest(), &target).unwrap();
-        assert_eq!(s.chunk_sha256[0], [0x0f; 32]);
+        assert_eq!(s.chunk_hashes[0], [0x0f; 16]);
         assert_eq!(s.group, "239.255.70.66:7000".parse().unwrap());
         let broken: [fn(&mut Manifest); 7] = [
             |m| m.session = 8,
             |m| m.sha256.pop().map(drop).unwrap_or(()),
-            |m| m.chunk_sha256.truncate(1),
-            |m| m.chunk_sha256[1] = "zz".repeat(32),
+            |m| m.chunk_xxh3.truncate(1),
+            |m| m.chunk_xxh3[1] = "zz".repeat(16),
             |m| m.group = "10.0.0.1".into(),
             |m| m.geometry.symbol_size = 0,
             |m| m.report_interval_ms = 0,
@@ -206,12 +189,5 @@ mod tests {
             breakage(&mut m);
             assert!(Session::from_manifest(m, &target).is_err(), "breakage {i}");
         }
-    }
-
-    #[test]
-    fn digests_in_hex() {
-        assert_eq!(parse_digest(&hex(&[0xa5; 32])), Some([0xa5; 32]));
-        assert_eq!(parse_digest("a5"), None);
-        assert_eq!(parse_digest(&"é".repeat(32)), None);
     }
 }

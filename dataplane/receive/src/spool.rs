@@ -2,7 +2,7 @@
 //!
 //! Chunks land in the spool in any order; zstd must be read in order. The receiver publishes
 //! how many leading chunks are written and verified ([`Fill::publish`]); [`SpoolReader`]
-//! reads up to there and waits for more. Each chunk is checked against its SHA-256 again as
+//! reads up to there and waits for more. Each chunk is checked against its hash again as
 //! read back, so what is unpacked is what the manifest hashes even if the spool lost a write.
 //! Without a resume record nothing read is needed again: the reader then punches the chunk
 //! out of the spool, so a spool in memory (a deploy agent's tmpfs) holds only the chunks
@@ -13,9 +13,8 @@ use std::io::{self, BufRead, Read};
 use std::os::unix::fs::FileExt;
 use std::sync::{Condvar, Mutex, PoisonError};
 
-use multicast::Geometry;
+use multicast::{chunk_hash, ChunkHash, Geometry};
 use nix::fcntl::{fallocate, FallocateFlags};
-use sha2::{Digest, Sha256};
 
 /// How far the spool is filled in order, shared by the receiver and the reader.
 #[derive(Default)]
@@ -66,7 +65,7 @@ impl Fill {
 pub(crate) struct SpoolReader<'a> {
     file: File,
     geometry: Geometry,
-    hashes: &'a [[u8; 32]],
+    hashes: &'a [ChunkHash],
     fill: &'a Fill,
     /// Punch chunks out of the spool once read.
     release: bool,
@@ -84,7 +83,7 @@ impl<'a> SpoolReader<'a> {
     pub(crate) fn new(
         file: File,
         geometry: Geometry,
-        hashes: &'a [[u8; 32]],
+        hashes: &'a [ChunkHash],
         fill: &'a Fill,
         release: bool,
     ) -> SpoolReader<'a> {
@@ -109,12 +108,10 @@ impl<'a> SpoolReader<'a> {
         let range = self.geometry.chunk_range(chunk);
         self.chunk.resize((range.end - range.start) as usize, 0);
         self.file.read_exact_at(&mut self.chunk, range.start)?;
-        if self.hashes.get(chunk as usize).map(<[u8; 32]>::as_slice)
-            != Some(Sha256::digest(&self.chunk).as_slice())
-        {
+        if self.hashes.get(chunk as usize) != Some(&chunk_hash(&self.chunk)) {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
-                format!("chunk {chunk} reads back from the spool unlike its SHA-256"),
+                format!("chunk {chunk} reads back from the spool unlike its hash"),
             ));
         }
         if self.release {
@@ -167,7 +164,7 @@ mod tests {
 
     /// A spool of `chunks` chunks of the default geometry, chunk `i` filled with byte `i`,
     /// and the chunks' hashes.
-    fn spool(name: &str, chunks: u8) -> (File, Geometry, Vec<u8>, Vec<[u8; 32]>) {
+    fn spool(name: &str, chunks: u8) -> (File, Geometry, Vec<u8>, Vec<ChunkHash>) {
         let bytes_per_chunk = Geometry::for_size(1 << 30).chunk_bytes() as usize;
         let content: Vec<u8> = (0..chunks)
             .flat_map(|i| std::iter::repeat_n(i, bytes_per_chunk))
@@ -177,7 +174,7 @@ mod tests {
         let hashes = (0..geometry.chunks())
             .map(|c| {
                 let r = geometry.chunk_range(c);
-                Sha256::digest(&content[r.start as usize..r.end as usize]).into()
+                chunk_hash(&content[r.start as usize..r.end as usize])
             })
             .collect();
         let path =

@@ -13,7 +13,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use multicast::Geometry;
+use multicast::{ChunkHash, Geometry};
 use ruzstd::decoding::errors::{FrameDecoderError, ReadFrameHeaderError};
 use ruzstd::decoding::StreamingDecoder;
 
@@ -48,7 +48,7 @@ impl Unpacker {
         spool: &Path,
         output: &Path,
         geometry: Geometry,
-        hashes: Vec<[u8; 32]>,
+        hashes: Vec<ChunkHash>,
         release: bool,
     ) -> Result<Unpacker, String> {
         // Writable when released: punching chunks out is a write.

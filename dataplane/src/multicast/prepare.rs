@@ -1,5 +1,5 @@
-//! Before a session is announced: the SHA-256 of the whole file and of every chunk (the
-//! manifest's), and the file's last symbol zero-padded (every datagram of a session has the
+//! Before a session is announced: the SHA-256 of the whole file and the XXH3 of every chunk
+//! (the manifest's), and the file's last symbol zero-padded (every datagram of a session has the
 //! same size). Runs on the session's own thread, never the caller's: hashing a 4 GiB image
 //! takes seconds. A file's hashes are kept ([`HashCache`]): its next session starts at once.
 //!
@@ -11,7 +11,7 @@ use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use multicast::Geometry;
+use multicast::{hex, ChunkHasher, Geometry};
 use sha2::{Digest, Sha256};
 
 use crate::blob::{Blob, BlobSlice};
@@ -21,13 +21,12 @@ use crate::blob::{Blob, BlobSlice};
 pub(crate) struct Hashes {
     /// The whole file, lowercase hex.
     pub(crate) sha256: String,
-    /// Every chunk, lowercase hex.
+    /// Every chunk's XXH3-128, lowercase hex.
     pub(crate) chunks: Vec<String>,
 }
 
-/// Hashes `blob` cut by `geometry`; `Ok(None)` if `cancelled` was set meanwhile. The whole
-/// file's hash and the chunks' are made on two threads at once: SHA-256 is sequential, so
-/// this halves the wait before the manifest on a machine with a core to spare.
+/// Hashes `blob` cut by `geometry`, in one pass: the whole file's SHA-256 and each chunk's
+/// XXH3 side by side; `Ok(None)` if `cancelled` was set meanwhile.
 ///
 /// # Errors
 /// Reading failed (the file shrank or vanished).
@@ -36,29 +35,21 @@ pub(crate) fn hash(
     geometry: &Geometry,
     cancelled: &AtomicBool,
 ) -> io::Result<Option<Hashes>> {
-    let (whole, chunks) = std::thread::scope(|scope| {
-        let whole = scope.spawn(|| {
-            let mut whole = Sha256::new();
-            let done = each_chunk(blob, geometry, cancelled, |slice, buf| {
-                slice.read_in_chunks(buf, |bytes| whole.update(bytes))
-            })?;
-            Ok::<_, io::Error>(done.then(|| format!("{:x}", whole.finalize())))
-        });
-        let mut chunks = Vec::with_capacity(geometry.chunks() as usize);
-        let done = each_chunk(blob, geometry, cancelled, |slice, buf| {
-            let mut part = Sha256::new();
-            slice.read_in_chunks(buf, |bytes| part.update(bytes))?;
-            chunks.push(format!("{:x}", part.finalize()));
-            Ok(())
-        });
-        let whole = whole
-            .join()
-            .unwrap_or_else(|p| std::panic::resume_unwind(p));
-        (whole, done.map(|d| d.then_some(chunks)))
-    });
-    Ok(whole?
-        .zip(chunks?)
-        .map(|(sha256, chunks)| Hashes { sha256, chunks }))
+    let mut whole = Sha256::new();
+    let mut chunks = Vec::with_capacity(geometry.chunks() as usize);
+    let done = each_chunk(blob, geometry, cancelled, |slice, buf| {
+        let mut part = ChunkHasher::new();
+        slice.read_in_chunks(buf, |bytes| {
+            whole.update(bytes);
+            part.update(bytes);
+        })?;
+        chunks.push(hex::encode(&part.finish()));
+        Ok(())
+    })?;
+    Ok(done.then(|| Hashes {
+        sha256: format!("{:x}", whole.finalize()),
+        chunks,
+    }))
 }
 
 /// Calls `visit` with every chunk of `blob` in order and a read buffer; `Ok(false)` if
@@ -156,6 +147,7 @@ pub(crate) fn padded_tail(blob: &Arc<Blob>, geometry: &Geometry) -> io::Result<O
 #[cfg(test)]
 mod tests {
     use super::*;
+    use multicast::chunk_hash;
 
     #[test]
     fn hashes_every_chunk_and_the_whole_file() {
@@ -167,8 +159,8 @@ mod tests {
             chunk_symbols: 20,
         };
         let hashes = hash(&blob, &g, &AtomicBool::new(false)).unwrap().unwrap();
-        let hex = |b: &[u8]| format!("{:x}", Sha256::digest(b));
-        assert_eq!(hashes.sha256, hex(&data));
+        assert_eq!(hashes.sha256, format!("{:x}", Sha256::digest(&data)));
+        let hex = |b: &[u8]| hex::encode(&chunk_hash(b));
         assert_eq!(hashes.chunks.len(), 4);
         assert_eq!(hashes.chunks[0], hex(&data[..320]));
         assert_eq!(hashes.chunks[3], hex(&data[960..]));

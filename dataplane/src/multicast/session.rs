@@ -102,7 +102,7 @@ impl Session {
             geometry: self.geometry,
             encoding: Encoding::sniff(&head[..read]),
             sha256: hashes.sha256.clone(),
-            chunk_sha256: hashes.chunks.clone(),
+            chunk_xxh3: hashes.chunks.clone(),
             group: self.destination.group.ip().to_string(),
             port: self.destination.group.port(),
             state: SessionState::Waiting,

@@ -1,3 +1,5 @@
+use sha2::{Digest, Sha256};
+
 use super::*;
 use crate::fec::ChunkEncoder;
 
@@ -26,7 +28,7 @@ impl Output for Memory {
 struct Fixture {
     geometry: Geometry,
     file: Vec<u8>,
-    hashes: Vec<[u8; 32]>,
+    hashes: Vec<ChunkHash>,
 }
 
 impl Fixture {
@@ -41,7 +43,7 @@ impl Fixture {
             .map(|i| ((i * 2_654_435_761) >> 13) as u8)
             .collect();
         let hashes = (0..geometry.chunks())
-            .map(|c| Sha256::digest(chunk_of(&geometry, &file, c)).into())
+            .map(|c| chunk_hash(chunk_of(&geometry, &file, c)))
             .collect();
         Fixture {
             geometry,
@@ -218,6 +220,33 @@ fn a_chunk_parked_incomplete_is_read_back_and_repaired() {
 }
 
 #[test]
+fn the_short_last_chunk_parked_and_read_back_decodes_with_its_padding() {
+    let f = Fixture::new();
+    let last = f.geometry.chunks() - 1;
+    let mut a = f.assembly(1);
+    let mut out = f.output();
+    // The last chunk first, without its first symbol but with its short last one; then
+    // every other chunk, which parks it and leaves their bytes in the reused buffers.
+    for esi in 1..u32::from(f.geometry.source_symbols(last)) {
+        a.receive(last, esi, &f.source(last, esi), &mut out)
+            .unwrap();
+    }
+    for c in 0..last {
+        for esi in 0..u32::from(f.geometry.source_symbols(c)) {
+            a.receive(c, esi, &f.source(c, esi), &mut out).unwrap();
+        }
+    }
+    assert_eq!(a.chunks_done(), last);
+    f.repair_rounds(&mut a, &mut out);
+    assert!(out.reads >= 1, "the parked chunk was read back");
+    assert_eq!(
+        a.chunks_rejected(),
+        0,
+        "decoded with zeros past the file's end"
+    );
+    assert_eq!(out.bytes, f.file);
+}
+#[test]
 fn the_file_digest_and_the_done_prefix_wait_for_a_gap_to_close() {
     let f = Fixture::new();
     let mut a = f.assembly(2);
@@ -250,7 +279,7 @@ fn the_file_digest_and_the_done_prefix_wait_for_a_gap_to_close() {
 fn a_chunk_that_fails_its_hash_starts_over() {
     let f = Fixture::new();
     let mut hashes = f.hashes.clone();
-    hashes[1] = [0; 32];
+    hashes[1] = [0; 16];
     let mut a = Assembly::new(f.geometry, hashes, 4);
     let mut out = f.output();
     let results = f.first_pass(&mut a, &mut out, |_, _| false);
