@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite, from a fresh machine: installs what the tests need, checks format and
-# lints, then runs every test on the io_uring driver and the integration tests again on the
+# The whole test suite, from a fresh machine: installs what the tests need, checks format,
+# lints and doc links, then runs every test on the io_uring driver and the integration tests again on the
 # epoll fallback and the HTTP tests once more with sendfile bodies, after a bounded fuzz run of the hostile-input parsers, then checks the admin
 # API against its OpenAPI document with schemathesis (counted as one test). Ends with one
 # summary line: "suite: N passed, N failed".
@@ -10,6 +10,8 @@ tools/setup.sh test
 export CARGO_TERM_COLOR=never
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# Doc links are checked too: the module docs are how a newcomer walks the house.
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --document-private-items --locked -q
 cargo build --workspace --locked
 tools/fuzz.sh 30
 export FLEETBOOT_BIN="$PWD/target/debug/fleetboot"

@@ -327,7 +327,7 @@ pub enum ImagesCommand {
         #[arg(long, env = "FLEETBOOT_DATA_DIR", default_value = "./data")]
         data_dir: PathBuf,
     },
-    /// Fetch the netboot tree of a needs-netboot image into data/files/netboot/<id>/; the
+    /// Fetch the netboot tree of a needs-netboot image into data/files/netboot/ID/; the
     /// server then boots the image from it.
     Netboot {
         /// The image id (see `images list`).

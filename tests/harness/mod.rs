@@ -209,7 +209,7 @@ impl Server {
     }
 
     /// Like [`Server::start_with`], inside the network namespace `netns`: its clients
-    /// ([`Server::command`], [`Server::health`]) run there too.
+    /// ([`Server::command`], [`Server::tftp_get`]) run there too.
     pub fn start_in_netns(netns: &str, prepare: impl FnOnce(&Path), extra: &[&str]) -> Server {
         let mut cmd = Command::new("ip");
         cmd.args(["netns", "exec", netns]).arg(binary());

@@ -1,6 +1,6 @@
 //! iPXE scripts from boot recipes: one image's boot lines, and the menu nested by folder.
 //! Every URL is absolute and carries the port; every word of user text goes through
-//! [`ipxe::quote`] or [`ipxe::url_path`].
+//! [`super::ipxe::quote`] or [`super::ipxe::url_path`].
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

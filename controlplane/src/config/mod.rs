@@ -1,6 +1,6 @@
 //! Settings for `fleetboot serve`, layered: command-line flag > `FLEETBOOT_*` environment >
 //! TOML file (`--config`, or `fleetboot.toml` in the working directory if present) > default.
-//! figment merges the layers into one serde struct ([`layers`]); this module checks the
+//! figment merges the layers into one serde struct (`layers`); this module checks the
 //! values and converts them into the typed [`Settings`] the server runs on.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};

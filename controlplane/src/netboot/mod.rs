@@ -1,5 +1,5 @@
 //! Netboot trees for installer ISOs that cannot install over the network
-//! ([`Method::NeedsNetboot`]): [`fetch`] downloads the release's `netboot.tar.gz` over HTTP
+//! ([`Method::NeedsNetboot`]): `fetch` downloads the release's `netboot.tar.gz` over HTTP
 //! or HTTPS, checks its SHA-256, and unpacks it into `data/files/netboot/<image-id>/`, where the
 //! scan serves it like any other file; [`apply`] then turns the image's recipe into a kernel
 //! recipe pointing at that tree.

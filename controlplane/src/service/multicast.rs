@@ -177,11 +177,11 @@ impl Multicast {
         self.start_near(spec, &[])
     }
 
-    /// [`MulticastService::start`] for receivers last seen at `near`: with no interface
+    /// [`Multicast::start`] for receivers last seen at `near`: with no interface
     /// named or configured, the one whose subnet holds them is chosen.
     ///
     /// # Errors
-    /// As [`MulticastService::start`].
+    /// As [`Multicast::start`].
     pub fn start_near(
         &self,
         spec: SendSpec,

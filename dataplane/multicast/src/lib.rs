@@ -15,7 +15,7 @@
 //! implosion. A late joiner's missing chunks are a need like any other. A receiver that falls
 //! too far behind is told to fetch what it misses over HTTP ranges instead (unicast repair).
 //!
-//! Every chunk has its own hash in the [`manifest::Manifest`] ([`chunk_hash`]), so a damaged
+//! Every chunk has its own hash in the [`manifest::Manifest`] ([`chunk_hash`](mod@chunk_hash)), so a damaged
 //! chunk is received again rather than the whole file; the whole file's SHA-256 is checked at
 //! the end, taken in passing as chunks complete ([`file_digest`]).
 //!

@@ -29,7 +29,7 @@ pub struct Manifest {
     /// SHA-256 of the whole file, lowercase hex.
     pub sha256: String,
     /// XXH3-128 of every chunk, lowercase hex, in order: which chunk to receive again,
-    /// not what to trust ([`crate::chunk_hash`] says why).
+    /// not what to trust ([`crate::chunk_hash`](mod@crate::chunk_hash) says why).
     pub chunk_xxh3: Vec<String>,
     /// Multicast group (IPv4 or IPv6 address) and UDP port.
     pub group: String,

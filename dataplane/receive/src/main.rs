@@ -29,7 +29,7 @@ use clap::Parser;
 #[derive(Parser)]
 #[command(version)]
 struct Args {
-    /// The session's manifest URL: http://SERVER:PORT/multicast/<session hex>.
+    /// The session's manifest URL: http://SERVER:PORT/multicast/SESSION (hex).
     url: String,
     /// Where the file goes: a regular file (created or resumed) or a block device.
     #[arg(long, short)]

@@ -1,6 +1,6 @@
 //! proxyDHCP (PXE spec 2.1, RFC 4578): answers PXE and HTTP-boot clients on UDP 67 and 4011
 //! with a bootfile and never hands out an address, so it works beside any router's DHCP.
-//! [`request`] decodes, [`reply`] decides and encodes (both pure), [`server`] does the I/O.
+//! [`request`] decodes, [`reply`] decides and encodes (both pure), `server` does the I/O.
 
 use std::net::SocketAddr;
 

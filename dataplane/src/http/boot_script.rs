@@ -13,7 +13,7 @@ pub const PATH: &str = "boot.ipxe";
 
 /// The script for the client that sent `query` with `host` (the `Host` header) over a
 /// connection from `requester` to `local`, and what it told us. The address in its URLs is
-/// the one the client reached us at: `host` when it is a plain host[:port], else the
+/// the one the client reached us at: `host` when it is a plain `host[:port]`, else the
 /// connection's local address. A MAC that is not believed is moved from the inventory to the
 /// refusal, so nothing is recorded under it.
 pub fn respond(
@@ -42,7 +42,7 @@ pub fn respond(
 }
 
 /// `host:port` of this server as the client reached it: `host` (the `Host` header) when it
-/// is a plain host[:port], else the connection's local address.
+/// is a plain `host[:port]`, else the connection's local address.
 pub(crate) fn server_name(host: Option<&[u8]>, local: Option<SocketAddr>) -> Option<String> {
     host.and_then(plain_host)
         .or_else(|| local.map(|a| a.to_string()))
@@ -57,7 +57,7 @@ pub(crate) fn fill_server(text: &str, server: Option<&str>) -> String {
     }
 }
 
-/// `host` when it is a plain host[:port] (it goes into a script, so nothing that iPXE would
+/// `host` when it is a plain `host[:port]` (it goes into a script, so nothing that iPXE would
 /// expand or split is let through).
 fn plain_host(host: &[u8]) -> Option<String> {
     let plain = !host.is_empty()

@@ -1,6 +1,6 @@
 //! HTTP I/O: the per-core accept loop and one task per connection. A connection reads into one
 //! reused buffer, answers every complete request head in it (pipelining) and writes each
-//! response as a gathered write ([`super::write`]): head bytes plus body slices straight from
+//! response as a gathered write (`http::write`): head bytes plus body slices straight from
 //! the blob.
 
 use std::io;

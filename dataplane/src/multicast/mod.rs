@@ -3,9 +3,9 @@
 //! receivers' HTTP reports, paced to the slowest receiver within bounds.
 //!
 //! - [`machine`]: the session's state machine, no I/O: waiting, first round, repair rounds
-//!   ([`rounds`]), ending; receivers' reports ([`receivers`]); the rate ([`rate`]).
+//!   (`rounds`), ending; receivers' reports ([`receivers`]); the rate ([`rate`]).
 //! - `prepare`: the manifest's hashes, before the announcement; `socket`: the group's socket;
-//!   `sender`: the thread that paces ([`bucket`]) and sends.
+//!   `sender`: the thread that paces (`bucket`) and sends.
 //! - [`Sessions`]: the registry the control plane and the HTTP server share.
 //!
 //! HTTP lives with the other routes: [`crate::http::multicast`].
