@@ -36,7 +36,7 @@ receiver=$("$repo/tools/build-receiver.sh" | tail -n 1)
 exec 9>"$cache/.lock"
 flock 9
 
-stamp=$(cat "$0" "$repo/tools/lib/debian-kernel.sh" "$receiver" | sha256sum | cut -c1-12)
+stamp=$(cat "$0" "$repo/tools/lib/debian-kernel.sh" "$repo/tools/lib/udhcpc.script" "$receiver" | sha256sum | cut -c1-12)
 agent=$cache/deploy-agent-$stamp
 if [[ ! -s $agent/initrd.img ]]; then
   source "$repo/tools/lib/debian-kernel.sh"
@@ -52,19 +52,7 @@ if [[ ! -s $agent/initrd.img ]]; then
   done
   install -m 0755 "$receiver" "$root/bin/fleetboot-receive"
   cp "$work/kernel/modules/"* "$root/lib/modules/"
-  # udhcpc only reports a lease; this applies it. A provisioning network may have no router:
-  # the server is on the link, and multicast groups are routed to the NIC explicitly.
-  cat >"$root/etc/udhcpc.script" <<'EOF'
-#!/bin/sh
-case $1 in
-  deconfig) ifconfig "$interface" 0.0.0.0 up ;;
-  bound|renew)
-    ifconfig "$interface" "$ip" netmask "${subnet:-255.255.255.0}" up
-    if [ -n "$router" ]; then route add default gw "${router%% *}" dev "$interface"; fi
-    ;;
-esac
-exit 0
-EOF
+  install -m 0755 "$repo/tools/lib/udhcpc.script" "$root/etc/udhcpc.script"
   cat >"$root/init" <<'EOF'
 #!/bin/sh
 export PATH=/bin
@@ -147,7 +135,7 @@ post "$done_url" "ok" || fail "POST $done_url failed"
 say "FLEETBOOT-DEPLOY-DONE"
 finish
 EOF
-  chmod 0755 "$root/init" "$root/etc/udhcpc.script"
+  chmod 0755 "$root/init"
   mkdir -p "$work/agent"
   install -m 0644 "$work/kernel/vmlinuz" "$work/agent/vmlinuz"
   (cd "$root" && find . | LC_ALL=C sort | cpio --quiet -o -H newc -R 0:0) | gzip -9n >"$work/agent/initrd.img"

@@ -96,19 +96,7 @@ build_install_init() {
   local layout=$1 param=$2 root=$3 m
   mkdir -p "$root/lib/modules" "$root/tmp" "$root/etc"
   cp "$kernel_dir"/modules/* "$root/lib/modules/"
-  # udhcpc only reports a lease; this script applies it (address, mask, default route).
-  cat >"$root/etc/udhcpc.script" <<'EOF'
-#!/bin/sh
-case $1 in
-  deconfig) ifconfig "$interface" 0.0.0.0 up ;;
-  bound|renew)
-    ifconfig "$interface" "$ip" netmask "${subnet:-255.255.255.0}" up
-    if [ -n "$router" ]; then route add default gw "${router%% *}" dev "$interface"; fi
-    ;;
-esac
-exit 0
-EOF
-  chmod 0755 "$root/etc/udhcpc.script"
+  install -m 0755 "$repo/tools/lib/udhcpc.script" "$root/etc/udhcpc.script"
   printf '#!/bin/sh\nexport PATH=/bin\nlayout=%s\nparam=%s\n' "$layout" "$param" >"$root/init"
   cat >>"$root/init" <<'EOF'
 mount -t proc proc /proc
@@ -309,7 +297,7 @@ LABEL mydistro
 
 # The ISOs live in a directory named after this script's hash (and its kernel library's), so
 # editing a recipe rebuilds.
-stamp=$(cat "$0" "$repo/tools/lib/debian-kernel.sh" | sha256sum | cut -c1-12)
+stamp=$(cat "$0" "$repo/tools/lib/debian-kernel.sh" "$repo/tools/lib/udhcpc.script" | sha256sum | cut -c1-12)
 isos=$cache/isos-$stamp
 if [[ ! -d $isos ]]; then
   fetch_kernel
