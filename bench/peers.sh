@@ -173,20 +173,23 @@ results=$work/rows
 measure() { # ROW SERVER "PID..." METRIC UNIT CMD... (CMD prints a key=value summary line)
   local row="[$label] $1" server=$2 server_pids=$3 metric=$4 unit=$5
   shift 5
-  local vals=() cpus=() syscpus=() sirqs=() secs=() syssecs=() p99s=() fails=0 died=""
-  local out ticks s0 s1 bytes note="" dir raw r
+  local vals=() cpus=() syscpus=() sirqs=() secs=() syssecs=() p99s=() client_busy=() fails=0 died=""
+  local out ticks s0 s1 c0 c1 bytes note="" dir raw r
   dir=$runs_dir/$(tr -cs 'A-Za-z0-9' '-' <<<"$row" | sed 's/^-//; s/-$//')
   mkdir -p "$dir"
   for r in $(seq "$RUNS"); do
     raw=$dir/$server-$r
     ticks=$(server_ticks $server_pids)
     s0=$(sys_ticks)
+    c0=$(per_cpu_ticks)
     out=$("$@" 2>"$raw.stderr" || true)
+    c1=$(per_cpu_ticks)
     s1=$(sys_ticks)
     ticks=$(($(server_ticks $server_pids) - ticks))
     [[ -s $raw.stderr ]] || rm -f "$raw.stderr"
-    printf '%s\n%s\nserver_ticks=%s clk_tck=%s\nproc_stat_before(user system softirq busy total)=%s\nproc_stat_after=%s\n' \
-      "$*" "$out" "$ticks" "$CLK_TCK" "$s0" "$s1" >"$raw.txt"
+    printf '%s\n%s\nserver_ticks=%s clk_tck=%s\nproc_stat_before(user system softirq busy total)=%s\nproc_stat_after=%s\nper_cpu_before(busy/total, cpu0 first)=%s\nper_cpu_after=%s\n' \
+      "$*" "$out" "$ticks" "$CLK_TCK" "$s0" "$s1" "$c0" "$c1" >"$raw.txt"
+    [[ ${#cpin[@]} -gt 0 ]] && client_busy+=("$(busy_percent 1 "$c0" "$c1")")
     if [[ -z $out ]]; then
       log "$row/$server run $r: no summary"
       fails=$((fails + 1))
@@ -210,8 +213,11 @@ measure() { # ROW SERVER "PID..." METRIC UNIT CMD... (CMD prints a key=value sum
       note="granted blksize $(field blksize "$out"), windowsize $(field windowsize "$out")"
     fi
   done
+  if [[ ${#client_busy[@]} -gt 0 ]]; then
+    note="${note:+$note; }the client's CPU 1 busy $(printf '%s\n' "${client_busy[@]}" | grep . | median) %"
+  fi
   if [[ ${#cpus[@]} -eq 0 ]]; then
-    note="CPU per run: server $(printf '%s\n' "${secs[@]}" | median) s, machine $(printf '%s\n' "${syssecs[@]}" | median) s"
+    note="${note:+$note; }CPU per run: server $(printf '%s\n' "${secs[@]}" | median) s, machine $(printf '%s\n' "${syssecs[@]}" | median) s"
   fi
   local pid
   for pid in $server_pids; do

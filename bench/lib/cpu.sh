@@ -17,6 +17,20 @@ sys_ticks() {
   awk '/^cpu / {print $2 + $3, $4, $8, $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9}' /proc/stat
 }
 
+# Every CPU's "busy/total" ticks, cpu0 first: which side of a pinned run (servers on CPU 0,
+# the client on CPU 1) ran out of CPU, softirq included where it ran.
+per_cpu_ticks() {
+  awk '/^cpu[0-9]/ {printf "%s%d/%d", sep, $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9; sep = " "}
+    END {print ""}' /proc/stat
+}
+
+# Percent busy of CPU `n` between two per_cpu_ticks readings: busy_percent N BEFORE AFTER.
+busy_percent() {
+  awk -v n="$1" -v a="$2" -v b="$3" 'BEGIN {
+    split(a, x, " "); split(b, y, " "); split(x[n + 1], p, "/"); split(y[n + 1], q, "/")
+    if (q[2] > p[2]) printf "%.0f\n", 100 * (q[1] - p[1]) / (q[2] - p[2]) }'
+}
+
 # A cpuacct cgroup (v1) per server, where the machine has one writable: it counts every
 # process the server forks, also those reaped by no one (tftpd-hpa's per-transfer children
 # with SIGCHLD ignored), which /proc/PID/stat never sees.
