@@ -22,7 +22,7 @@ echo "== test suite, io_uring driver"
 FLEETBOOT_TEST_DRIVER=io-uring cargo test --workspace --locked 2>&1 | tee -a "$log" || status=1
 echo "== integration tests, epoll driver"
 FLEETBOOT_TEST_DRIVER=epoll cargo test --locked -p fleetboot-tests --test tftp_clients --test tftp_limits --test http_ranges --test http_limits --test robustness --test iso_images --test proxy_dhcp --test boot_script --test client_table --test iso_override --test iso_layouts --test boot_storm --test api_clients --test api_images --test api_events --test api_install --test api_deploy --test install --test api_multicast --test multicast_send --test multicast 2>&1 | tee -a "$log" || status=1
-echo "== HTTP tests with every file body sent by sendfile (--zero-copy on; auto uses it on NICs only)"
+echo "== HTTP tests with every file body sent by sendfile (--zero-copy on; these tests talk over loopback, where auto writes by writev)"
 FLEETBOOT_ZERO_COPY=on cargo test --locked -p fleetboot-tests --test http_ranges --test http_limits --test robustness --test boot_script 2>&1 | tee -a "$log" || status=1
 echo "== admin API against its OpenAPI document (schemathesis)"
 api_ok=1

@@ -10,7 +10,6 @@
 #![allow(unsafe_code)]
 
 use std::fs::File;
-mod ifaddrs;
 pub mod pktinfo;
 mod tcp;
 mod udp;
@@ -21,7 +20,6 @@ use memmap2::{Mmap, MmapOptions};
 
 use crate::blob::BlobSlice;
 
-pub(crate) use ifaddrs::interface_of;
 pub(crate) use tcp::{bytes_acked, send_more, sendfile, set_nonblocking};
 pub use udp::{
     recv_nowait, segments_per_send, send_datagrams, send_segmented, set_multicast_if_v4, MAX_BATCH,
