@@ -481,9 +481,8 @@ pub struct HttpArgs {
     /// [default: strict].
     #[arg(long = "boot-mac-check", env = "FLEETBOOT_BOOT_MAC_CHECK")]
     pub boot_mac_check: Option<String>,
-    /// How HTTP file bodies reach the socket: auto (sendfile from 64 KiB up except on
-    /// loopback, gathered writes otherwise), on (sendfile always) or off (gathered writes from
-    /// the mapping) [default: auto].
+    /// How HTTP file bodies reach the socket: auto (sendfile from 64 KiB up, gathered writes
+    /// below), on (sendfile always) or off (gathered writes from the mapping) [default: auto].
     #[arg(long = "zero-copy", env = "FLEETBOOT_ZERO_COPY")]
     pub zero_copy: Option<String>,
 }

@@ -41,7 +41,6 @@ pub(super) async fn write_answer(
         Instant::now(),
         acked,
     );
-    let local = stream.local_addr().ok().map(|a| a.ip());
     let mut batch: Vec<Piece> = Vec::with_capacity(4);
     let mut batch_bytes = 0u64;
     for piece in pieces {
@@ -51,8 +50,7 @@ pub(super) async fn write_answer(
                 batch.push(Piece::Owned(bytes));
             }
             Piece::Blob(slice)
-                if config.zero_copy.sends_file(slice.len(), local)
-                    && slice.blob().file().is_some() =>
+                if config.zero_copy.sends_file(slice.len()) && slice.blob().file().is_some() =>
             {
                 hold_back(stream, &mut batch, &mut pace, stats).await?;
                 batch_bytes = 0;
