@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # HTTP with a fast, non-verifying client: wrk asks random 1 MiB ranges of a 256 MiB file,
-# 64 connections, against fleetboot with `--zero-copy off` (gathered writes from the mapping;
-# what `auto`, the default, does on loopback) and `--zero-copy on` (sendfile), and nginx
+# 64 connections, against fleetboot with `--zero-copy off` (gathered writes from the mapping)
+# and `--zero-copy on` (sendfile; what `auto`, the default, does for 1 MiB bodies), and nginx
 # (sendfile, open_file_cache, reuseport).
 #
 # Per core first: every server restricted to CPU 0 (fleetboot --cores 1, nginx one worker,
