@@ -203,8 +203,9 @@ fn a_mac_the_server_never_saw_gets_the_menu() {
 }
 
 /// A machine on a directly attached network (a veth pair between two namespaces of the
-/// test's own): its TCP handshake alone fills the server's neighbour entry, so its own MAC
-/// is believed and another's is not. The QEMU lab's guests reach the server the same way.
+/// test's own): its TCP handshake alone fills the server's neighbour entry, so a transfer
+/// asked by address alone is filed under its MAC, and its own MAC is believed and another's
+/// is not. The QEMU lab's guests reach the server the same way.
 #[test]
 fn the_neighbour_table_confirms_a_machines_own_mac() {
     let server_ns = Netns::new("fbmacs");
@@ -256,6 +257,26 @@ fn the_neighbour_table_confirms_a_machines_own_mac() {
         &["--http-listen", "10.99.0.1:0", "--server-addr", "10.99.0.1"],
     );
     let (alpha, beta) = images(&s);
+    // A transfer carries only the machine's address: the neighbour table names the machine,
+    // which becomes a client seen at that address.
+    let url = s.url(&kernel_of(&alpha));
+    let o = run(
+        machine_ns
+            .exec("curl")
+            .args(["-sSf", "-o", "/dev/null", &url]),
+        10,
+    );
+    assert!(o.status.success(), "curl {url}: {o:?}");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let seen_at = |list: &str| {
+        list.lines()
+            .any(|l| l.contains(mac) && l.contains("10.99.0.2"))
+    };
+    while !seen_at(&cli(&s, &["clients", "list"])) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let list = cli(&s, &["clients", "list"]);
+    assert!(seen_at(&list), "{list}");
     cli(&s, &["clients", "assign", mac, &beta]);
     cli(&s, &["clients", "assign", other, &alpha]);
     let fetch = |claimed: &str| {

@@ -17,6 +17,7 @@ pub mod images;
 pub mod install;
 pub mod iso;
 pub mod live;
+pub mod logging;
 pub mod metrics;
 pub mod netaddr;
 pub mod netboot;

@@ -149,11 +149,11 @@ impl Coordinator {
                     Ok(first) => {
                         let mut batch = vec![first];
                         batch.extend(events.try_iter().take(EVENT_BATCH - 1));
-                        for event in &batch {
-                            crate::serve::log_event(event);
-                            if let Some(m) = &self.metrics {
-                                m.observe(event);
-                            }
+                        crate::logging::in_one_write(|| {
+                            batch.iter().for_each(crate::serve::log_event);
+                        });
+                        if let Some(m) = &self.metrics {
+                            batch.iter().for_each(|event| m.observe(event));
                         }
                         self.service.on_events(&batch);
                         // Let the next events queue up instead of waking this thread one by

@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use dataplane::install::InstallStage;
+use dataplane::neighbour::Neighbours;
 use dataplane::{BootEvent, Detail, Mac, ScriptServed};
 use serde::{Deserialize, Deserializer};
 use utoipa::ToSchema;
@@ -84,8 +85,9 @@ impl Service {
         // Each machine sighted is announced once per batch (`client` events: the web console
         // refreshes the rows it shows), after its boot events.
         let mut sighted = BTreeSet::new();
+        let neighbours = Neighbours::default();
         for event in batch {
-            let mac = clients::mac_of(event).or_else(|| self.mac_by_address(event));
+            let mac = clients::mac_of(event).or_else(|| self.mac_by_address(event, &neighbours));
             if let Some(mac) = mac {
                 if self.clients.sight(mac, event, now) {
                     self.saving.unsaved.insert(mac);
@@ -164,14 +166,12 @@ impl Service {
 
     /// For transfers, which carry only an address: a known client's last address, else the
     /// kernel's ARP table (which only knows machines on our own links).
-    fn mac_by_address(&self, event: &BootEvent) -> Option<Mac> {
+    fn mac_by_address(&self, event: &BootEvent, neighbours: &Neighbours) -> Option<Mac> {
         if clients::mac_of(event).is_some() {
             return None;
         }
         let ip = event.client.ip();
-        self.clients
-            .at(ip)
-            .or_else(|| dataplane::neighbour::lookup(ip))
+        self.clients.at(ip).or_else(|| neighbours.get(ip))
     }
 
     /// Clears the next-boot-once assignments the data plane has served, and saves them at
