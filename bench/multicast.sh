@@ -105,6 +105,12 @@ lab_up() { # N LOSSY(0|1)
   # snooping does: each receiver sees each datagram once, whoever joined.
   ip -n "$sw" link add br0 type bridge mcast_snooping 0
   ip -n "$sw" link set br0 up
+  # A switch forwards frames without looking at them. Where br_netfilter is loaded (the host's
+  # firewall or container runtime does), a bridge would pass every frame it floods through
+  # the netfilter hooks, once per port: off in the switch's namespace (-e: no such keys where
+  # the module is absent).
+  ip netns exec "$sw" sysctl -qe -w net.bridge.bridge-nf-call-iptables=0 \
+    net.bridge.bridge-nf-call-ip6tables=0 net.bridge.bridge-nf-call-arptables=0
   sender_ns=${tag}s
   make_netns "$sender_ns"
   plug "$sender_ns" s "$sender_ip"

@@ -11,10 +11,11 @@
 # Every section runs twice. "1 core": each server restricted to CPU 0 (`taskset -c 0`, and
 # fleetboot --cores 1, nginx one worker), the load client on CPU 1: a per-core comparison.
 # Then "N cores": nothing pinned, fleetboot on every core, nginx a worker per core.
-# Per row and server: min / median / max of RUNS runs; the server's CPU (utime+stime of its
-# processes and threads: a cpuacct cgroup per server where the machine allows, else
-# /proc/PID/stat) and the whole machine's (/proc/stat: user + system + softirq + irq) per GiB
-# the client verified; ratios against fleetboot's row from medians.
+# Servers take turns run by run (run 1 of each, then run 2, ...), so drift of the machine hits
+# every server alike. Per row and server: min / median / max of RUNS runs; the server's CPU
+# (utime+stime of its processes and threads: a cpuacct cgroup per server where the machine
+# allows, else /proc/PID/stat) and the whole machine's (/proc/stat: user + system + softirq +
+# irq) per GiB the client verified; ratios against fleetboot's row from medians.
 # A server that dies during a row gets no ratio. Raw per-run output (the client's summary,
 # the CPU samples) goes to bench/runs/peers-<date>/ (RUNS_DIR), with the table as summary.md.
 #
@@ -165,77 +166,97 @@ for m in $PIN_MODES; do
   modes+=("$m")
 done
 
-# ---- measurement: RUNS runs of a client command against server PIDS ----
-# Appends "row|server|median|spread|unit|cpu/GiB|system cpu/GiB|softirq s|failures|p99|note|died"
-# to $work/rows.
+# ---- measurement: one run of a client command against server PIDS ----
+# Each section measures its servers in turn RUNS times (run 1 of every server, then run 2, ...),
+# so that the machine's drift, which on a shared host moves a rate by half within minutes, hits
+# every server alike. A run's numbers go to $work/runs; `summarize` turns each row's runs into
+# "row|server|median|spread|unit|cpu/GiB|system cpu/GiB|softirq s|failures|p99|note|died"
+# lines in $work/rows, in the order the rows were first met.
+runs_store=$work/runs
+mkdir -p "$runs_store"
+order=$work/order
+: >"$order"
 results=$work/rows
-: >"$results"
+slug() { tr -cs 'A-Za-z0-9' '-' <<<"$1" | sed 's/^-//; s/-$//'; }
 measure() { # ROW SERVER "PID..." METRIC UNIT CMD... (CMD prints a key=value summary line)
   local row="[$label] $1" server=$2 server_pids=$3 metric=$4 unit=$5
   shift 5
-  local vals=() cpus=() syscpus=() sirqs=() secs=() syssecs=() p99s=() client_busy=() fails=0 died=""
-  local out ticks s0 s1 c0 c1 bytes note="" dir raw r
-  dir=$runs_dir/$(tr -cs 'A-Za-z0-9' '-' <<<"$row" | sed 's/^-//; s/-$//')
+  local out ticks s0 s1 c0 c1 bytes dir raw r store busy="" cpu="" syscpu="" sys sirq note="" died=0 pid
+  dir=$runs_dir/$(slug "$row")
+  store=$runs_store/$(slug "$row")--$(slug "$server").tsv
   mkdir -p "$dir"
-  for r in $(seq "$RUNS"); do
-    raw=$dir/$server-$r
-    ticks=$(server_ticks $server_pids)
-    s0=$(sys_ticks)
-    c0=$(per_cpu_ticks)
-    out=$("$@" 2>"$raw.stderr" || true)
-    c1=$(per_cpu_ticks)
-    s1=$(sys_ticks)
-    ticks=$(($(server_ticks $server_pids) - ticks))
-    [[ -s $raw.stderr ]] || rm -f "$raw.stderr"
-    printf '%s\n%s\nserver_ticks=%s clk_tck=%s\nproc_stat_before(user system softirq busy total)=%s\nproc_stat_after=%s\nper_cpu_before(busy/total, cpu0 first)=%s\nper_cpu_after=%s\n' \
-      "$*" "$out" "$ticks" "$CLK_TCK" "$s0" "$s1" "$c0" "$c1" >"$raw.txt"
-    [[ ${#cpin[@]} -gt 0 ]] && client_busy+=("$(busy_percent 1 "$c0" "$c1")")
-    if [[ -z $out ]]; then
-      log "$row/$server run $r: no summary"
-      fails=$((fails + 1))
+  grep -qxF "$row|$server|$unit|$store" "$order" || echo "$row|$server|$unit|$store" >>"$order"
+  r=1
+  [[ -f $store ]] && r=$(($(wc -l <"$store") + 1))
+  raw=$dir/$(slug "$server")-$r
+  ticks=$(server_ticks $server_pids)
+  s0=$(sys_ticks)
+  c0=$(per_cpu_ticks)
+  out=$("$@" 2>"$raw.stderr" || true)
+  c1=$(per_cpu_ticks)
+  s1=$(sys_ticks)
+  ticks=$(($(server_ticks $server_pids) - ticks))
+  [[ -s $raw.stderr ]] || rm -f "$raw.stderr"
+  printf '%s\n%s\nserver_ticks=%s clk_tck=%s\nproc_stat_before(user system softirq busy total)=%s\nproc_stat_after=%s\nper_cpu_before(busy/total, cpu0 first)=%s\nper_cpu_after=%s\n' \
+    "$*" "$out" "$ticks" "$CLK_TCK" "$s0" "$s1" "$c0" "$c1" >"$raw.txt"
+  [[ ${#cpin[@]} -gt 0 ]] && busy=$(busy_percent 1 "$c0" "$c1")
+  for pid in $server_pids; do
+    kill -0 "$pid" 2>/dev/null || died=1
+  done
+  ((died == 0)) || ticks="" # a dead server's CPU can no longer be read
+  read -r sys sirq < <(awk -v a="$s0" -v b="$s1" -v h="$CLK_TCK" 'BEGIN {
+    split(a, x, " "); split(b, y, " "); printf "%.2f %.2f\n", (y[4] - x[4]) / h, (y[3] - x[3]) / h }')
+  bytes=$(num bytes "$out")
+  if [[ ${bytes%.*} -gt 0 && -n $ticks ]]; then
+    cpu=$(awk -v t="$ticks" -v h="$CLK_TCK" -v b="$bytes" 'BEGIN {printf "%.3f", t / h / (b / 2^30)}')
+    syscpu=$(awk -v s="$sys" -v b="$bytes" 'BEGIN {printf "%.3f", s / (b / 2^30)}')
+  fi
+  if [[ -n $(field windowsize "$out") ]]; then
+    note="granted blksize $(field blksize "$out"), windowsize $(field windowsize "$out")"
+  fi
+  local missing=0
+  if [[ -z $out ]]; then
+    log "$row/$server run $r: no summary"
+    sys="" sirq="" missing=1
+  fi
+  # value, server CPU/GiB, machine CPU/GiB, softirq s, server s, machine s, p99, client busy %,
+  # failures, note, died
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(field "$metric" "$out")" "$cpu" "$syscpu" \
+    "$sirq" "${ticks:+$(awk -v t="$ticks" -v h="$CLK_TCK" 'BEGIN {printf "%.2f", t / h}')}" "$sys" \
+    "$(field p99_ms "$out")" "$busy" \
+    "$((missing + $(num failed "$out") + $(num lost "$out") + $(num wrong "$out") ))" \
+    "$note" "$died" >>"$store"
+  log "$row/$server run $r: $(tail -1 "$store" | tr '\t' ' ')"
+}
+note_row() { # ROW SERVER VALUE FAILURES NOTE: a row measured by hand, once
+  local row="[$label] $1" store
+  store=$runs_store/$(slug "$row")--$(slug "$2").note
+  printf '%s|%s|%s|%s|||||%s||%s|\n' "$row" "$2" "$3" "$3" "$4" "$5" >"$store"
+  echo "$row|$2||$store" >>"$order"
+  log "$(cat "$store")"
+}
+summarize() { # every row of $order, as a line of $work/rows
+  local row server unit store note died
+  : >"$results"
+  col() { cut -f"$1" "$store" | grep . || true; }
+  while IFS='|' read -r row server unit store; do
+    if [[ $store == *.note ]]; then
+      cat "$store" >>"$results"
       continue
     fi
-    local sys sirq
-    read -r sys sirq < <(awk -v a="$s0" -v b="$s1" -v h="$CLK_TCK" 'BEGIN {
-      split(a, x, " "); split(b, y, " "); printf "%.2f %.2f\n", (y[4] - x[4]) / h, (y[3] - x[3]) / h }')
-    vals+=("$(field "$metric" "$out")")
-    bytes=$(num bytes "$out")
-    secs+=("$(awk -v t="$ticks" -v h="$CLK_TCK" 'BEGIN {printf "%.2f", t / h}')")
-    syssecs+=("$sys")
-    sirqs+=("$sirq")
-    if [[ ${bytes%.*} -gt 0 ]]; then
-      cpus+=("$(awk -v t="$ticks" -v h="$CLK_TCK" -v b="$bytes" 'BEGIN {printf "%.3f", t / h / (b / 2^30)}')")
-      syscpus+=("$(awk -v s="$sys" -v b="$bytes" 'BEGIN {printf "%.3f", s / (b / 2^30)}')")
-    fi
-    p99s+=("$(field p99_ms "$out")")
-    fails=$((fails + $(num failed "$out") + $(num lost "$out") + $(num wrong "$out")))
-    if [[ -n $(field windowsize "$out") ]]; then
-      note="granted blksize $(field blksize "$out"), windowsize $(field windowsize "$out")"
-    fi
-  done
-  if [[ ${#client_busy[@]} -gt 0 ]]; then
-    note="${note:+$note; }the client's CPU 1 busy $(printf '%s\n' "${client_busy[@]}" | grep . | median) %"
-  fi
-  if [[ ${#cpus[@]} -eq 0 ]]; then
-    note="${note:+$note; }CPU per run: server $(printf '%s\n' "${secs[@]}" | median) s, machine $(printf '%s\n' "${syssecs[@]}" | median) s"
-  fi
-  local pid
-  for pid in $server_pids; do
-    if ! kill -0 "$pid" 2>/dev/null; then
+    note=$(col 10 | tail -1)
+    [[ -n $(col 8) ]] && note="${note:+$note; }the client's CPU 1 busy $(col 8 | median) %"
+    [[ -z $(col 2) ]] && note="${note:+$note; }CPU per run: server $(col 5 | median) s, machine $(col 6 | median) s"
+    died=""
+    if col 11 | grep -qx 1; then
       died=died
       note="the server died during the row ($(tail -1 "$work/server.err" 2>/dev/null))"
     fi
-  done
-  printf '%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s\n' "$row" "$server" \
-    "$(printf '%s\n' "${vals[@]}" | grep . | median)" "$(printf '%s\n' "${vals[@]}" | grep . | spread)" "$unit" \
-    "$(printf '%s\n' "${cpus[@]}" | grep . | median)" "$(printf '%s\n' "${syscpus[@]}" | grep . | median)" \
-    "$(printf '%s\n' "${sirqs[@]}" | grep . | median)" "$fails" \
-    "$(printf '%s\n' "${p99s[@]}" | grep . | median)" "$note" "$died" >>"$results"
-  log "$(tail -1 "$results")"
-}
-note_row() { # ROW SERVER VALUE FAILURES NOTE: a row measured by hand
-  printf '[%s] %s|%s|%s|%s|||||%s||%s|\n' "$label" "$1" "$2" "$3" "$3" "$4" "$5" >>"$results"
-  log "$(tail -1 "$results")"
+    printf '%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s\n' "$row" "$server" \
+      "$(col 1 | median)" "$(col 1 | spread)" "$unit" "$(col 2 | median)" "$(col 3 | median)" \
+      "$(col 4 | median)" "$(col 9 | awk '{n += $1} END {print n + 0}')" "$(col 7 | median)" \
+      "$note" "$died" >>"$results"
+  done <"$order"
 }
 
 # ---- servers ----
@@ -331,29 +352,37 @@ tftp_rows() { # SERVER PID TARGET PREFIX
     --clients "$SMALL_CLIENTS" --blksize 1468 --windowsize 16
 }
 
+# Whether a server still runs; one that died in an earlier run is started again for its turn.
+alive() { kill -0 "$1" 2>/dev/null; }
+
+# All four servers run side by side (each on its own port, idle while another is measured), so
+# every run measures a server that is already warm, like one that has served for a while.
 tftp_section() {
-  log "TFTP [$label]: fleetboot"
+  local run
   start_fleetboot
-  tftp_rows fleetboot "$fb_pid" 127.0.0.1:$port files/
-  # What fleetboot still holds once its own transfers are over (its retries end within 6 s),
-  # before any peer's load runs on the machine.
-  sleep 10
-  note_row "fleetboot descriptors 10 s after its TFTP rows" fleetboot \
-    "$(find "/proc/$fb_pid/fd" -mindepth 1 | wc -l) open" 0 \
-    "$(grep -c '^' <(ss -Huan state established) || true) connected UDP sockets in the namespace"
-  stop "$fb_pid"
-  log "TFTP [$label]: atftpd"
   start_atftpd
-  tftp_rows atftpd "$atftpd_pid" 127.0.0.1:$((port + 3)) ""
-  stop "$atftpd_pid"
-  log "TFTP [$label]: tftpd-hpa"
   start_tftpd_hpa
-  tftp_rows tftpd-hpa "$hpa_pid" 127.0.0.1:$((port + 6)) ""
-  stop "$hpa_pid"
-  log "TFTP [$label]: dnsmasq"
   start_dnsmasq_tftp
-  tftp_rows dnsmasq "$dnsmasq_pid" 127.0.0.1:69 ""
-  stop "$dnsmasq_pid"
+  for run in $(seq "$RUNS"); do
+    log "TFTP [$label] run $run/$RUNS"
+    alive "$fb_pid" || start_fleetboot
+    tftp_rows fleetboot "$fb_pid" 127.0.0.1:$port files/
+    if ((run == 1)); then
+      # What fleetboot still holds once its own transfers are over (its retries end within
+      # 6 s), before any peer's load runs on the machine.
+      sleep 10
+      note_row "fleetboot descriptors 10 s after its TFTP rows" fleetboot \
+        "$(find "/proc/$fb_pid/fd" -mindepth 1 | wc -l) open" 0 \
+        "$(grep -c '^' <(ss -Huan state established) || true) connected UDP sockets in the namespace"
+    fi
+    alive "$atftpd_pid" || start_atftpd
+    tftp_rows atftpd "$atftpd_pid" 127.0.0.1:$((port + 3)) ""
+    alive "$hpa_pid" || start_tftpd_hpa
+    tftp_rows tftpd-hpa "$hpa_pid" 127.0.0.1:$((port + 6)) ""
+    alive "$dnsmasq_pid" || start_dnsmasq_tftp
+    tftp_rows dnsmasq "$dnsmasq_pid" 127.0.0.1:69 ""
+  done
+  stop "$fb_pid" "$atftpd_pid" "$hpa_pid" "$dnsmasq_pid"
 }
 
 # ---- HTTP ----
@@ -372,7 +401,7 @@ http_rows() { # SERVER PID ADDR PATH-PREFIX
   cat "$files/range.bin" >/dev/null # warm again: the page cache is all either server reads
   measure "HTTP 1 MiB random ranges of 256 MiB, 64 conns, ${HTTP_SECS}s, wrk" "$1" "$2" mib_s MiB/s \
     wrk_run "http://$3$4range.bin"
-  [[ $mode == both-cores ]] || return 0
+  [[ $mode == both-cores && $run == 1 ]] || return 0
   # The server's memory while it holds the connections, against just before: the rows above
   # leave it with mapped file pages and allocator caches that are not the connections' cost.
   local out client anon rss anon0 rss0 peak_anon=0 peak_rss=0
@@ -411,40 +440,40 @@ rss_of() { # RSS (and its anonymous part) of a process and its children, MiB
 }
 
 http_section() {
-  log "HTTP [$label]: fleetboot"
+  local run
   # nginx's keep-alive time (keepalive_timeout 300s): the idle row measures holding 10,000
   # connections, not fleetboot's default idle timeout (10 s, sized for boot clients).
   start_fleetboot --http-idle-timeout-ms 300000
-  http_rows fleetboot "$fb_pid" 127.0.0.1:$((port + 1)) /files/
-  stop "$fb_pid"
-  if [[ $mode == both-cores ]]; then
-    log "HTTP: fleetboot RSS serving a 4 GiB file"
-    # On a fresh process: the row is about what serving the file costs, not what the 10,000
-    # idle connections before it left behind (their RSS is in the idle row).
-    start_fleetboot
-    local bad status
-    curl -sf "http://127.0.0.1:$((port + 1))/files/huge.iso" | cmp - "$files/huge.iso" && bad=0 || bad=1
-    status=$(awk '/^(VmRSS|VmHWM|RssAnon|RssFile):/ {printf "%s %d MiB, ", $1, $2 / 1024}' "/proc/$fb_pid/status")
-    note_row "RSS after serving a 4 GiB file over HTTP" fleetboot "$(rss_of "$fb_pid")" "$bad" "${status%, }"
-    stop "$fb_pid"
-  fi
-  log "HTTP [$label]: nginx"
   rm -rf "$work/nginx"
   link_files "$work/nginx/www"
   start_nginx "$work/nginx/www" 127.0.0.1:$((port + 4))
-  http_rows nginx "$nginx_pid" 127.0.0.1:$((port + 4)) /
-  stop "$nginx_pid"
-  if [[ $mode == both-cores ]]; then
-    log "HTTP: iperf3 -P 8 loopback limit"
-    iperf3 -s -1 -B 127.0.0.1 -p $((port + 5)) >/dev/null &
-    local iperf_pid=$! mbit
-    pids+=("$iperf_pid")
-    wait_port tcp 127.0.0.1:$((port + 5))
-    mbit=$(iperf3 -c 127.0.0.1 -p $((port + 5)) -P 8 -t "$HTTP_SECS" -f m | awk '/SUM.*receiver/ {print $6}')
-    note_row "HTTP loopback limit (iperf3 -P 8, ${HTTP_SECS}s)" iperf3 \
-      "$(awk -v m="$mbit" 'BEGIN {printf "%.2f", m * 1e6 / 8 / 2^20}') MiB/s" 0 ""
-    stop "$iperf_pid"
-  fi
+  for run in $(seq "$RUNS"); do
+    log "HTTP [$label] run $run/$RUNS"
+    alive "$fb_pid" || start_fleetboot --http-idle-timeout-ms 300000
+    http_rows fleetboot "$fb_pid" 127.0.0.1:$((port + 1)) /files/
+    alive "$nginx_pid" || start_nginx "$work/nginx/www" 127.0.0.1:$((port + 4))
+    http_rows nginx "$nginx_pid" 127.0.0.1:$((port + 4)) /
+  done
+  stop "$fb_pid" "$nginx_pid"
+  [[ $mode == both-cores ]] || return 0
+  log "HTTP: fleetboot RSS serving a 4 GiB file"
+  # On a fresh process: the row is about what serving the file costs, not what the 10,000
+  # idle connections before it left behind (their RSS is in the idle row).
+  start_fleetboot
+  local bad status
+  curl -sf "http://127.0.0.1:$((port + 1))/files/huge.iso" | cmp - "$files/huge.iso" && bad=0 || bad=1
+  status=$(awk '/^(VmRSS|VmHWM|RssAnon|RssFile):/ {printf "%s %d MiB, ", $1, $2 / 1024}' "/proc/$fb_pid/status")
+  note_row "RSS after serving a 4 GiB file over HTTP" fleetboot "$(rss_of "$fb_pid")" "$bad" "${status%, }"
+  stop "$fb_pid"
+  log "HTTP: iperf3 -P 8 loopback limit"
+  iperf3 -s -1 -B 127.0.0.1 -p $((port + 5)) >/dev/null &
+  local iperf_pid=$! mbit
+  pids+=("$iperf_pid")
+  wait_port tcp 127.0.0.1:$((port + 5))
+  mbit=$(iperf3 -c 127.0.0.1 -p $((port + 5)) -P 8 -t "$HTTP_SECS" -f m | awk '/SUM.*receiver/ {print $6}')
+  note_row "HTTP loopback limit (iperf3 -P 8, ${HTTP_SECS}s)" iperf3 \
+    "$(awk -v m="$mbit" 'BEGIN {printf "%.2f", m * 1e6 / 8 / 2^20}') MiB/s" 0 ""
+  stop "$iperf_pid"
 }
 
 # ---- proxyDHCP and the boot storm: servers in a namespace behind a veth, dhcp-storm and
@@ -519,32 +548,35 @@ boot_row() { # SERVER "PID..." --verify...
     "${cpin[@]}" "$bin/boot-storm" "$net.2:67" --relay "$net.1" --machines "$BOOT_MACHINES" \
     --verify "vmlinuz=$work/chain/www/vmlinuz" --verify "initrd=$work/chain/www/initrd" "$@"
 }
+# fleetboot and dnsmasq both take port 67: they take turns, each started afresh for its run.
 dhcp_section() {
+  local run image mac
   dhcp_lab
-  log "DHCP [$label]: fleetboot"
-  start_fleetboot_dhcp
-  if want dhcp; then dhcp_rows fleetboot "$fbd_pid"; fi
-  if want boot; then
-    if [[ -z ${assigned:-} ]]; then
-      local image mac
-      image=$("$bin/fleetboot" images list --json --data-dir "$work/fbd" | sed -n 's/.*"id": *"\([^"]*\)".*/\1/p' | head -1)
-      for mac in $("$bin/boot-storm" "$net.2:67" --relay "$net.1" --machines "$BOOT_MACHINES" --list-macs); do
-        "$bin/fleetboot" clients assign "$mac" "$image" --data-dir "$work/fbd" >/dev/null
-      done
-      assigned=1
+  for run in $(seq "$RUNS"); do
+    log "DHCP [$label] run $run/$RUNS: fleetboot"
+    start_fleetboot_dhcp
+    if want dhcp; then dhcp_rows fleetboot "$fbd_pid"; fi
+    if want boot; then
+      if [[ -z ${assigned:-} ]]; then
+        image=$("$bin/fleetboot" images list --json --data-dir "$work/fbd" | sed -n 's/.*"id": *"\([^"]*\)".*/\1/p' | head -1)
+        for mac in $("$bin/boot-storm" "$net.2:67" --relay "$net.1" --machines "$BOOT_MACHINES" --list-macs); do
+          "$bin/fleetboot" clients assign "$mac" "$image" --data-dir "$work/fbd" >/dev/null
+        done
+        assigned=1
+      fi
+      boot_row fleetboot "$fbd_pid" --verify "undionly.kpxe=$ipxe_dir/undionly.kpxe"
     fi
-    boot_row fleetboot "$fbd_pid" --verify "undionly.kpxe=$ipxe_dir/undionly.kpxe"
-  fi
-  stop "$fbd_pid"
-  log "DHCP [$label]: dnsmasq (+ nginx for the boot storm)"
-  start_dnsmasq_chain
-  if want dhcp; then dhcp_rows dnsmasq "$dnsd_pid"; fi
-  if want boot; then
-    start_nginx "$work/chain/www" "$net.2:80" "$dhcp_ns"
-    boot_row "dnsmasq + nginx" "$dnsd_pid $nginx_pid" --verify "undionly.0=$ipxe_dir/undionly.kpxe"
-    stop "$nginx_pid"
-  fi
-  stop "$dnsd_pid"
+    stop "$fbd_pid"
+    log "DHCP [$label] run $run/$RUNS: dnsmasq (+ nginx for the boot storm)"
+    start_dnsmasq_chain
+    if want dhcp; then dhcp_rows dnsmasq "$dnsd_pid"; fi
+    if want boot; then
+      start_nginx "$work/chain/www" "$net.2:80" "$dhcp_ns"
+      boot_row "dnsmasq + nginx" "$dnsd_pid $nginx_pid" --verify "undionly.0=$ipxe_dir/undionly.kpxe"
+      stop "$nginx_pid"
+    fi
+    stop "$dnsd_pid"
+  done
 }
 
 for mode in "${modes[@]}"; do
@@ -555,6 +587,7 @@ for mode in "${modes[@]}"; do
 done
 
 # ---- the table: each peer against fleetboot's row of the same pass ----
+summarize
 echo "RUNS=$RUNS run(s) per row; fleetboot $(git -C "$repo" rev-parse --short HEAD 2>/dev/null); Linux $(uname -r), $(nproc) CPUs."
 echo "Results min / median / max; CPU per GiB verified by the client, medians: the server's own"
 echo "(utime+stime) and the whole machine's (/proc/stat busy, softirq included); ratios from medians."

@@ -90,6 +90,20 @@ impl Lab {
             "bridge",
         ]);
         ip(&["-n", &lab.netns("lan"), "link", "set", "br0", "up"]);
+        // A switch forwards frames without looking at them: where br_netfilter is loaded (by
+        // the host's firewall or container runtime), the bridge would pass each one through
+        // the netfilter hooks. Off in the LAN's namespace; `-e`: no such keys without it.
+        let o = run(
+            lab.exec("lan", "sysctl").args([
+                "-qe",
+                "-w",
+                "net.bridge.bridge-nf-call-iptables=0",
+                "net.bridge.bridge-nf-call-ip6tables=0",
+                "net.bridge.bridge-nf-call-arptables=0",
+            ]),
+            10,
+        );
+        assert!(o.status.success(), "sysctl in the LAN: {o:?}");
         lab.add_host("router", "eth0", 1);
         ip(&[
             "-n",
