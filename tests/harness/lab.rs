@@ -68,6 +68,7 @@ impl Lab {
     /// When a namespace, link or dnsmasq cannot be set up (needs root); whatever was made
     /// so far is torn down.
     pub fn new() -> Lab {
+        crate::netns::remove_orphans();
         static LABS: AtomicU32 = AtomicU32::new(0);
         let k = LABS.fetch_add(1, Ordering::Relaxed);
         let lab = Lab {
