@@ -22,8 +22,8 @@ use crate::blob::BlobSlice;
 
 pub(crate) use tcp::{bytes_acked, send_more, sendfile, set_nonblocking};
 pub use udp::{
-    recv_nowait, segments_per_send, send_datagrams, send_segmented, set_multicast_if_v4, MAX_BATCH,
-    MAX_SEGMENTS,
+    recv_nowait, segments_per_send, send_datagrams, send_segmented, set_multicast_if_v4,
+    take_error, MAX_BATCH, MAX_SEGMENTS,
 };
 
 /// Maps a whole file read-only. Returns `None` for an empty file (mmap of length 0 fails).

@@ -81,6 +81,15 @@ fn datagram_iovecs<const H: usize>(
     ])
 }
 
+/// Takes the socket's pending error (`SO_ERROR`, which the read clears): `ECONNREFUSED` after
+/// an ICMP port unreachable on a connected socket.
+pub fn take_error(fd: RawFd) -> Option<io::Error> {
+    // SAFETY: the caller's socket owns `fd` for the duration of the call; the borrow ends
+    // before this function returns, and a closed descriptor is an error return, not UB.
+    let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+    socket2::SockRef::from(&fd).take_error().ok().flatten()
+}
+
 /// Reads one datagram from a connected UDP socket without waiting.
 ///
 /// # Errors

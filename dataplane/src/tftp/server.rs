@@ -302,7 +302,9 @@ async fn transfer(
 ///
 /// An ICMP port unreachable (`ECONNREFUSED` on the connected socket, from a send or the
 /// receive) ends the transfer at once: nobody listens there, and a forged RRQ must not make
-/// us send a whole file's retransmissions at a victim whose port is closed.
+/// us send a whole file's retransmissions at a victim whose port is closed. After each
+/// retransmission the pending error is also read once ([`UNREACHABLE_PROBE`]), for the
+/// driver whose receive is not woken by it.
 async fn drive(
     stats: &Stats,
     socket: &UdpSocket,
@@ -323,6 +325,7 @@ async fn drive(
         // non-blocking read cannot race one.
         let mut posted = false;
         let mut spun = 0;
+        let mut probe: Option<Instant> = None;
         let (result, back) = loop {
             if let Err(e) = transmit(socket, slice, machine, &mut oack).await {
                 if e.kind() == io::ErrorKind::ConnectionRefused {
@@ -355,9 +358,19 @@ async fn drive(
                 }
             }
             posted = true;
+            let wake = probe.filter(|at| *at < deadline).unwrap_or(deadline);
             monoio::select! {
                 received = &mut receive => break received,
-                _ = monoio::time::sleep_until(deadline.into()) => machine.on_timeout(Instant::now()),
+                _ = monoio::time::sleep_until(wake.into()) => {
+                    if probe.take().is_some_and(|at| at < deadline) {
+                        if port_unreachable(socket) {
+                            return unreachable(stats);
+                        }
+                    } else {
+                        machine.on_timeout(Instant::now());
+                        probe = Some(Instant::now() + UNREACHABLE_PROBE);
+                    }
+                }
             }
         };
         buf = back;
@@ -384,6 +397,19 @@ fn take_reply(
         Err(e) => tracing::trace!(error = %e, "tftp recv"),
     }
     None
+}
+
+/// How long after a retransmission the socket's pending error is read. The epoll fallback
+/// never wakes a waiting receive for an ICMP error (monoio maps `EPOLLERR` alone to
+/// write-closed), so without this look a closed port would only be seen at the next
+/// timeout's send; a LAN's ICMP answers within a millisecond, a routed one well within this.
+const UNREACHABLE_PROBE: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// Whether an ICMP port unreachable is pending on the connected socket (`SO_ERROR`, which
+/// also clears it).
+fn port_unreachable(socket: &UdpSocket) -> bool {
+    sys::take_error(socket.as_raw_fd())
+        .is_some_and(|e| e.kind() == io::ErrorKind::ConnectionRefused)
 }
 
 /// The client's port is closed (ICMP port unreachable): counted, and the transfer is over.
