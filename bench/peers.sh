@@ -24,6 +24,7 @@
 #   SECTIONS="dhcp boot" bench/peers.sh    only some of: tftp http dhcp boot (default all)
 #   PIN_MODES=one-core bench/peers.sh      only the pinned pass (or both-cores)
 #   ZERO_COPY=on bench/peers.sh            fleetboot's --zero-copy (default auto), for an A/B
+#   FLEETBOOT=/path/to/fleetboot bench/peers.sh   another build of fleetboot (an A/B of two builds)
 # Needs root: it runs in network namespaces of its own.
 set -euo pipefail
 
@@ -45,6 +46,7 @@ want() { [[ " $SECTIONS " == *" $1 "* ]]; }
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
 bin=$repo/target/release
+fb=${FLEETBOOT:-$bin/fleetboot} # FLEETBOOT=PATH: another build of fleetboot, for an A/B
 # tftpd-hpa conflicts with atftpd as a Debian package: its binary is unpacked here instead.
 hpa=$repo/target/bench-peers/tftpd-hpa/usr/sbin/in.tftpd
 
@@ -178,10 +180,14 @@ order=$work/order
 : >"$order"
 results=$work/rows
 slug() { tr -cs 'A-Za-z0-9' '-' <<<"$1" | sed 's/^-//; s/-$//'; }
+portable() { # TEXT: with this machine's paths as the repository and $WORK see them
+  local text=${1//"$repo"\//}
+  echo "${text//"$work"/\$WORK}"
+}
 measure() { # ROW SERVER "PID..." METRIC UNIT CMD... (CMD prints a key=value summary line)
   local row="[$label] $1" server=$2 server_pids=$3 metric=$4 unit=$5
   shift 5
-  local out ticks s0 s1 c0 c1 bytes dir raw r store busy="" cpu="" syscpu="" sys sirq note="" died=0 pid
+  local out ticks s0 s1 c0 c1 p0 p1 bytes dir raw r store busy="" cpu="" syscpu="" sys sirq note="" died=0 pid
   dir=$runs_dir/$(slug "$row")
   store=$runs_store/$(slug "$row")--$(slug "$server").tsv
   mkdir -p "$dir"
@@ -192,13 +198,15 @@ measure() { # ROW SERVER "PID..." METRIC UNIT CMD... (CMD prints a key=value sum
   ticks=$(server_ticks $server_pids)
   s0=$(sys_ticks)
   c0=$(per_cpu_ticks)
+  p0=$(packets_in)
   out=$("$@" 2>"$raw.stderr" || true)
+  p1=$(packets_in)
   c1=$(per_cpu_ticks)
   s1=$(sys_ticks)
   ticks=$(($(server_ticks $server_pids) - ticks))
   [[ -s $raw.stderr ]] || rm -f "$raw.stderr"
-  printf '%s\n%s\nserver_ticks=%s clk_tck=%s\nproc_stat_before(user system softirq busy total)=%s\nproc_stat_after=%s\nper_cpu_before(busy/total, cpu0 first)=%s\nper_cpu_after=%s\n' \
-    "$*" "$out" "$ticks" "$CLK_TCK" "$s0" "$s1" "$c0" "$c1" >"$raw.txt"
+  printf '%s\n%s\nserver_ticks=%s clk_tck=%s\nproc_stat_before(user system softirq busy total)=%s\nproc_stat_after=%s\nper_cpu_before(busy/total, cpu0 first)=%s\nper_cpu_after=%s\npackets_in_before(tcp_segs udp_datagrams, client namespace)=%s\npackets_in_after=%s\n' \
+    "$(portable "$*")" "$out" "$ticks" "$CLK_TCK" "$s0" "$s1" "$c0" "$c1" "$p0" "$p1" >"$raw.txt"
   [[ ${#cpin[@]} -gt 0 ]] && busy=$(busy_percent 1 "$c0" "$c1")
   for pid in $server_pids; do
     kill -0 "$pid" 2>/dev/null || died=1
@@ -268,7 +276,7 @@ start_fleetboot() { # extra flags...; sets fb_pid and fb_ready
   link_files "$data/files"
   # Every load generator is one address: the per-address caps would measure themselves.
   cpu_group fleetboot
-  "${spin[@]}" "${grp[@]}" "$bin/fleetboot" serve --data-dir "$data" --cores "$cores" --dhcp-mode off \
+  "${spin[@]}" "${grp[@]}" "$fb" serve --data-dir "$data" --cores "$cores" --dhcp-mode off \
     --tftp-listen 127.0.0.1:$port --http-listen 127.0.0.1:$((port + 1)) \
     --admin-listen 127.0.0.1:$((port + 2)) \
     --tftp-max-per-ip 1000000 --http-max-per-ip 1000000 --zero-copy "$ZERO_COPY" "$@" \
@@ -509,7 +517,7 @@ start_fleetboot_dhcp() {
   # cannot confirm their MACs, hence --boot-mac-check off. Default network settings: the
   # namespace has no default route, answers follow arrival.
   cpu_group fleetboot
-  ip netns exec "$dhcp_ns" "${spin[@]}" "${grp[@]}" "$bin/fleetboot" serve --data-dir "$work/fbd" \
+  ip netns exec "$dhcp_ns" "${spin[@]}" "${grp[@]}" "$fb" serve --data-dir "$work/fbd" \
     --cores "$cores" --dhcp-mode proxy --boot-mac-check off --admin-listen 127.0.0.1:8081 \
     --tftp-max-per-ip 1000000 --http-max-per-ip 1000000 --zero-copy "$ZERO_COPY" >"$work/fb-dhcp.out" 2>"$work/fb-dhcp.err" &
   fbd_pid=$!
@@ -558,9 +566,9 @@ dhcp_section() {
     if want dhcp; then dhcp_rows fleetboot "$fbd_pid"; fi
     if want boot; then
       if [[ -z ${assigned:-} ]]; then
-        image=$("$bin/fleetboot" images list --json --data-dir "$work/fbd" | sed -n 's/.*"id": *"\([^"]*\)".*/\1/p' | head -1)
+        image=$("$fb" images list --json --data-dir "$work/fbd" | sed -n 's/.*"id": *"\([^"]*\)".*/\1/p' | head -1)
         for mac in $("$bin/boot-storm" "$net.2:67" --relay "$net.1" --machines "$BOOT_MACHINES" --list-macs); do
-          "$bin/fleetboot" clients assign "$mac" "$image" --data-dir "$work/fbd" >/dev/null
+          "$fb" clients assign "$mac" "$image" --data-dir "$work/fbd" >/dev/null
         done
         assigned=1
       fi

@@ -24,6 +24,14 @@ per_cpu_ticks() {
     END {print ""}' /proc/stat
 }
 
+# Segments and datagrams this network namespace has received so far: "tcp_in_segs
+# udp_in_datagrams" (/proc/net/snmp). Beside the CPU it tells how many pieces a client took
+# the same bytes in.
+packets_in() {
+  awk '$1 == "Tcp:" && $11 ~ /^[0-9]+$/ {t = $11} $1 == "Udp:" && $2 ~ /^[0-9]+$/ {u = $2}
+    END {print t + 0, u + 0}' /proc/net/snmp
+}
+
 # Percent busy of CPU `n` between two per_cpu_ticks readings: busy_percent N BEFORE AFTER.
 busy_percent() {
   awk -v n="$1" -v a="$2" -v b="$3" 'BEGIN {

@@ -115,12 +115,19 @@ async fn send_file(
     };
     let fd = stream.as_raw_fd();
     sys::set_nonblocking(fd)?;
+    // Corked, as nginx's `tcp_nopush`: each `sendfile` call ends where the send buffer was
+    // full, mid-segment, and with TCP_NODELAY that tail would leave as a short segment the
+    // client takes as one more piece.
+    sys::set_cork(fd, true)?;
     let start = slice.offset();
-    send_nonblocking(stream, slice.len() as u64, pace, stats, |done| {
+    let sent = send_nonblocking(stream, slice.len() as u64, pace, stats, |done| {
         let want = usize::try_from(slice.len() as u64 - done).unwrap_or(usize::MAX);
         sys::sendfile(fd, file, start + done, want.min(SENDFILE_CHUNK))
     })
-    .await
+    .await;
+    // Uncorked also after a failed send: a kept-alive connection's next answer must not wait.
+    let uncorked = sys::set_cork(fd, false);
+    sent.and(uncorked)
 }
 
 /// Calls `send(done)` (a non-blocking send of what follows the first `done` of `total`

@@ -20,7 +20,7 @@ use memmap2::{Mmap, MmapOptions};
 
 use crate::blob::BlobSlice;
 
-pub(crate) use tcp::{bytes_acked, send_more, sendfile, set_nonblocking};
+pub(crate) use tcp::{bytes_acked, send_more, sendfile, set_cork, set_nonblocking};
 pub use udp::{
     recv_nowait, segments_per_send, send_datagrams, send_segmented, set_multicast_if_v4,
     take_error, MAX_BATCH, MAX_SEGMENTS,

@@ -83,6 +83,18 @@ pub(crate) fn send_more(fd: RawFd, bytes: &[u8]) -> io::Result<usize> {
     Ok(n as usize)
 }
 
+/// Corks or uncorks the socket `fd` (`TCP_CORK`): while corked, only full segments leave, so
+/// a `sendfile` call that ends mid-segment does not push a short one; uncorking sends the rest.
+///
+/// # Errors
+/// `setsockopt` failed.
+pub(crate) fn set_cork(fd: RawFd, on: bool) -> io::Result<()> {
+    // SAFETY: the caller's stream owns `fd` for the duration of the call; the borrow ends
+    // before this function returns, and a closed descriptor is an error return, not UB.
+    let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+    socket2::SockRef::from(&fd).set_tcp_cork(on)
+}
+
 /// Makes the socket `fd` non-blocking (what [`sendfile`] needs to return rather than wait;
 /// the runtime's own operations do not care).
 ///
