@@ -8,6 +8,10 @@
 #   SIZE_MIB=64 RUNS=1 bench/multicast.sh  a quick look
 #   ROWS="8 8L" TOOLS="udpcast fleetboot" bench/multicast.sh   some rows / tools only
 #                                          (row "NL": N receivers, the first one lossy)
+#   BASELINE_RECEIVER=/path/to/old/fleetboot-receive BASELINE_NAME="receive abc1234" \
+#     ROWS=8L TOOLS="fleetboot baseline" bench/multicast.sh
+#                                          an A/B of two receivers: tool "baseline" is a
+#                                          fleetboot session received by that binary
 #
 # Time runs from the sender's start to the last receiver done (uftp: to the sender's exit,
 # which waits for every receiver's completion); then every copy's SHA-256 is checked against
@@ -22,6 +26,7 @@ SIZE_MIB=${SIZE_MIB:-512}
 RUNS=${RUNS:-3}
 ROWS=${ROWS:-1 4 8 16 8L}
 TOOLS=${TOOLS:-http udpcast uftp fleetboot}
+[[ -n ${BASELINE_RECEIVER:-} ]] || TOOLS=${TOOLS//baseline/}
 RATE_MBIT=1000 # the sender link's tbf rate, and the rate every sender is told to keep
 want() { [[ " $TOOLS " == *" $1 "* ]]; }
 
@@ -30,7 +35,7 @@ cd "$repo"
 [[ $(id -u) -eq 0 ]] || { echo "multicast.sh: needs root (network namespaces)" >&2; exit 1; }
 tools/setup.sh bench >/dev/null
 fb=$repo/target/release/fleetboot
-if want http || want fleetboot; then cargo build --release -q -p controlplane; fi
+if want http || want fleetboot || want baseline; then cargo build --release -q -p controlplane; fi
 receive=""
 if want fleetboot; then
   if "$fb" multicast send --help >/dev/null 2>&1 && [[ -x tools/build-receiver.sh ]]; then
@@ -141,7 +146,7 @@ table inet lossy {
 }
 EOF
   fi
-  if want http || want fleetboot; then start_fleetboot; fi
+  if want http || want fleetboot || want baseline; then start_fleetboot; fi
 }
 dropped() { ip netns exec "$(rx_ns 1)" nft list table inet lossy | sed -n 's/.*counter packets \([0-9]*\).*/\1/p'; }
 lab_down() {
@@ -263,8 +268,8 @@ run_uftp() {
   daemons=()
 }
 
-run_fleetboot() {
-  local i url ticks
+run_fleetboot() { # [RECEIVER]
+  local i url ticks rx=${1:-$receive}
   ticks=$(cpu_ticks "$fb_pid")
   t0=$(now)
   # --rate as the other senders are told; the interface is fleetboot's own choice (the
@@ -274,7 +279,7 @@ run_fleetboot() {
   echo "$url" >>"$run/sender.log"
   # Receivers start at once: they retry the manifest while the server hashes the file.
   for i in $(seq "$n"); do
-    start_rx "$i" "$run/r$i.log" "$receive" "$url" --output "$copies/r$i/image.bin" \
+    start_rx "$i" "$run/r$i.log" "$rx" "$url" --output "$copies/r$i/image.bin" \
       --state "$work/state-r$i"
   done
   wait_rx
@@ -282,6 +287,8 @@ run_fleetboot() {
   sender_cpu=$(awk -v t=$(($(cpu_ticks "$fb_pid") - ticks)) -v h="$CLK_TCK" 'BEGIN {printf "%.2f", t / h}')
   rm -f "$work"/state-r*
 }
+
+run_baseline() { run_fleetboot "$BASELINE_RECEIVER"; }
 
 # ---- a row: RUNS runs of every tool, interleaved so drift hits every tool alike ----
 results=$runs_dir/runs.tsv
@@ -340,6 +347,7 @@ done
   echo "$SIZE_MIB MiB, $RUNS run(s) per row and tool, sender link ${RATE_MBIT} Mbit/s (tbf); $(nproc) CPUs;"
   echo "fleetboot $(git -C "$repo" describe --always --dirty), Linux $(uname -r); run $stamp;"
   echo "$(dpkg-query -W -f '${Package} ${Version}\n' udpcast uftp curl | paste -sd, | sed 's/,/, /g')."
+  [[ -z ${BASELINE_RECEIVER:-} ]] || echo "baseline: a fleetboot session received by ${BASELINE_NAME:-an older fleetboot-receive}."
   echo "Times and CPU seconds are min / median / max over the verified runs; \"aggregate\" is N copies ÷ median time."
   for row in $ROWS; do
     n=${row%L}

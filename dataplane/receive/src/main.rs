@@ -25,6 +25,10 @@ use std::time::Duration;
 
 use clap::Parser;
 
+// musl's allocator unmaps large blocks on free: see Cargo.toml. dlmalloc keeps them for reuse.
+#[global_allocator]
+static ALLOCATOR: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
+
 /// Receive a fleetboot multicast session into a file or onto a block device.
 #[derive(Parser)]
 #[command(version)]
