@@ -334,8 +334,9 @@ for row in $ROWS; do
           100 * (y[4] - x[4]) / (y[5] - x[5])}')$note" >>"$results"
       log "$(tail -1 "$results")"
       # Progress meters redraw with \r: keep each log's last lines, not megabytes of meter.
+      # The lab's temp dir is named $WORK, so raw runs name no path of this machine.
       for f in "$run"/*.log; do
-        tr '\r' '\n' <"$f" | grep -v '^\s*$' | tail -n 15 >"$f.tail" && mv "$f.tail" "$f"
+        tr '\r' '\n' <"$f" | grep -v '^\s*$' | tail -n 15 | sed "s|$work|\$WORK|g" >"$f.tail" && mv "$f.tail" "$f"
       done
     done
   done
