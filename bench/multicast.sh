@@ -96,8 +96,14 @@ make_netns() {
 }
 # A host on the bridge: its end of a veth pair is eth0, holding ADDR (with a broadcast address:
 # udpcast finds no receivers without one) and a route for multicast out of it.
+# eth0 receives as a NIC does by default: through NAPI, with GRO, so a socket that asks for
+# UDP_GRO gets runs of datagrams at once (others get them one by one, as before). A veth only
+# takes that path with GRO on and a peer that claims no TSO: the switch's port has TSO off
+# (frames leaving a switch are wire frames anyway).
 plug() { # NETNS PORT-NAME ADDR
   ip -n "$sw" link add "$2" type veth peer name eth0 netns "$1"
+  ip netns exec "$sw" ethtool -K "$2" tso off >/dev/null
+  ip netns exec "$1" ethtool -K eth0 gro on >/dev/null
   ip -n "$sw" link set "$2" master br0 up
   ip -n "$1" addr add "$3/24" brd + dev eth0
   ip -n "$1" link set eth0 up
@@ -134,21 +140,23 @@ lab_up() { # N LOSSY(0|1)
     make_netns "$(rx_ns "$i")"
     plug "$(rx_ns "$i")" "r$i" "$net.$((10 + i))"
   done
-  # The lossy receiver drops 2 % of the TCP and UDP packets that reach it, whatever they carry.
-  # (This kernel has no netem; nft wants the table on separate lines.)
+  # The lossy receiver's link drops 2 % of the TCP and UDP frames the switch sends it, whatever
+  # they carry: in the switch, per frame, before the receiver's GRO could merge them (a drop in
+  # the receiver would lose whole merged runs). (This kernel has no netem; nft wants the table
+  # on separate lines.)
   if [[ $2 -eq 1 ]]; then
-    ip netns exec "$(rx_ns 1)" nft -f - <<'EOF'
-table inet lossy {
-  chain input {
-    type filter hook input priority 0; policy accept;
-    meta l4proto { tcp, udp } numgen random mod 100 < 2 counter drop
+    ip netns exec "$sw" nft -f - <<'EOF'
+table bridge lossy {
+  chain forward {
+    type filter hook forward priority 0; policy accept;
+    oifname "r1" meta l4proto { tcp, udp } numgen random mod 100 < 2 counter drop
   }
 }
 EOF
   fi
   if want http || want fleetboot || want baseline; then start_fleetboot; fi
 }
-dropped() { ip netns exec "$(rx_ns 1)" nft list table inet lossy | sed -n 's/.*counter packets \([0-9]*\).*/\1/p'; }
+dropped() { ip netns exec "$sw" nft list table bridge lossy | sed -n 's/.*counter packets \([0-9]*\).*/\1/p'; }
 lab_down() {
   local n
   stop_all "${pids[@]}"
@@ -184,11 +192,13 @@ start_fleetboot() {
 http_port() { sed -n 's/^fleetboot ready.* http=[^ ]*:\([0-9]*\) .*/\1/p' "$work/fb.out" | head -1; }
 
 # ---- one run of one tool: receivers 1..N write $copies/rI/image.bin ----
+# r<I>.time: user and system CPU seconds, voluntary context switches (waits for data) and
+# involuntary ones (preempted), from GNU time.
 # Each sets: t0 (sender start), sender_cpu (s), status (receivers' and sender's exit codes).
 start_rx() { # I LOG CMD...: a receiver in its netns, bounded by the run's time limit
   local i=$1 logf=$2
   shift 2
-  ip netns exec "$(rx_ns "$i")" timeout -k 5 "$limit" /usr/bin/time -o "$run/r$i.time" -f '%U %S' \
+  ip netns exec "$(rx_ns "$i")" timeout -k 5 "$limit" /usr/bin/time -o "$run/r$i.time" -f '%U %S %w %c' \
     "$@" >"$logf" 2>&1 &
   rx_pids+=($!)
 }
@@ -244,7 +254,7 @@ run_uftp() {
     ids+=("$(printf '0x%08x' "$i")")
     d=$(rx_ns "$i")
     # uftpd is a daemon; -d keeps it in the foreground (logging to stderr) for the run.
-    ip netns exec "$d" timeout -k 5 "$limit" /usr/bin/time -o "$run/r$i.time" -f '%U %S' \
+    ip netns exec "$d" timeout -k 5 "$limit" /usr/bin/time -o "$run/r$i.time" -f '%U %S %w %c' \
       uftpd -d -q -I eth0 -U "${ids[-1]}" -D "$copies/r$i" >"$run/r$i.log" 2>&1 &
     daemons+=($!)
   done
