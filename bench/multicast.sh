@@ -12,6 +12,7 @@
 #     ROWS=8L TOOLS="fleetboot baseline" bench/multicast.sh
 #                                          an A/B of two receivers: tool "baseline" is a
 #                                          fleetboot session received by that binary
+#   NIC_GRO=0 bench/multicast.sh           receivers' veths without NAPI/GRO (see plug)
 #
 # Time runs from the sender's start to the last receiver done (uftp: to the sender's exit,
 # which waits for every receiver's completion); then every copy's SHA-256 is checked against
@@ -27,6 +28,7 @@ RUNS=${RUNS:-3}
 ROWS=${ROWS:-1 4 8 16 8L}
 TOOLS=${TOOLS:-http udpcast uftp fleetboot}
 [[ -n ${BASELINE_RECEIVER:-} ]] || TOOLS=${TOOLS//baseline/}
+NIC_GRO=${NIC_GRO:-1} # receivers' veths receive through NAPI with GRO, as a NIC (see plug)
 RATE_MBIT=1000 # the sender link's tbf rate, and the rate every sender is told to keep
 want() { [[ " $TOOLS " == *" $1 "* ]]; }
 
@@ -96,14 +98,16 @@ make_netns() {
 }
 # A host on the bridge: its end of a veth pair is eth0, holding ADDR (with a broadcast address:
 # udpcast finds no receivers without one) and a route for multicast out of it.
-# eth0 receives as a NIC does by default: through NAPI, with GRO, so a socket that asks for
-# UDP_GRO gets runs of datagrams at once (others get them one by one, as before). A veth only
-# takes that path with GRO on and a peer that claims no TSO: the switch's port has TSO off
-# (frames leaving a switch are wire frames anyway).
+# With NIC_GRO=1 (the default) eth0 receives as a NIC does by default: through NAPI, with GRO,
+# so a socket that asks for UDP_GRO gets runs of datagrams at once. A veth only takes that path
+# with GRO on and a peer that claims no TSO: the switch's port has TSO off (frames leaving a
+# switch are wire frames anyway). But a veth's NAPI path costs far more per datagram than a
+# NIC's for sockets that do not ask for GRO (udpcast, uftp: see RESULTS.md), all of it on the
+# lab's shared cores; NIC_GRO=0 keeps the veths' per-datagram path, where those do better.
 plug() { # NETNS PORT-NAME ADDR
   ip -n "$sw" link add "$2" type veth peer name eth0 netns "$1"
   ip netns exec "$sw" ethtool -K "$2" tso off >/dev/null
-  ip netns exec "$1" ethtool -K eth0 gro on >/dev/null
+  if ((NIC_GRO)); then ip netns exec "$1" ethtool -K eth0 gro on >/dev/null; fi
   ip -n "$sw" link set "$2" master br0 up
   ip -n "$1" addr add "$3/24" brd + dev eth0
   ip -n "$1" link set eth0 up
@@ -356,6 +360,7 @@ done
 # ---- the tables: per row, min / median / max over the verified runs ----
 {
   echo "$SIZE_MIB MiB, $RUNS run(s) per row and tool, sender link ${RATE_MBIT} Mbit/s (tbf); $(nproc) CPUs;"
+  echo "receivers' links $( ((NIC_GRO)) && echo "through NAPI with GRO (NIC_GRO=1)" || echo "one datagram at a time, no GRO (NIC_GRO=0)");"
   echo "fleetboot $(git -C "$repo" describe --always --dirty), Linux $(uname -r); run $stamp;"
   echo "$(dpkg-query -W -f '${Package} ${Version}\n' udpcast uftp curl | paste -sd, | sed 's/,/, /g')."
   [[ -z ${BASELINE_RECEIVER:-} ]] || echo "baseline: a fleetboot session received by ${BASELINE_NAME:-an older fleetboot-receive}."
